@@ -1,0 +1,1 @@
+"""HTTP surface of Newsgraph: the Starlette app, CLI and process-level plumbing."""

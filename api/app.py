@@ -1,0 +1,94 @@
+"""The one place the application is built."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, TypedDict
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from api import migrations
+from api.limits import BodySizeLimit
+from api.settings import Settings
+from db.pool import Pool, create_pool, schema_revision
+from schema import build_schema
+from schema.context import Context
+from schema.loaders import Loaders
+
+log = logging.getLogger("newsgraph")
+
+
+class State(TypedDict):
+    pool: Pool
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, settings: Settings) -> None:
+        limits = settings.limits
+        schema = build_schema(
+            max_depth=limits.max_depth,
+            max_tokens=limits.max_tokens,
+            max_aliases=limits.max_aliases,
+        )
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        self.public_url = settings.public_url
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        pool: Pool = request.state.pool
+        return Context(pool=pool, loaders=Loaders.for_request(pool), public_url=self.public_url)
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The Starlette app; settings.database_url must name a reachable, migrated database."""
+    assert settings.database_url, "resolve the database URL before building the app"
+    database_url = settings.database_url
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        pool = await create_pool(
+            database_url,
+            statement_timeout_ms=settings.statement_timeout_ms,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+        )
+        try:
+            await _check_revision(pool)
+            yield {"pool": pool}
+        finally:
+            await pool.close()
+
+    graphql = GraphQLApp(settings)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", health, methods=["GET"]),
+        ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)],
+        lifespan=lifespan,
+    )
+
+
+async def health(request: Request) -> JSONResponse:
+    """Liveness and database reachability, for load balancers."""
+    revision = await schema_revision(request.state.pool)
+    return JSONResponse({"status": "ok", "schemaRevision": revision})
+
+
+async def _check_revision(pool: Pool) -> None:
+    current, head = await schema_revision(pool), migrations.head_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"database schema is at revision {current}, this code needs {head}: "
+            "run `newsgraph migrate`"
+        )

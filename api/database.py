@@ -1,0 +1,31 @@
+"""Where the database is: the configured server, or an embedded PostgreSQL in a data folder."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def embedded_url(data_dir: Path, database: str = "newsgraph") -> str:
+    """Start (or reuse) the embedded PostgreSQL under data_dir and return a URL to `database`.
+
+    The server stops when this process exits. The database is created on first use.
+    """
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver  # imported here: only the embedded path needs it
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir.resolve() / "postgres")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'")
+    if "(1 row)" not in exists:
+        log.info("creating database %s in %s", database, data_dir)
+        server.psql(f'CREATE DATABASE "{database}"')
+    return str(server.get_uri(database))
+
+
+def resolve_url(database_url: str | None, data_dir: Path) -> str:
+    return database_url or embedded_url(data_dir)

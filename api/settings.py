@@ -1,0 +1,62 @@
+"""The one reader of the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    max_depth: int = 10
+    max_tokens: int = 2_000
+    max_aliases: int = 15
+    max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".newsgraph")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "https://newsgraph.example"
+    statement_timeout_ms: int = 5_000
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    limits: QueryLimits = field(default_factory=QueryLimits)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(env.get("NEWSGRAPH_DATA_DIR") or ".newsgraph"),
+            host=env.get("NEWSGRAPH_HOST") or "127.0.0.1",
+            port=_int("NEWSGRAPH_PORT", 8000),
+            public_url=(env.get("NEWSGRAPH_PUBLIC_URL") or cls.public_url).rstrip("/"),
+            statement_timeout_ms=_int("NEWSGRAPH_STATEMENT_TIMEOUT_MS", 5_000),
+            pool_min_size=_int("NEWSGRAPH_POOL_MIN", 2),
+            pool_max_size=_int("NEWSGRAPH_POOL_MAX", 10),
+            limits=QueryLimits(
+                max_depth=_int("NEWSGRAPH_MAX_DEPTH", 10),
+                max_tokens=_int("NEWSGRAPH_MAX_TOKENS", 2_000),
+                max_aliases=_int("NEWSGRAPH_MAX_ALIASES", 15),
+                max_body_bytes=_int("NEWSGRAPH_MAX_BODY_BYTES", 64 * 1024),
+            ),
+        )
+
+    @staticmethod
+    def test_database_url() -> str | None:
+        return os.environ.get("TEST_DATABASE_URL") or None

@@ -1,0 +1,1 @@
+"""The rules of the content model: derived figures, text rendering and slugs. No I/O."""

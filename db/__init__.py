@@ -1,0 +1,1 @@
+"""The only package that speaks SQL: an asyncpg pool and async functions per aggregate."""

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from db.paging import PageKey, fetch_pages
+from db.pool import Pool
+from db.records import build, columns, grouped, in_key_order
+from db.stories import FeedCursor
+from db.visibility import visible_deep_dive
+
+
+@dataclass(frozen=True)
+class DeepDive:
+    id: int
+    story_id: int
+    slug: str
+    title: str
+    dek: str
+    status: str
+    published_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Section:
+    position: int
+    heading: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    position: int
+    source_id: int
+    note: str
+
+
+_DIVE = columns(DeepDive, "d")
+_VISIBLE = visible_deep_dive("d")
+_BY_IDS = f"SELECT {_DIVE} FROM deep_dives d WHERE d.id = ANY($1::bigint[]) AND {_VISIBLE}"
+_BY_SLUG = f"SELECT {_DIVE} FROM deep_dives d WHERE d.slug = $1 AND {_VISIBLE}"
+_BY_STORY_IDS = (
+    f"SELECT {_DIVE} FROM deep_dives d WHERE d.story_id = ANY($1::bigint[]) AND {_VISIBLE}"
+)
+_SECTIONS = """
+SELECT deep_dive_id AS owner, position, heading, body FROM deep_dive_sections
+WHERE deep_dive_id = ANY($1::bigint[]) ORDER BY deep_dive_id, position
+"""
+_CITATIONS = """
+SELECT deep_dive_id AS owner, position, source_id, note FROM deep_dive_citations
+WHERE deep_dive_id = ANY($1::bigint[]) ORDER BY deep_dive_id, position
+"""
+# Deep dives about a topic: it is one of their key actors, or a topic of their story.
+_ABOUT_TOPIC = """(
+    EXISTS (SELECT 1 FROM deep_dive_key_actors a WHERE a.deep_dive_id = d.id AND a.topic_id = {0})
+    OR EXISTS (SELECT 1 FROM story_topics st WHERE st.story_id = d.story_id AND st.topic_id = {0})
+)"""
+_TOPIC_WINDOW = f"""
+SELECT k.topic_id AS owner, p.*
+FROM unnest($1::bigint[]) AS k(topic_id)
+CROSS JOIN LATERAL (
+    SELECT {_DIVE} FROM deep_dives d
+    WHERE {_ABOUT_TOPIC.format("k.topic_id")} AND {_VISIBLE}
+      AND ($3::timestamptz IS NULL OR (d.published_at, d.id) < ($3, $4))
+    ORDER BY d.published_at DESC, d.id DESC
+    LIMIT $2
+) AS p
+"""
+_TOPIC_COUNTS = f"""
+SELECT k.topic_id, (
+    SELECT count(*) FROM deep_dives d WHERE {_ABOUT_TOPIC.format("k.topic_id")} AND {_VISIBLE}
+) AS n
+FROM unnest($1::bigint[]) AS k(topic_id)
+"""
+
+
+async def deep_dives_by_ids(pool: Pool, ids: Sequence[int]) -> list[DeepDive | None]:
+    rows = await pool.fetch(_BY_IDS, list(ids))
+    return in_key_order(ids, (build(DeepDive, row) for row in rows), lambda d: d.id)
+
+
+async def deep_dive_by_slug(pool: Pool, slug: str) -> DeepDive | None:
+    row = await pool.fetchrow(_BY_SLUG, slug)
+    return build(DeepDive, row) if row else None
+
+
+async def deep_dives_by_story_ids(pool: Pool, story_ids: Sequence[int]) -> list[DeepDive | None]:
+    rows = await pool.fetch(_BY_STORY_IDS, list(story_ids))
+    return in_key_order(story_ids, (build(DeepDive, row) for row in rows), lambda d: d.story_id)
+
+
+async def sections_by_deep_dive_ids(pool: Pool, ids: Sequence[int]) -> list[list[Section]]:
+    rows = await pool.fetch(_SECTIONS, list(ids))
+    return grouped(ids, ((row["owner"], build(Section, row)) for row in rows))
+
+
+async def citations_by_deep_dive_ids(pool: Pool, ids: Sequence[int]) -> list[list[Citation]]:
+    rows = await pool.fetch(_CITATIONS, list(ids))
+    return grouped(ids, ((row["owner"], build(Citation, row)) for row in rows))
+
+
+async def topic_deep_dive_pages(
+    pool: Pool, keys: Sequence[PageKey[FeedCursor]]
+) -> list[list[DeepDive]]:
+    async def window(owners: list[int], limit: int, after: FeedCursor | None) -> list:
+        at, dive_id = after if after is not None else (None, None)
+        rows = await pool.fetch(_TOPIC_WINDOW, owners, limit, at, dive_id)
+        return [(row["owner"], build(DeepDive, row)) for row in rows]
+
+    return await fetch_pages(keys, window)
+
+
+async def topic_deep_dive_counts(pool: Pool, topic_ids: Sequence[int]) -> list[int]:
+    rows = await pool.fetch(_TOPIC_COUNTS, list(topic_ids))
+    counts = {row["topic_id"]: row["n"] for row in rows}
+    return [counts.get(topic_id, 0) for topic_id in topic_ids]

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from db.pool import Pool
+from db.records import build, columns, in_key_order
+
+
+@dataclass(frozen=True)
+class Outlet:
+    id: int
+    slug: str
+    name: str
+    domain: str
+    country: str | None
+    bias: str | None
+    factuality: str | None
+    owner: str | None
+
+
+_BY_IDS = f"SELECT {columns(Outlet, 'o')} FROM outlets o WHERE o.id = ANY($1::bigint[])"
+
+
+async def outlets_by_ids(pool: Pool, ids: Sequence[int]) -> list[Outlet | None]:
+    rows = await pool.fetch(_BY_IDS, list(ids))
+    return in_key_order(ids, (build(Outlet, row) for row in rows), lambda o: o.id)

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import asyncpg
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+Record = asyncpg.Record
+
+
+async def create_pool(
+    url: str, *, statement_timeout_ms: int, min_size: int = 2, max_size: int = 10
+) -> Pool:
+    """A pool whose every statement is cancelled by PostgreSQL after statement_timeout_ms."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={
+            "statement_timeout": str(statement_timeout_ms),
+            "application_name": "newsgraph",
+        },
+    )
+    assert pool is not None
+    return pool
+
+
+async def schema_revision(pool: Pool) -> str | None:
+    """The Alembic revision the database is at, or None before the first migration."""
+    exists = await pool.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
+    if not exists:
+        return None
+    revision: str | None = await pool.fetchval("SELECT version_num FROM alembic_version")
+    return revision

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from db.pool import Pool
+from db.records import build, columns, grouped, in_key_order
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: int
+    slug: str
+    name: str
+    kind: str
+    description: str | None
+
+
+_BY_IDS = f"SELECT {columns(Topic, 't')} FROM topics t WHERE t.id = ANY($1::bigint[])"
+_BY_SLUG = f"SELECT {columns(Topic, 't')} FROM topics t WHERE t.slug = $1"
+_IDS_BY_STORY = """
+SELECT story_id AS owner, topic_id FROM story_topics
+WHERE story_id = ANY($1::bigint[]) ORDER BY story_id, position
+"""
+_IDS_BY_DEEP_DIVE = """
+SELECT deep_dive_id AS owner, topic_id FROM deep_dive_key_actors
+WHERE deep_dive_id = ANY($1::bigint[]) ORDER BY deep_dive_id, position
+"""
+
+
+async def topics_by_ids(pool: Pool, ids: Sequence[int]) -> list[Topic | None]:
+    rows = await pool.fetch(_BY_IDS, list(ids))
+    return in_key_order(ids, (build(Topic, row) for row in rows), lambda t: t.id)
+
+
+async def topic_by_slug(pool: Pool, slug: str) -> Topic | None:
+    row = await pool.fetchrow(_BY_SLUG, slug)
+    return build(Topic, row) if row else None
+
+
+async def topic_ids_by_story_ids(pool: Pool, story_ids: Sequence[int]) -> list[list[int]]:
+    rows = await pool.fetch(_IDS_BY_STORY, list(story_ids))
+    return grouped(story_ids, ((row["owner"], row["topic_id"]) for row in rows))
+
+
+async def key_actor_ids_by_deep_dive_ids(
+    pool: Pool, deep_dive_ids: Sequence[int]
+) -> list[list[int]]:
+    rows = await pool.fetch(_IDS_BY_DEEP_DIVE, list(deep_dive_ids))
+    return grouped(deep_dive_ids, ((row["owner"], row["topic_id"]) for row in rows))

@@ -1,0 +1,27 @@
+"""The GraphQL schema: types per family, loaders, limits and error codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from schema.errors import log_unexpected
+from schema.limits import extension_factories
+from schema.query import Query
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # Caller mistakes are answered, not logged; only our own failures are logged.
+        log_unexpected(errors)
+
+
+def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: int = 15) -> Schema:
+    return Schema(
+        query=Query,
+        extensions=extension_factories(
+            max_depth=max_depth, max_tokens=max_tokens, max_aliases=max_aliases
+        ),
+    )

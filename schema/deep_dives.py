@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from content.figures import read_time_minutes, word_count
+from content.text import RenderedSection
+from db.deep_dives import DeepDive as DeepDiveRecord
+from db.recommendations import RelatedKey
+from schema.common import Share, share
+from schema.context import Info
+from schema.enums import BodyFormat
+from schema.relay import Node, check_first, encode_cursor, to_global_id
+from schema.sources import Source
+from schema.stories import Story
+from schema.topics import Topic, topic_or_none, topics_in_order
+
+
+@strawberry.type(description="An entry of a deep dive's table of contents.")
+class TocEntry:
+    anchor: str = strawberry.field(description="Fragment id of the heading in the HTML body.")
+    title: str = strawberry.field(description="The heading's text.")
+    level: int = strawberry.field(description="2 for sections, 3 and deeper for sub-headings.")
+
+
+@strawberry.type(description="A section of a deep dive: a heading and a Markdown body.")
+class Section:
+    rendered: strawberry.Private[RenderedSection]
+
+    @strawberry.field(description="Fragment id, stable and unique within the deep dive.")
+    def anchor(self) -> str:
+        return self.rendered.anchor
+
+    @strawberry.field(description="The section's heading, plain text.")
+    def heading(self) -> str:
+        return self.rendered.heading
+
+    @strawberry.field(
+        description="The body as sanitised HTML (default), the Markdown as written, or text."
+    )
+    def body(self, format: BodyFormat = BodyFormat.HTML) -> str:
+        if format is BodyFormat.MARKDOWN:
+            return self.rendered.markdown
+        if format is BodyFormat.TEXT:
+            return self.rendered.text
+        return self.rendered.html
+
+
+@strawberry.type(description="A source a deep dive rests on, and what it supports.")
+class Citation:
+    number: int = strawberry.field(description="1-based footnote number, in reading order.")
+    note: str = strawberry.field(description="What the source supports in the deep dive.")
+    source_id: strawberry.Private[int]
+
+    @strawberry.field(description="The cited source; always one of the story's own sources.")
+    async def source(self, info: Info) -> Source:
+        record = await info.context.loaders.source_by_id.load(self.source_id)
+        assert record is not None, "citations reference story_sources"
+        return Source(record=record)
+
+
+@strawberry.type(description="Long-form analysis of a story, with citations to its sources.")
+class DeepDive(Node):
+    record: strawberry.Private[DeepDiveRecord]
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return to_global_id("DeepDive", self.record.id)
+
+    @strawberry.field(description="URL-safe identifier, unique among deep dives.")
+    def slug(self) -> str:
+        return self.record.slug
+
+    @strawberry.field(description="Headline of the deep dive.")
+    def title(self) -> str:
+        return self.record.title
+
+    @strawberry.field(description="The standfirst: one or two sentences under the title.")
+    def dek(self) -> str:
+        return self.record.dek
+
+    @strawberry.field(description="Public URL of the deep-dive page.")
+    def url(self, info: Info) -> str:
+        return deep_dive_url(info, self.record.slug)
+
+    @strawberry.field(description="The section of the story it analyses.")
+    async def category(self, info: Info) -> Topic | None:
+        story = await self._story(info)
+        return await topic_or_none(info, story.record.category_id)
+
+    @strawberry.field(description="Topics of the story it analyses.")
+    async def topics(self, info: Info) -> list[Topic]:
+        ids = await info.context.loaders.topic_ids_by_story.load(self.record.story_id)
+        return await topics_in_order(info, ids)
+
+    @strawberry.field(description="When the deep dive was published (ISO-8601 with offset).")
+    def published_at(self) -> datetime | None:
+        return self.record.published_at
+
+    @strawberry.field(description="When the deep dive last changed.")
+    def updated_at(self) -> datetime:
+        return self.record.updated_at
+
+    @strawberry.field(description="Words in the title, dek, headings and section bodies.")
+    async def word_count(self, info: Info) -> int:
+        sections = await self._sections(info)
+        parts = [self.record.title, self.record.dek]
+        for section in sections:
+            parts += [section.heading, section.text, *(h.title for h in section.subheadings)]
+        return word_count("\n".join(parts))
+
+    @strawberry.field(description="Minutes to read at 230 words a minute, at least 1.")
+    async def read_time_minutes(self, info: Info) -> int:
+        return read_time_minutes(await self.word_count(info))
+
+    @strawberry.field(description="Section headings and the sub-headings inside them, in order.")
+    async def table_of_contents(self, info: Info) -> list[TocEntry]:
+        entries = []
+        for section in await self._sections(info):
+            entries.append(TocEntry(anchor=section.anchor, title=section.heading, level=2))
+            entries += [TocEntry(anchor=h.anchor, title=h.title, level=h.level)
+                        for h in section.subheadings]  # fmt: skip
+        return entries
+
+    @strawberry.field(description="The body, section by section.")
+    async def sections(self, info: Info) -> list[Section]:
+        return [Section(rendered=section) for section in await self._sections(info)]
+
+    @strawberry.field(description="The people, organisations and programs the analysis is about.")
+    async def key_actors(self, info: Info) -> list[Topic]:
+        ids = await info.context.loaders.key_actor_ids_by_deep_dive.load(self.record.id)
+        return await topics_in_order(info, ids)
+
+    @strawberry.field(description="The sources the analysis rests on, in reading order.")
+    async def citations(self, info: Info) -> list[Citation]:
+        found = await info.context.loaders.citations_by_deep_dive.load(self.record.id)
+        return [Citation(number=c.position, note=c.note, source_id=c.source_id) for c in found]
+
+    @strawberry.field(description="What a share button needs for this deep dive.")
+    def share(self, info: Info) -> Share:
+        return share(deep_dive_url(info, self.record.slug), self.record.title, self.record.dek)
+
+    @strawberry.field(description="The story this deep dive analyses.")
+    async def story(self, info: Info) -> Story:
+        return await self._story(info)
+
+    @strawberry.field(
+        description="'More Deep Dives You May Like': related stories that have a deep dive "
+        "(open it through `Story.deepDive`), best first; never this deep dive's own story."
+    )
+    async def more_like_this(self, info: Info, first: int = 3) -> list[Story]:
+        check_first(first)
+        key = RelatedKey(self.record.story_id, first)
+        found = await info.context.loaders.stories_like_deep_dive.load(key)
+        return [Story(record=record) for record in found]
+
+    async def _story(self, info: Info) -> Story:
+        record = await info.context.loaders.story_by_id.load(self.record.story_id)
+        # Visible deep dives belong to visible stories; the loaders enforce both.
+        assert record is not None, "a visible deep dive's story is visible"
+        return Story(record=record)
+
+    async def _sections(self, info: Info) -> list[RenderedSection]:
+        return await info.context.loaders.rendered_sections_by_deep_dive.load(self.record.id)
+
+
+def deep_dive_url(info: Info, slug: str) -> str:
+    return f"{info.context.public_url}/deep-dives/{slug}"
+
+
+def deep_dive_cursor(record: DeepDiveRecord) -> str:
+    return encode_cursor("feed", record.published_at, record.id)

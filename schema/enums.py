@@ -1,0 +1,52 @@
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum(description="An outlet's political lean, as rated by Newsgraph's editors.")
+class Bias(Enum):
+    LEFT = "LEFT"
+    LEAN_LEFT = "LEAN_LEFT"
+    CENTER = "CENTER"
+    LEAN_RIGHT = "LEAN_RIGHT"
+    RIGHT = "RIGHT"
+
+
+@strawberry.enum(description="How reliably an outlet reports facts.")
+class Factuality(Enum):
+    VERY_HIGH = "VERY_HIGH"
+    HIGH = "HIGH"
+    MIXED = "MIXED"
+    LOW = "LOW"
+    VERY_LOW = "VERY_LOW"
+
+
+@strawberry.enum(description="What a topic is; categories are the site's sections.")
+class TopicKind(Enum):
+    CATEGORY = "CATEGORY"
+    REGION = "REGION"
+    COUNTRY = "COUNTRY"
+    ORGANIZATION = "ORGANIZATION"
+    PERSON = "PERSON"
+    PROGRAM = "PROGRAM"
+    TOPIC = "TOPIC"
+
+
+@strawberry.enum(description="The overall tone of a story's news.")
+class Sentiment(Enum):
+    POSITIVE = "POSITIVE"
+    NEUTRAL = "NEUTRAL"
+    NEGATIVE = "NEGATIVE"
+
+
+@strawberry.enum(description="The side that barely covers a story.")
+class Blindspot(Enum):
+    LEFT = "LEFT"
+    RIGHT = "RIGHT"
+
+
+@strawberry.enum(description="How a deep-dive section body is returned.")
+class BodyFormat(Enum):
+    HTML = strawberry.enum_value("HTML", description="Sanitised HTML, ready to insert.")
+    MARKDOWN = strawberry.enum_value("MARKDOWN", description="The Markdown as written.")
+    TEXT = strawberry.enum_value("TEXT", description="Plain text without markup.")

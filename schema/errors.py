@@ -1,0 +1,92 @@
+"""User errors with a stable `extensions.code`, and the extension that codes or masks all errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+log = logging.getLogger("newsgraph.errors")
+
+MASKED_MESSAGE = "Internal server error."
+_TOO_COMPLEX_MARKERS = (
+    "exceeds maximum operation depth",
+    "aliases found",
+    "Document contains more than",
+)
+
+
+class ApiError(Exception):
+    """An error the caller can act on; its message and code reach the client unchanged."""
+
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.extensions = {"code": self.code, **extensions}
+
+
+class BadUserInput(ApiError):
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(ApiError):
+    code = "NOT_FOUND"
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """True for errors raised by our own code or libraries rather than by the caller."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (ApiError, GraphQLError))
+
+
+def _code_for(error: GraphQLError) -> str:
+    original = error.original_error
+    if isinstance(original, ApiError):
+        return original.code
+    if any(marker in error.message for marker in _TOO_COMPLEX_MARKERS):
+        return "QUERY_TOO_COMPLEX"
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+def coded(error: GraphQLError) -> GraphQLError:
+    """The error as the client sees it: unexpected ones masked, every one with a code."""
+    if is_unexpected(error):
+        return GraphQLError(
+            MASKED_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR"},
+        )
+    extensions = {**(error.extensions or {}), "code": _code_for(error)}
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
+
+
+class CodedErrors(SchemaExtension):
+    """Gives every error an `extensions.code` and masks unexpected ones (logged beforehand)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [coded(error) for error in result.errors]
+
+
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    for error in errors:
+        if is_unexpected(error):
+            log.error("unexpected error at %s", error.path, exc_info=error.original_error)

@@ -1,0 +1,40 @@
+"""Checks on caller-supplied strings, shared by every field that takes one."""
+
+from __future__ import annotations
+
+import re
+
+from schema.errors import BadUserInput
+
+MAX_SLUG_LENGTH = 200
+MAX_QUERY_LENGTH = 500
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def checked_text(value: str, field: str, *, max_length: int) -> str:
+    if "\x00" in value:
+        raise BadUserInput(f"`{field}` must not contain NUL characters.", field=field)
+    if len(value) > max_length:
+        raise BadUserInput(
+            f"`{field}` is {len(value)} characters long; at most {max_length} are allowed.",
+            field=field,
+        )
+    return value
+
+
+def checked_slug(value: str, field: str = "slug") -> str:
+    checked_text(value, field, max_length=MAX_SLUG_LENGTH)
+    if not _SLUG.fullmatch(value):
+        raise BadUserInput(
+            f"`{field}` must be lower-case letters and digits joined by single hyphens, "
+            f"got {value[:60]!r}.",
+            field=field,
+        )
+    return value
+
+
+def checked_query(value: str, field: str = "query") -> str:
+    checked_text(value, field, max_length=MAX_QUERY_LENGTH)
+    if not value.strip():
+        raise BadUserInput(f"`{field}` must contain at least one word.", field=field)
+    return value

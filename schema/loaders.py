@@ -1,0 +1,78 @@
+"""Per-request data loaders: every field resolver reads through these, so a request costs a
+bounded number of statements however many items it lists."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from content.text import RenderedSection, render_sections
+from db import deep_dives, outlets, recommendations, sources, stories, topics
+from db.pool import Pool
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _loader(
+    pool: Pool, batch: Callable[[Pool, Sequence[K]], Awaitable[list[V]]]
+) -> DataLoader[K, V]:
+    async def load(keys: list[K]) -> list[V]:
+        return await batch(pool, keys)
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass(frozen=True)
+class Loaders:
+    story_by_id: DataLoader[int, stories.Story | None]
+    deep_dive_by_id: DataLoader[int, deep_dives.DeepDive | None]
+    outlet_by_id: DataLoader[int, outlets.Outlet | None]
+    source_by_id: DataLoader[int, sources.Source | None]
+    topic_by_id: DataLoader[int, topics.Topic | None]
+    topic_ids_by_story: DataLoader[int, list[int]]
+    key_actor_ids_by_deep_dive: DataLoader[int, list[int]]
+    coverage_by_story: DataLoader[int, stories.Coverage]
+    deep_dive_by_story: DataLoader[int, deep_dives.DeepDive | None]
+    rendered_sections_by_deep_dive: DataLoader[int, list[RenderedSection]]
+    citations_by_deep_dive: DataLoader[int, list[deep_dives.Citation]]
+    source_page_by_story: DataLoader[Any, list[sources.StorySource]]
+    story_page_by_topic: DataLoader[Any, list[stories.Story]]
+    story_count_by_topic: DataLoader[int, int]
+    deep_dive_page_by_topic: DataLoader[Any, list[deep_dives.DeepDive]]
+    deep_dive_count_by_topic: DataLoader[int, int]
+    related_stories: DataLoader[recommendations.RelatedKey, list[stories.Story]]
+    stories_like_deep_dive: DataLoader[recommendations.RelatedKey, list[stories.Story]]
+
+    @classmethod
+    def for_request(cls, pool: Pool) -> Loaders:
+        return cls(
+            story_by_id=_loader(pool, stories.stories_by_ids),
+            deep_dive_by_id=_loader(pool, deep_dives.deep_dives_by_ids),
+            outlet_by_id=_loader(pool, outlets.outlets_by_ids),
+            source_by_id=_loader(pool, sources.sources_by_ids),
+            topic_by_id=_loader(pool, topics.topics_by_ids),
+            topic_ids_by_story=_loader(pool, topics.topic_ids_by_story_ids),
+            key_actor_ids_by_deep_dive=_loader(pool, topics.key_actor_ids_by_deep_dive_ids),
+            coverage_by_story=_loader(pool, stories.coverage_by_story_ids),
+            deep_dive_by_story=_loader(pool, deep_dives.deep_dives_by_story_ids),
+            rendered_sections_by_deep_dive=_loader(pool, _rendered_sections),
+            citations_by_deep_dive=_loader(pool, deep_dives.citations_by_deep_dive_ids),
+            source_page_by_story=_loader(pool, sources.story_source_pages),
+            story_page_by_topic=_loader(pool, stories.topic_story_pages),
+            story_count_by_topic=_loader(pool, stories.topic_story_counts),
+            deep_dive_page_by_topic=_loader(pool, deep_dives.topic_deep_dive_pages),
+            deep_dive_count_by_topic=_loader(pool, deep_dives.topic_deep_dive_counts),
+            related_stories=_loader(pool, recommendations.related_stories),
+            stories_like_deep_dive=_loader(pool, recommendations.stories_with_deep_dives_like),
+        )
+
+
+async def _rendered_sections(
+    pool: Pool, deep_dive_ids: Sequence[int]
+) -> list[list[RenderedSection]]:
+    found = await deep_dives.sections_by_deep_dive_ids(pool, deep_dive_ids)
+    return [render_sections((s.heading, s.body) for s in sections) for sections in found]

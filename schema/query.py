@@ -1,0 +1,147 @@
+"""The root Query: entry points by slug, id, lists and search."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from db import deep_dives as db_deep_dives
+from db import stories as db_stories
+from db import topics as db_topics
+from schema.context import Info
+from schema.deep_dives import DeepDive
+from schema.enums import Blindspot, Sentiment
+from schema.errors import BadUserInput
+from schema.inputs import MAX_QUERY_LENGTH, checked_query, checked_slug, checked_text
+from schema.outlets import Outlet
+from schema.relay import (
+    Connection,
+    Node,
+    check_first,
+    connection,
+    decode_cursor,
+    feed_cursor,
+    from_global_id,
+)
+from schema.search import SearchConnection, search
+from schema.sources import Source
+from schema.stories import Story, feed_cursor_of
+from schema.topics import Topic
+
+
+@strawberry.input(description="Narrows a story list; every field that is set must hold.")
+class StoryFilter:
+    category: str | None = strawberry.field(default=None, description="Category topic slug.")
+    topic: str | None = strawberry.field(default=None, description="Topic slug.")
+    outlet: str | None = strawberry.field(
+        default=None, description="Outlet slug: stories with at least one source from it."
+    )
+    published_after: datetime | None = strawberry.field(
+        default=None, description="Published at or after this time (with offset)."
+    )
+    published_before: datetime | None = strawberry.field(
+        default=None, description="Published before this time (with offset)."
+    )
+    sentiment: Sentiment | None = strawberry.field(default=None, description="Overall tone.")
+    blindspot: Blindspot | None = strawberry.field(
+        default=None, description="Only stories with this blindspot."
+    )
+    query: str | None = strawberry.field(
+        default=None, description="Full-text query (web search syntax) over title and summary."
+    )
+
+    def to_db(self) -> db_stories.StoryFilter:
+        return db_stories.StoryFilter(
+            category=_optional_slug(self.category, "filter.category"),
+            topic=_optional_slug(self.topic, "filter.topic"),
+            outlet=_optional_slug(self.outlet, "filter.outlet"),
+            published_after=_aware(self.published_after, "filter.publishedAfter"),
+            published_before=_aware(self.published_before, "filter.publishedBefore"),
+            sentiment=self.sentiment.value if self.sentiment else None,
+            blindspot=self.blindspot.value if self.blindspot else None,
+            query=checked_query(self.query, "filter.query") if self.query is not None else None,
+        )
+
+
+_NODE_TYPES = {"Story": Story, "DeepDive": DeepDive, "Source": Source, "Outlet": Outlet,
+               "Topic": Topic}  # fmt: skip
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its global id; null if missing or not visible.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        checked_text(id, "id", max_length=200)
+        type_name, pk = from_global_id(id)
+        node_type = _NODE_TYPES.get(type_name)
+        if node_type is None:
+            return None
+        loaders = info.context.loaders
+        loader = {
+            "Story": loaders.story_by_id,
+            "DeepDive": loaders.deep_dive_by_id,
+            "Source": loaders.source_by_id,
+            "Outlet": loaders.outlet_by_id,
+            "Topic": loaders.topic_by_id,
+        }[type_name]
+        record = await loader.load(pk)
+        return node_type(record=record) if record else None  # type: ignore[arg-type]
+
+    @strawberry.field(description="A published story by slug; null if missing or not visible.")
+    async def story(self, info: Info, slug: str) -> Story | None:
+        record = await db_stories.story_by_slug(info.context.pool, checked_slug(slug))
+        return Story(record=record) if record else None
+
+    @strawberry.field(description="A published deep dive by slug; null if missing or not visible.")
+    async def deep_dive(self, info: Info, slug: str) -> DeepDive | None:
+        record = await db_deep_dives.deep_dive_by_slug(info.context.pool, checked_slug(slug))
+        return DeepDive(record=record) if record else None
+
+    @strawberry.field(description="A topic by slug; null if there is none.")
+    async def topic(self, info: Info, slug: str) -> Topic | None:
+        record = await db_topics.topic_by_slug(info.context.pool, checked_slug(slug))
+        return Topic(record=record) if record else None
+
+    @strawberry.field(description="Published stories, newest first; at most 100 a page.")
+    async def stories(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: StoryFilter | None = None,
+    ) -> Connection[Story]:
+        check_first(first)
+        cursor = feed_cursor(decode_cursor(after, "feed", 2))
+        story_filter = filter.to_db() if filter else db_stories.StoryFilter()
+        pool = info.context.pool
+        rows = await db_stories.story_feed(pool, story_filter, first, cursor)
+        return connection(
+            rows,
+            first,
+            has_previous=after is not None,
+            node=lambda record: Story(record=record),
+            cursor=feed_cursor_of,
+            count=lambda: db_stories.story_feed_count(pool, story_filter),
+        )
+
+    @strawberry.field(
+        description=f"Full-text search over published stories and deep dives, best match "
+        f'first. `query` uses web search syntax ("quoted phrase", OR, -exclude); '
+        f"1 to {MAX_QUERY_LENGTH} characters."
+    )
+    async def search(
+        self, info: Info, query: str, first: int = 10, after: str | None = None
+    ) -> SearchConnection:
+        return await search(info, checked_query(query), first, after)
+
+
+def _optional_slug(value: str | None, field: str) -> str | None:
+    return checked_slug(value, field) if value is not None else None
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise BadUserInput(f"`{field}` needs a time zone offset, e.g. 2026-03-01T00:00:00Z.",
+                           field=field)  # fmt: skip
+    return value

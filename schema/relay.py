@@ -1,0 +1,131 @@
+"""Relay plumbing: opaque global ids, cursors, connections and page arguments."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+import strawberry
+
+from schema.errors import BadUserInput
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 100
+
+
+@strawberry.interface(description="An object with a stable, opaque global id.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Opaque global id; pass it to `node(id:)`.")
+
+
+def to_global_id(type_name: str, pk: int) -> strawberry.ID:
+    raw = f"{type_name}:{pk}".encode()
+    return strawberry.ID(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+
+
+def from_global_id(global_id: str) -> tuple[str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+        type_name, pk = raw.split(":", 1)
+        return type_name, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadUserInput(f"{global_id[:100]!r} is not a Newsgraph id.", field="id") from None
+
+
+def encode_cursor(kind: str, *values: Any) -> str:
+    payload = orjson.dumps([kind, *[_plain(v) for v in values]])
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, kind: str, arity: int) -> list[Any] | None:
+    """The values in a cursor made by encode_cursor(kind, ...), or None for no cursor."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = orjson.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(payload, list) or payload[0] != kind or len(payload) != arity + 1:
+            raise ValueError
+        return list(payload[1:])
+    except (ValueError, binascii.Error, orjson.JSONDecodeError, IndexError):
+        raise BadUserInput(
+            "`after` is not a cursor from this list; pass an endCursor or edge cursor.",
+            field="after",
+        ) from None
+
+
+def feed_cursor(values: list[Any] | None) -> tuple[datetime, int] | None:
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(values[0]), int(values[1])
+    except (TypeError, ValueError):
+        raise BadUserInput("`after` is not a cursor from this list.", field="after") from None
+
+
+def check_first(first: int) -> int:
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise BadUserInput(
+            f"`first` must be between 0 and {MAX_PAGE_SIZE}, got {first}.",
+            field="first",
+            maximum=MAX_PAGE_SIZE,
+        )
+    return first
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@strawberry.type(description="Where a page sits in its list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Items precede this page (true whenever `after` was given)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge; pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="An item in a list, with the cursor that points at it.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list (Relay cursor connection).")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items the whole list holds (all pages).")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+def connection(
+    rows: Sequence[Any],
+    first: int,
+    *,
+    has_previous: bool,
+    node: Callable[[Any], T],
+    cursor: Callable[[Any], str],
+    count: Callable[[], Awaitable[int]],
+) -> Connection[T]:
+    """A Connection from up to first + 1 fetched rows (the extra row means 'more follow')."""
+    page = rows[:first]
+    edges = [Edge(cursor=cursor(row), node=node(row)) for row in page]
+    info = PageInfo(
+        has_next_page=len(rows) > first,
+        has_previous_page=has_previous,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return Connection(edges=edges, page_info=info, count=count)

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from content.figures import Coverage, coverage_label, read_time_minutes, word_count
+from db.paging import PageKey
+from db.recommendations import RelatedKey
+from db.sources import StorySource
+from db.stories import Story as StoryRecord
+from schema.common import Image, Share, image, share
+from schema.context import Info
+from schema.enums import Blindspot, Sentiment
+from schema.relay import (
+    Connection,
+    Node,
+    check_first,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    to_global_id,
+)
+from schema.sources import Source
+
+if TYPE_CHECKING:
+    from schema.deep_dives import DeepDive
+    from schema.topics import Topic
+
+TopicRef = Annotated["Topic", strawberry.lazy("schema.topics")]
+DeepDiveRef = Annotated["DeepDive", strawberry.lazy("schema.deep_dives")]
+
+
+@strawberry.type(
+    description="How a story's sources lean. Counts are of the story's sources; percentages "
+    "are over rated sources only, sum to exactly 100, and are null when no source is rated."
+)
+class BiasBreakdown:
+    left: int = strawberry.field(description="Sources from LEFT or LEAN_LEFT outlets.")
+    center: int = strawberry.field(description="Sources from CENTER outlets.")
+    right: int = strawberry.field(description="Sources from RIGHT or LEAN_RIGHT outlets.")
+    unrated: int = strawberry.field(description="Sources from outlets without a rating.")
+    left_percent: int | None = strawberry.field(description="Share of rated sources, 0-100.")
+    center_percent: int | None = strawberry.field(description="Share of rated sources, 0-100.")
+    right_percent: int | None = strawberry.field(description="Share of rated sources, 0-100.")
+
+
+@strawberry.type(description="A news story built from many sources.")
+class Story(Node):
+    record: strawberry.Private[StoryRecord]
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return to_global_id("Story", self.record.id)
+
+    @strawberry.field(description="URL-safe identifier, unique among stories.")
+    def slug(self) -> str:
+        return self.record.slug
+
+    @strawberry.field(description="Headline.")
+    def title(self) -> str:
+        return self.record.title
+
+    @strawberry.field(description="A neutral summary of the story, plain text.")
+    def summary(self) -> str:
+        return self.record.summary
+
+    @strawberry.field(description="Public URL of the story page.")
+    def url(self, info: Info) -> str:
+        return story_url(info, self.record.slug)
+
+    @strawberry.field(description="The section the story belongs to (a CATEGORY topic).")
+    async def category(self, info: Info) -> TopicRef | None:
+        from schema.topics import topic_or_none
+
+        return await topic_or_none(info, self.record.category_id)
+
+    @strawberry.field(description="Topics of the story, most relevant first.")
+    async def topics(self, info: Info) -> list[TopicRef]:
+        from schema.topics import topics_in_order
+
+        ids = await info.context.loaders.topic_ids_by_story.load(self.record.id)
+        return await topics_in_order(info, ids)
+
+    @strawberry.field(description="When the story was published (ISO-8601 with offset).")
+    def published_at(self) -> datetime | None:
+        return self.record.published_at
+
+    @strawberry.field(description="When the story last changed.")
+    def updated_at(self) -> datetime:
+        return self.record.updated_at
+
+    @strawberry.field(description="Words in the story's visible text (title and summary).")
+    def word_count(self) -> int:
+        return word_count(f"{self.record.title}\n{self.record.summary}")
+
+    @strawberry.field(description="Minutes to read at 230 words a minute, at least 1.")
+    def read_time_minutes(self) -> int:
+        return read_time_minutes(self.word_count())
+
+    @strawberry.field(description="Overall tone of the news.")
+    def sentiment(self) -> Sentiment:
+        return Sentiment(self.record.sentiment)
+
+    @strawberry.field(description="How many sources the story has.")
+    async def source_count(self, info: Info) -> int:
+        return (await _coverage(info, self.record.id)).total
+
+    @strawberry.field(description="How the story's sources lean.")
+    async def bias(self, info: Info) -> BiasBreakdown:
+        coverage = await _coverage(info, self.record.id)
+        left, center, right = coverage.percentages() or (None, None, None)
+        return BiasBreakdown(
+            left=coverage.left,
+            center=coverage.center,
+            right=coverage.right,
+            unrated=coverage.unrated,
+            left_percent=left,
+            center_percent=center,
+            right_percent=right,
+        )
+
+    @strawberry.field(
+        description="Dominant side and sentiment, e.g. 'Center Negative'; the side is "
+        "'Mixed' on a tie and 'Unrated' without rated sources."
+    )
+    async def coverage_label(self, info: Info) -> str:
+        return coverage_label(await _coverage(info, self.record.id), self.record.sentiment)
+
+    @strawberry.field(
+        description="The side that barely covers this story: set when that side has no rated "
+        "sources, the other has at least 3, and at least 80% of rated sources lean the other way."
+    )
+    async def blindspot(self, info: Info) -> Blindspot | None:
+        found = await info.context.loaders.coverage_by_story.load(self.record.id)
+        return Blindspot(found.blindspot) if found.blindspot else None
+
+    @strawberry.field(description="The story's lead image, if any.")
+    def hero_image(self) -> Image | None:
+        r = self.record
+        return image(r.hero_image_url, r.hero_image_alt, r.hero_image_caption, r.hero_image_credit)
+
+    @strawberry.field(description="The story's sources in editorial order.")
+    async def sources(
+        self, info: Info, first: int = 10, after: str | None = None
+    ) -> Connection[Source]:
+        check_first(first)
+        cursor = decode_cursor(after, "source", 1)
+        position = int(cursor[0]) if cursor else None
+        loaders = info.context.loaders
+        rows = await loaders.source_page_by_story.load(PageKey(self.record.id, first, position))
+
+        async def count() -> int:
+            return (await _coverage(info, self.record.id)).total
+
+        return connection(
+            rows,
+            first,
+            has_previous=after is not None,
+            node=lambda row: Source(record=row.source),
+            cursor=lambda row: _source_cursor(row),
+            count=count,
+        )
+
+    @strawberry.field(description="The deep dive analysing this story, if one is published.")
+    async def deep_dive(self, info: Info) -> DeepDiveRef | None:
+        from schema.deep_dives import DeepDive
+
+        record = await info.context.loaders.deep_dive_by_story.load(self.record.id)
+        return DeepDive(record=record) if record else None
+
+    @strawberry.field(description="Other stories on the same topics or in the same section.")
+    async def related_stories(self, info: Info, first: int = 5) -> list[Story]:
+        check_first(first)
+        found = await info.context.loaders.related_stories.load(RelatedKey(self.record.id, first))
+        return [Story(record=record) for record in found]
+
+    @strawberry.field(description="What a share button needs for this story.")
+    def share(self, info: Info) -> Share:
+        return share(story_url(info, self.record.slug), self.record.title, self.record.summary)
+
+
+def story_url(info: Info, slug: str) -> str:
+    return f"{info.context.public_url}/stories/{slug}"
+
+
+def feed_cursor_of(record: StoryRecord) -> str:
+    return encode_cursor("feed", record.published_at, record.id)
+
+
+def _source_cursor(row: StorySource) -> str:
+    return encode_cursor("source", row.position)
+
+
+async def _coverage(info: Info, story_id: int) -> Coverage:
+    found = await info.context.loaders.coverage_by_story.load(story_id)
+    return Coverage(found.lefts, found.centers, found.rights, found.unrated)

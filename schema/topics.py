@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from db.paging import PageKey
+from db.topics import Topic as TopicRecord
+from schema.context import Info
+from schema.enums import TopicKind
+from schema.relay import (
+    Connection,
+    Node,
+    check_first,
+    connection,
+    decode_cursor,
+    feed_cursor,
+    to_global_id,
+)
+
+if TYPE_CHECKING:
+    from schema.deep_dives import DeepDive
+    from schema.stories import Story
+
+StoryRef = Annotated["Story", strawberry.lazy("schema.stories")]
+DeepDiveRef = Annotated["DeepDive", strawberry.lazy("schema.deep_dives")]
+
+
+@strawberry.type(
+    description="A subject stories are filed under: a section (CATEGORY), a country, an "
+    "organization, a person, a program such as PURL."
+)
+class Topic(Node):
+    record: strawberry.Private[TopicRecord]
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return to_global_id("Topic", self.record.id)
+
+    @strawberry.field(description="URL-safe identifier, unique among topics.")
+    def slug(self) -> str:
+        return self.record.slug
+
+    @strawberry.field(description="Display name, e.g. 'NATO'.")
+    def name(self) -> str:
+        return self.record.name
+
+    @strawberry.field(description="What kind of subject this is.")
+    def kind(self) -> TopicKind:
+        return TopicKind(self.record.kind)
+
+    @strawberry.field(description="One or two sentences that say what the topic is.")
+    def description(self) -> str | None:
+        return self.record.description
+
+    @strawberry.field(description="Published stories on this topic, newest first.")
+    async def stories(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> Connection[StoryRef]:
+        from schema.stories import Story, feed_cursor_of
+
+        key = PageKey(
+            self.record.id, check_first(first), feed_cursor(decode_cursor(after, "feed", 2))
+        )
+        loaders = info.context.loaders
+        rows = await loaders.story_page_by_topic.load(key)
+        return connection(
+            rows,
+            first,
+            has_previous=after is not None,
+            node=lambda record: Story(record=record),
+            cursor=feed_cursor_of,
+            count=lambda: loaders.story_count_by_topic.load(self.record.id),
+        )
+
+    @strawberry.field(
+        description="Published deep dives about this topic (as a key actor or a topic of their "
+        "story), newest first."
+    )
+    async def deep_dives(
+        self, info: Info, first: int = 5, after: str | None = None
+    ) -> Connection[DeepDiveRef]:
+        from schema.deep_dives import DeepDive, deep_dive_cursor
+
+        key = PageKey(
+            self.record.id, check_first(first), feed_cursor(decode_cursor(after, "feed", 2))
+        )
+        loaders = info.context.loaders
+        rows = await loaders.deep_dive_page_by_topic.load(key)
+        return connection(
+            rows,
+            first,
+            has_previous=after is not None,
+            node=lambda record: DeepDive(record=record),
+            cursor=deep_dive_cursor,
+            count=lambda: loaders.deep_dive_count_by_topic.load(self.record.id),
+        )
+
+
+async def topic_or_none(info: Info, topic_id: int | None) -> Topic | None:
+    if topic_id is None:
+        return None
+    record = await info.context.loaders.topic_by_id.load(topic_id)
+    return Topic(record=record) if record else None
+
+
+async def topics_in_order(info: Info, topic_ids: list[int]) -> list[Topic]:
+    records = await info.context.loaders.topic_by_id.load_many(topic_ids)
+    return [Topic(record=record) for record in records if record is not None]
