@@ -13,13 +13,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
 
 from api import migrations
 from api.limits import BodySizeLimit
 from api.settings import Settings
-from db.pool import Pool, create_pool, schema_revision
+from db.pool import ConnectionInit, Pool, create_pool, schema_revision
 from schema import build_schema
 from schema.context import Context
+from schema.errors import coded
 from schema.loaders import Loaders
 
 log = logging.getLogger("newsgraph")
@@ -40,6 +43,12 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.public_url = settings.public_url
 
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Here rather than in a schema extension: parse errors skip extensions' post-processing.
+        if result.errors:
+            result.errors = [coded(error) for error in result.errors]
+        return process_result(result)
+
     async def get_context(self, request: Any, response: Any = None) -> Context:
         pool: Pool = request.state.pool
         return Context(pool=pool, loaders=Loaders.for_request(pool), public_url=self.public_url)
@@ -49,8 +58,12 @@ class SchemaOutOfDate(RuntimeError):
     pass
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The Starlette app; settings.database_url must name a reachable, migrated database."""
+def create_app(settings: Settings, *, connection_init: ConnectionInit | None = None) -> Starlette:
+    """The Starlette app; settings.database_url must name a reachable, migrated database.
+
+    connection_init runs on every new pooled connection (tests and benchmarks attach a
+    statement counter there).
+    """
     assert settings.database_url, "resolve the database URL before building the app"
     database_url = settings.database_url
 
@@ -61,6 +74,7 @@ def create_app(settings: Settings) -> Starlette:
             statement_timeout_ms=settings.statement_timeout_ms,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
+            init=connection_init,
         )
         try:
             await _check_revision(pool)

@@ -1,20 +1,29 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 
 Pool = asyncpg.Pool
 Connection = asyncpg.Connection
 Record = asyncpg.Record
+ConnectionInit = Callable[[Connection], Awaitable[None]]
 
 
 async def create_pool(
-    url: str, *, statement_timeout_ms: int, min_size: int = 2, max_size: int = 10
+    url: str,
+    *,
+    statement_timeout_ms: int,
+    min_size: int = 2,
+    max_size: int = 10,
+    init: ConnectionInit | None = None,
 ) -> Pool:
     """A pool whose every statement is cancelled by PostgreSQL after statement_timeout_ms."""
     pool = await asyncpg.create_pool(
         url,
         min_size=min_size,
         max_size=max_size,
+        init=init,
         server_settings={
             "statement_timeout": str(statement_timeout_ms),
             "application_name": "newsgraph",

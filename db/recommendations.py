@@ -25,8 +25,7 @@ class RelatedKey:
 
 def _related_sql(require_deep_dive: bool) -> str:
     has_deep_dive = (
-        "EXISTS (SELECT 1 FROM deep_dives d "
-        f"WHERE d.story_id = s.id AND {visible_deep_dive('d')})"
+        f"EXISTS (SELECT 1 FROM deep_dives d WHERE d.story_id = s.id AND {visible_deep_dive('d')})"
     )
     deep_dive = f"AND {has_deep_dive}" if require_deep_dive else ""
     return f"""

@@ -107,7 +107,7 @@ class DeepDive(Node):
         sections = await self._sections(info)
         parts = [self.record.title, self.record.dek]
         for section in sections:
-            parts += [section.heading, section.text, *(h.title for h in section.subheadings)]
+            parts += [section.heading, section.text]  # the text includes sub-headings
         return word_count("\n".join(parts))
 
     @strawberry.field(description="Minutes to read at 230 words a minute, at least 1.")

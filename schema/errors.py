@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 log = logging.getLogger("newsgraph.errors")
 
@@ -74,16 +72,6 @@ def coded(error: GraphQLError) -> GraphQLError:
         path=error.path,
         extensions=extensions,
     )
-
-
-class CodedErrors(SchemaExtension):
-    """Gives every error an `extensions.code` and masks unexpected ones (logged beforehand)."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [coded(error) for error in result.errors]
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:

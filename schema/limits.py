@@ -14,8 +14,6 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from schema.errors import CodedErrors
-
 ExtensionFactory = Callable[[], SchemaExtension]
 
 
@@ -29,7 +27,6 @@ def extension_factories(
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
     ]
     return [
-        CodedErrors,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         ParserCache,
         lambda: AddValidationRules(rules),

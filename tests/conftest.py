@@ -1,0 +1,158 @@
+"""A real PostgreSQL per test session: TEST_DATABASE_URL's server, else the embedded one.
+
+Each session creates its own database there, builds it with the real migrations and drops
+it at the end; each test starts from empty content tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from api import migrations
+from api.app import create_app
+from api.database import embedded_url
+from api.settings import Settings
+from db.demo import load_bundle
+from db.pool import Pool, create_pool
+
+ROOT = Path(__file__).resolve().parent.parent
+OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
+CONTENT_TABLES = "outlets, sources, topics, stories, deep_dives"
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """A URL to a maintenance database on the PostgreSQL server the tests use."""
+    configured = Settings.test_database_url()
+    return configured or embedded_url(ROOT / ".newsgraph" / "test", database="postgres")
+
+
+@pytest.fixture(scope="session")
+def make_database(server_url: str) -> Iterator[Any]:
+    """Creates empty databases on the test server; drops them when the session ends."""
+    created: list[str] = []
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    def make() -> str:
+        name = f"newsgraph_test_{uuid.uuid4().hex[:12]}"
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return with_database(server_url, name)
+
+    yield make
+    for name in created:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url(make_database: Any) -> str:
+    url: str = make_database()
+    migrations.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return replace(Settings(), database_url=database_url, public_url="https://news.test")
+
+
+class StatementCounter:
+    """Counts the SQL statements every pooled connection executes."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def log(self, record: Any) -> None:
+        self.count += 1
+
+    async def attach(self, conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(self.log)
+
+
+@pytest.fixture(scope="session")
+def statements() -> StatementCounter:
+    return StatementCounter()
+
+
+@pytest.fixture(scope="session")
+async def client(
+    settings: Settings, statements: StatementCounter
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, connection_init=statements.attach)
+    async with app.router.lifespan_context(app) as state:
+
+        async def served(scope: Any, receive: Any, send: Any) -> None:
+            # What an ASGI server does with lifespan state: a copy in every request's scope.
+            await app({**scope, "state": dict(state)}, receive, send)
+
+        transport = httpx.ASGITransport(app=served)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+
+@pytest.fixture(scope="session")
+async def session_pool(database_url: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(database_url, statement_timeout_ms=10_000, min_size=1)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def pool(session_pool: Pool) -> Pool:
+    """The session pool, over content tables emptied for this test."""
+    await session_pool.execute(f"TRUNCATE {CONTENT_TABLES} RESTART IDENTITY CASCADE")
+    return session_pool
+
+
+@pytest.fixture
+async def demo(pool: Pool) -> dict[str, Any]:
+    bundle: dict[str, Any] = json.loads((ROOT / "content" / "demo.json").read_text())
+    await load_bundle(pool, bundle)
+    return bundle
+
+
+def operation(name: str) -> str:
+    return (OPERATIONS / f"{name}.graphql").read_text()
+
+
+async def graphql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
+    """POST a GraphQL operation; return the whole JSON response."""
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code in (200, 400), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def data(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
+    """The `data` of a GraphQL operation that must succeed."""
+    body = await graphql(client, query, **variables)
+    assert "errors" not in body, body["errors"]
+    result: dict[str, Any] = body["data"]
+    return result
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]

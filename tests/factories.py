@@ -1,0 +1,104 @@
+"""Plain factories: each inserts one row (and its links) with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from db.pool import Pool
+
+_serial = itertools.count(1)
+PAST = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _n() -> int:
+    return next(_serial)
+
+
+async def create_outlet(pool: Pool, *, bias: str | None = "CENTER", **overrides: Any) -> int:
+    n = _n()
+    row = {"slug": f"outlet-{n}", "name": f"Outlet {n}", "domain": f"outlet{n}.test",
+           "country": "US", "bias": bias, "factuality": None, "owner": None} | overrides  # fmt: skip
+    return await _insert(pool, "outlets", row)
+
+
+async def create_source(pool: Pool, *, outlet_id: int | None = None, **overrides: Any) -> int:
+    n = _n()
+    outlet_id = outlet_id or await create_outlet(pool)
+    row = {"outlet_id": outlet_id, "url": f"https://news.test/articles/{n}",
+           "title": f"Article {n}", "published_at": PAST} | overrides  # fmt: skip
+    return await _insert(pool, "sources", row)
+
+
+async def create_topic(pool: Pool, *, kind: str = "TOPIC", **overrides: Any) -> int:
+    n = _n()
+    row = {"slug": f"topic-{n}", "name": f"Topic {n}", "kind": kind} | overrides
+    return await _insert(pool, "topics", row)
+
+
+async def create_story(
+    pool: Pool,
+    *,
+    leans: list[str | None] = (),  # type: ignore[assignment]
+    topic_ids: list[int] = (),  # type: ignore[assignment]
+    **overrides: Any,
+) -> int:
+    """A published story with one source per entry of `leans` (an outlet bias, None = unrated)."""
+    n = _n()
+    row = {"slug": f"story-{n}", "title": f"Story {n}", "summary": f"Summary of story {n}.",
+           "status": "PUBLISHED", "published_at": PAST - timedelta(minutes=n)} | overrides  # fmt: skip
+    story_id = await _insert(pool, "stories", row)
+    for position, lean in enumerate(leans, 1):
+        source_id = await create_source(pool, outlet_id=await create_outlet(pool, bias=lean))
+        await pool.execute(
+            "INSERT INTO story_sources (story_id, source_id, position) VALUES ($1, $2, $3)",
+            story_id, source_id, position,
+        )  # fmt: skip
+    for position, topic_id in enumerate(topic_ids, 1):
+        await pool.execute(
+            "INSERT INTO story_topics (story_id, topic_id, position) VALUES ($1, $2, $3)",
+            story_id, topic_id, position,
+        )  # fmt: skip
+    return story_id
+
+
+async def create_deep_dive(
+    pool: Pool,
+    *,
+    story_id: int,
+    sections: list[tuple[str, str]] = (("Overview", "Some analysis."),),  # type: ignore[assignment]
+    key_actor_ids: list[int] = (),  # type: ignore[assignment]
+    **overrides: Any,
+) -> int:
+    n = _n()
+    row = {"story_id": story_id, "slug": f"deep-dive-{n}", "title": f"Deep dive {n}",
+           "dek": f"Dek {n}.", "status": "PUBLISHED", "published_at": PAST} | overrides  # fmt: skip
+    dive_id = await _insert(pool, "deep_dives", row)
+    for position, (heading, body) in enumerate(sections, 1):
+        await pool.execute(
+            "INSERT INTO deep_dive_sections (deep_dive_id, position, heading, body) "
+            "VALUES ($1, $2, $3, $4)",
+            dive_id, position, heading, body,
+        )  # fmt: skip
+    for position, topic_id in enumerate(key_actor_ids, 1):
+        await pool.execute(
+            "INSERT INTO deep_dive_key_actors (deep_dive_id, topic_id, position) "
+            "VALUES ($1, $2, $3)",
+            dive_id, topic_id, position,
+        )  # fmt: skip
+    return dive_id
+
+
+async def slug_of(pool: Pool, table: str, row_id: int) -> str:
+    slug: str = await pool.fetchval(f"SELECT slug FROM {table} WHERE id = $1", row_id)
+    return slug
+
+
+async def _insert(pool: Pool, table: str, row: dict[str, Any]) -> int:
+    names = ", ".join(row)
+    slots = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+    row_id: int = await pool.fetchval(
+        f"INSERT INTO {table} ({names}) VALUES ({slots}) RETURNING id", *row.values()
+    )
+    return row_id

@@ -1,0 +1,122 @@
+"""Errors carry a stable extensions.code; limits are enforced; nothing a caller sends is a 500."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import pytest
+
+from db.pool import create_pool
+
+from tests.conftest import data, error_codes, graphql, operation
+from tests.factories import create_story, slug_of
+
+
+@pytest.mark.parametrize(
+    "query, variables",
+    [
+        ("query($s: String!) { story(slug: $s) { id } }", {"s": "nul\x00byte"}),
+        ("query($s: String!) { deepDive(slug: $s) { id } }", {"s": "Not A Slug"}),
+        ("query($s: String!) { topic(slug: $s) { id } }", {"s": "x" * 201}),
+        ("query($id: ID!) { node(id: $id) { id } }", {"id": "!!not-base64!!"}),
+        ("query($id: ID!) { node(id: $id) { id } }", {"id": "\x00"}),
+        ("query($q: String!) { search(query: $q) { totalCount } }", {"q": "   "}),
+        ("query($q: String!) { search(query: $q) { totalCount } }", {"q": "a\x00b"}),
+        ("query($q: String!) { search(query: $q) { totalCount } }", {"q": "x" * 501}),
+        (
+            "query($f: StoryFilter) { stories(filter: $f) { totalCount } }",
+            {"f": {"publishedAfter": "2026-01-01T00:00:00"}},
+        ),  # fmt: skip
+        (
+            "query($f: StoryFilter) { stories(filter: $f) { totalCount } }",
+            {"f": {"category": "a\x00"}},
+        ),  # fmt: skip
+        (
+            "query($f: StoryFilter) { stories(filter: $f) { totalCount } }",
+            {"f": {"sentiment": "HAPPY"}},
+        ),  # fmt: skip
+        ("query($n: Int) { stories(first: $n) { totalCount } }", {"n": "ten"}),
+    ],
+)
+async def test_bad_input_is_bad_user_input(client, pool, query: str, variables: dict) -> None:
+    body = await graphql(client, query, **variables)
+    assert error_codes(body) == ["BAD_USER_INPUT"], body
+    assert "Traceback" not in json.dumps(body)
+
+
+async def test_unknown_slugs_and_ids_are_null_not_errors(client, pool) -> None:
+    query = """query { story(slug: "no-such-story") { id } deepDive(slug: "nope") { id }
+                       topic(slug: "nope") { id } node(id: "U3Rvcnk6OTk5OTk") { id }
+                       other: node(id: "V2lkZ2V0OjE") { id } }"""
+    assert await data(client, query) == {
+        "story": None,
+        "deepDive": None,
+        "topic": None,
+        "node": None,
+        "other": None,
+    }
+
+
+async def test_query_depth_is_limited(client, pool) -> None:
+    nested = "slug"
+    for _ in range(10):
+        nested = f"relatedStories {{ {nested} }}"
+    deep = f"{{ stories {{ edges {{ node {{ {nested} }} }} }} }}"
+    body = await graphql(client, deep)
+    assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert body.get("data") is None
+
+
+async def test_aliases_are_limited(client, pool) -> None:
+    many = "{ " + " ".join(f"a{i}: stories(first: 1) {{ totalCount }}" for i in range(16)) + " }"
+    assert error_codes(await graphql(client, many)) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_tokens_are_limited(client, pool) -> None:
+    huge = "{ " + "__typename " * 2_100 + "}"
+    assert error_codes(await graphql(client, huge)) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_validation_and_syntax_errors_are_coded(client, pool) -> None:
+    assert error_codes(await graphql(client, "{ nope }")) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert error_codes(await graphql(client, "{ stories { ")) == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def test_request_body_size_is_limited(client, pool) -> None:
+    padding = "#" + "x" * 70_000 + "\n"
+    response = await client.post("/graphql", json={"query": padding + "{ __typename }"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+    async def chunks():
+        for _ in range(80):
+            yield b" " * 1_000
+
+    chunked = await client.post("/graphql", content=chunks(),
+                                headers={"content-type": "application/json"})  # fmt: skip
+    assert chunked.status_code == 413
+
+
+async def test_unexpected_errors_are_masked_and_logged(client, pool, caplog) -> None:
+    slug = await slug_of(pool, "stories", await create_story(pool, leans=["LEFT"]))
+    await pool.execute("ALTER VIEW story_coverage RENAME TO story_coverage_gone")
+    try:
+        body = await graphql(client, operation("StoryPage"), slug=slug)
+    finally:
+        await pool.execute("ALTER VIEW story_coverage_gone RENAME TO story_coverage")
+    assert body["data"] == {"story": None}  # non-null fields failed: null reaches `story`
+    assert set(error_codes(body)) == {"INTERNAL_SERVER_ERROR"}
+    text = json.dumps(body["errors"])
+    assert "story_coverage" not in text and "relation" not in text
+    assert {e["message"] for e in body["errors"]} == {"Internal server error."}
+    assert any("story_coverage" in (r.exc_text or "") for r in caplog.records)
+
+
+async def test_statements_are_cancelled_after_the_configured_timeout(database_url) -> None:
+    pool = await create_pool(database_url, statement_timeout_ms=50, min_size=1, max_size=1)
+    try:
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await pool.execute("SELECT pg_sleep(2)")
+    finally:
+        await pool.close()
