@@ -19,7 +19,7 @@ from strawberry.types import ExecutionResult
 from api import migrations
 from api.limits import BodySizeLimit
 from api.settings import Settings
-from db.pool import ConnectionInit, Pool, create_pool, schema_revision
+from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
 from schema import build_schema
 from schema.context import Context
 from schema.errors import coded
@@ -58,10 +58,10 @@ class SchemaOutOfDate(RuntimeError):
     pass
 
 
-def create_app(settings: Settings, *, connection_init: ConnectionInit | None = None) -> Starlette:
+def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None = None) -> Starlette:
     """The Starlette app; settings.database_url must name a reachable, migrated database.
 
-    connection_init runs on every new pooled connection (tests and benchmarks attach a
+    connection_setup runs whenever a pooled connection is acquired (tests and benchmarks attach a
     statement counter there).
     """
     assert settings.database_url, "resolve the database URL before building the app"
@@ -74,7 +74,7 @@ def create_app(settings: Settings, *, connection_init: ConnectionInit | None = N
             statement_timeout_ms=settings.statement_timeout_ms,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
-            init=connection_init,
+            setup=connection_setup,
         )
         try:
             await _check_revision(pool)

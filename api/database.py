@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from pathlib import Path
+
+from db.pool import ensure_database
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +23,8 @@ def embedded_url(data_dir: Path, database: str = "newsgraph") -> str:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir.resolve() / "postgres")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'")
-    if "(1 row)" not in exists:
-        log.info("creating database %s in %s", database, data_dir)
-        server.psql(f'CREATE DATABASE "{database}"')
+    if asyncio.run(ensure_database(server.get_uri("postgres"), database)):
+        log.info("created database %s in %s", database, data_dir)
     return str(server.get_uri(database))
 
 

@@ -7,7 +7,7 @@ import asyncpg
 Pool = asyncpg.Pool
 Connection = asyncpg.Connection
 Record = asyncpg.Record
-ConnectionInit = Callable[[Connection], Awaitable[None]]
+ConnectionSetup = Callable[[Connection], Awaitable[None]]
 
 
 async def create_pool(
@@ -16,14 +16,18 @@ async def create_pool(
     statement_timeout_ms: int,
     min_size: int = 2,
     max_size: int = 10,
-    init: ConnectionInit | None = None,
+    setup: ConnectionSetup | None = None,
 ) -> Pool:
-    """A pool whose every statement is cancelled by PostgreSQL after statement_timeout_ms."""
+    """A pool whose every statement is cancelled by PostgreSQL after statement_timeout_ms.
+
+    setup runs each time a connection is acquired (asyncpg drops per-connection hooks such
+    as query loggers on release).
+    """
     pool = await asyncpg.create_pool(
         url,
         min_size=min_size,
         max_size=max_size,
-        init=init,
+        setup=setup,
         server_settings={
             "statement_timeout": str(statement_timeout_ms),
             "application_name": "newsgraph",
@@ -40,3 +44,16 @@ async def schema_revision(pool: Pool) -> str | None:
         return None
     revision: str | None = await pool.fetchval("SELECT version_num FROM alembic_version")
     return revision
+
+
+async def ensure_database(server_url: str, name: str) -> bool:
+    """Create database `name` on the server unless it exists; True if it was created."""
+    conn = await asyncpg.connect(server_url)
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        quoted = await conn.fetchval("SELECT quote_ident($1)", name)
+        await conn.execute(f"CREATE DATABASE {quoted}")
+        return True
+    finally:
+        await conn.close()

@@ -1,0 +1,43 @@
+"""N+1 is impossible by construction: listing 1 or 50 items costs the same statements."""
+
+from __future__ import annotations
+
+from tests.conftest import data, operation
+from tests.factories import create_deep_dive, create_story, create_topic, slug_of
+
+
+async def statements_for(client, statements, query: str, **variables) -> int:
+    before = await statements.settled()
+    await data(client, query, **variables)
+    return await statements.settled() - before
+
+
+async def test_home_feed_costs_the_same_for_1_and_50_stories(client, pool, statements) -> None:
+    category = await create_topic(pool, kind="CATEGORY")
+    for n in range(60):
+        story = await create_story(pool, leans=["LEFT", "CENTER", None][: n % 4],
+                                   category_id=category, hero_image_url="https://img.test/x.jpg")  # fmt: skip
+        if n % 3 == 0:
+            await create_deep_dive(pool, story_id=story)
+    one = await statements_for(client, statements, operation("HomeFeed"), first=1)
+    fifty = await statements_for(client, statements, operation("HomeFeed"), first=50)
+    assert one == fifty
+    assert fifty <= 6  # feed, count, categories, coverage, deep dives
+
+
+async def test_story_and_topic_pages_cost_a_bounded_number(client, pool, statements) -> None:
+    topic = await create_topic(pool)
+    small = await create_story(pool, leans=["LEFT"], topic_ids=[topic])
+    big = await create_story(pool, leans=["LEFT", "RIGHT", "CENTER", None] * 10, topic_ids=[topic])
+    for _ in range(30):
+        await create_story(pool, topic_ids=[topic])
+    costs = {
+        await statements_for(client, statements, operation("StoryPage"),
+                             slug=await slug_of(pool, "stories", story_id))  # fmt: skip
+        for story_id in (small, big)
+    }
+    assert len(costs) == 1
+    topic_slug = await slug_of(pool, "topics", topic)
+    one = await statements_for(client, statements, operation("TopicPage"), slug=topic_slug, first=1)
+    many = await statements_for(client, statements, operation("TopicPage"), slug=topic_slug, first=30)
+    assert one == many
