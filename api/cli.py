@@ -91,16 +91,38 @@ def _demo(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> None:
-    from db.synthetic import generate
-
     if args.stories < 1:
         raise SystemExit("--stories must be at least 1")
-
-    async def run(pool: Pool) -> Any:
-        return await generate(pool, stories=args.stories, seed=args.seed)
-
-    summary = asyncio.run(_with_pool(_ready(settings), run))
+    settings = _ready(settings)
+    summary = asyncio.run(_with_pool(settings, lambda pool: _generate_into(pool, args)))
     print(summary)
+
+
+async def _generate_into(pool: Pool, args: argparse.Namespace) -> str:
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from content.synthetic import Generator, FirstIds, chunks
+    from db import bulk
+
+    if await bulk.slug_taken(pool, "outlets", f"s{args.seed}-outlet-0"):
+        raise SystemExit(f"content for seed {args.seed} is already here; use another --seed")
+    ids = await bulk.next_ids(pool)
+    generator = Generator(args.seed, FirstIds(ids["outlets"], ids["topics"], ids["sources"],
+                                              ids["stories"], ids["deep_dives"]))  # fmt: skip
+    await bulk.copy_tables(pool, {"outlets": generator.outlets(), "topics": generator.topics()})
+    totals: dict[str, int] = {}
+    with tqdm(total=args.stories, unit="story", disable=None) as progress:
+        for start, count in chunks(args.stories, 5_000):
+            batch = asdict(generator.stories(start, count))
+            await bulk.copy_tables(pool, batch)
+            for table, rows in batch.items():
+                totals[table] = totals.get(table, 0) + len(rows)
+            progress.update(count)
+    await bulk.sync_sequences(pool)
+    await bulk.analyze(pool)
+    return "generated: " + ", ".join(f"{n} {table}" for table, n in totals.items())
 
 
 def _export_schema(args: argparse.Namespace, settings: Settings) -> None:
@@ -138,3 +160,7 @@ async def _load_demo_if_empty(pool: Pool) -> None:
     if not await has_stories(pool):
         log.info("empty database: loading the demo content")
         await _load_demo(pool)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Bulk inserts with COPY, for generated content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db.pool import Pool
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "outlets": ("id", "slug", "name", "domain", "country", "bias", "factuality", "owner"),
+    "topics": ("id", "slug", "name", "kind", "description"),
+    "sources": ("id", "outlet_id", "url", "title", "published_at", "excerpt"),
+    "stories": ("id", "slug", "title", "summary", "category_id", "sentiment", "status",
+                "published_at"),  # fmt: skip
+    "story_sources": ("story_id", "source_id", "position"),
+    "story_topics": ("story_id", "topic_id", "position"),
+    "deep_dives": ("id", "story_id", "slug", "title", "dek", "status", "published_at"),
+    "deep_dive_sections": ("deep_dive_id", "position", "heading", "body"),
+    "deep_dive_key_actors": ("deep_dive_id", "topic_id", "position"),
+    "deep_dive_citations": ("deep_dive_id", "story_id", "position", "source_id", "note"),
+}
+# Parents before children, so foreign keys hold at every step.
+ORDER = tuple(COLUMNS)
+_SEQUENCES = ("outlets", "topics", "sources", "stories", "deep_dives")
+
+
+async def next_ids(pool: Pool) -> dict[str, int]:
+    """The first free id of each table with an identity column."""
+    found = {}
+    for table in _SEQUENCES:
+        found[table] = await pool.fetchval(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")
+    return found
+
+
+async def slug_taken(pool: Pool, table: str, slug: str) -> bool:
+    assert table in _SEQUENCES
+    return bool(await pool.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE slug = $1)", slug))
+
+
+async def copy_tables(pool: Pool, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """COPY the rows of each table, parents first, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        for table in ORDER:
+            if rows.get(table):
+                await conn.copy_records_to_table(table, records=rows[table],
+                                                 columns=COLUMNS[table])  # fmt: skip
+
+
+async def sync_sequences(pool: Pool) -> None:
+    """Move identity sequences past ids that COPY set explicitly."""
+    for table in _SEQUENCES:
+        await pool.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"(SELECT coalesce(max(id), 1) FROM {table}))"
+        )
+
+
+async def analyze(pool: Pool) -> None:
+    await pool.execute("ANALYZE")
