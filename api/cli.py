@@ -103,14 +103,16 @@ async def _generate_into(pool: Pool, args: argparse.Namespace) -> str:
 
     from tqdm import tqdm
 
-    from content.synthetic import Generator, FirstIds, chunks
+    from content.synthetic import FirstIds, Generator, chunks
     from db import bulk
 
     if await bulk.slug_taken(pool, "outlets", f"s{args.seed}-outlet-0"):
         raise SystemExit(f"content for seed {args.seed} is already here; use another --seed")
     ids = await bulk.next_ids(pool)
-    generator = Generator(args.seed, FirstIds(ids["outlets"], ids["topics"], ids["sources"],
-                                              ids["stories"], ids["deep_dives"]))  # fmt: skip
+    generator = Generator(
+        args.seed,
+        FirstIds(ids["outlets"], ids["topics"], ids["sources"], ids["stories"], ids["deep_dives"]),
+    )
     await bulk.copy_tables(pool, {"outlets": generator.outlets(), "topics": generator.topics()})
     totals: dict[str, int] = {}
     with tqdm(total=args.stories, unit="story", disable=None) as progress:

@@ -42,8 +42,8 @@ class Coverage:
         """Left/center/right shares of rated sources, summing to exactly 100."""
         if self.rated == 0:
             return None
-        counts = (self.left, self.center, self.right)
-        return _largest_remainder(counts, 100)
+        left, center, right = _largest_remainder((self.left, self.center, self.right), 100)
+        return left, center, right
 
     def dominant_side(self) -> str:
         if self.rated == 0:

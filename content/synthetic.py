@@ -16,16 +16,52 @@ from datetime import UTC, datetime, timedelta
 OUTLETS = 400
 CLUSTERS = 200
 TOPICS_PER_CLUSTER = 10
-CATEGORIES = ("world", "politics", "business", "technology", "science", "health",
-              "sports", "culture", "climate", "opinion")  # fmt: skip
-LEANS = (("LEFT", 12), ("LEAN_LEFT", 20), ("CENTER", 25), ("LEAN_RIGHT", 18), ("RIGHT", 12),
-         (None, 13))  # fmt: skip
+CATEGORIES = (
+    "world",
+    "politics",
+    "business",
+    "technology",
+    "science",
+    "health",
+    "sports",
+    "culture",
+    "climate",
+    "opinion",
+)
+LEANS = (
+    ("LEFT", 12),
+    ("LEAN_LEFT", 20),
+    ("CENTER", 25),
+    ("LEAN_RIGHT", 18),
+    ("RIGHT", 12),
+    (None, 13),
+)
 KINDS = ("COUNTRY", "ORGANIZATION", "PERSON", "PROGRAM", "TOPIC", "REGION")
 DEEP_DIVE_SHARE = 0.08
 MAX_SOURCES = 60
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
-_SYLLABLES = ("ka", "ro", "mi", "ten", "sa", "lor", "vin", "da", "qua", "bel", "nor", "zi",
-              "pre", "sto", "lan", "gor", "fi", "mar", "ul", "tes")  # fmt: skip
+_SYLLABLES = (
+    "ka",
+    "ro",
+    "mi",
+    "ten",
+    "sa",
+    "lor",
+    "vin",
+    "da",
+    "qua",
+    "bel",
+    "nor",
+    "zi",
+    "pre",
+    "sto",
+    "lan",
+    "gor",
+    "fi",
+    "mar",
+    "ul",
+    "tes",
+)
 
 
 def _words(rng: random.Random, n: int) -> list[str]:
@@ -81,20 +117,40 @@ class Generator:
     def outlets(self) -> list[tuple]:
         leans = [lean for lean, weight in LEANS for _ in range(weight)]
         return [
-            (self.first.outlet + i, f"s{self.seed}-outlet-{i}", f"Outlet {i} {self._title(2)}",
-             f"outlet{i}.s{self.seed}.example", "US", self.rng.choice(leans), None, None)
+            (
+                self.first.outlet + i,
+                f"s{self.seed}-outlet-{i}",
+                f"Outlet {i} {self._title(2)}",
+                f"outlet{i}.s{self.seed}.example",
+                "US",
+                self.rng.choice(leans),
+                None,
+                None,
+            )
             for i in range(OUTLETS)
-        ]  # fmt: skip
+        ]
 
     def topics(self) -> list[tuple]:
         rows = [
-            (self.first.topic + i, f"s{self.seed}-{name}", name.capitalize(), "CATEGORY",
-             f"Synthetic {name} section.")
+            (
+                self.first.topic + i,
+                f"s{self.seed}-{name}",
+                name.capitalize(),
+                "CATEGORY",
+                f"Synthetic {name} section.",
+            )
             for i, name in enumerate(CATEGORIES)
-        ]  # fmt: skip
+        ]
         for cluster, n in itertools.product(range(CLUSTERS), range(TOPICS_PER_CLUSTER)):
-            rows.append((self.topic_id(cluster, n), f"s{self.seed}-c{cluster}-t{n}",
-                         self._title(2), self.rng.choice(KINDS), self.vocabulary.text(self.rng, 12)))  # fmt: skip
+            rows.append(
+                (
+                    self.topic_id(cluster, n),
+                    f"s{self.seed}-c{cluster}-t{n}",
+                    self._title(2),
+                    self.rng.choice(KINDS),
+                    self.vocabulary.text(self.rng, 12),
+                )
+            )
         return rows
 
     def topic_id(self, cluster: int, n: int) -> int:
@@ -113,20 +169,35 @@ class Generator:
         cluster = rng.choices(range(CLUSTERS), cum_weights=self.cluster_weights)[0]
         category_id = self.first.topic + cluster % len(CATEGORIES)
         published = ANCHOR - timedelta(seconds=rng.randrange(730 * 86_400))
-        status, published_at = "PUBLISHED", published
+        status = "PUBLISHED"
+        published_at: datetime | None = published
         roll = rng.random()
         if roll < 0.015:
             status, published_at = "DRAFT", None
         elif roll < 0.03:
             published_at = ANCHOR + timedelta(days=3650)
         title = self._title(rng.randint(6, 12))
-        batch.stories.append((story_id, f"s{self.seed}-story-{number}", title,
-                              self.vocabulary.text(rng, rng.randint(35, 90)), category_id,
-                              rng.choice(("POSITIVE", "NEUTRAL", "NEUTRAL", "NEGATIVE")),
-                              status, published_at))  # fmt: skip
-        topic_numbers = sorted(set(rng.choices(range(TOPICS_PER_CLUSTER),
-                                               weights=[1 / (r + 1) for r in range(TOPICS_PER_CLUSTER)],
-                                               k=rng.randint(2, 5))))  # fmt: skip
+        batch.stories.append(
+            (
+                story_id,
+                f"s{self.seed}-story-{number}",
+                title,
+                self.vocabulary.text(rng, rng.randint(35, 90)),
+                category_id,
+                rng.choice(("POSITIVE", "NEUTRAL", "NEUTRAL", "NEGATIVE")),
+                status,
+                published_at,
+            )
+        )
+        topic_numbers = sorted(
+            set(
+                rng.choices(
+                    range(TOPICS_PER_CLUSTER),
+                    weights=[1 / (r + 1) for r in range(TOPICS_PER_CLUSTER)],
+                    k=rng.randint(2, 5),
+                )
+            )
+        )
         topic_ids = [self.topic_id(cluster, n) for n in topic_numbers]
         batch.story_topics += [(story_id, t, p) for p, t in enumerate(topic_ids, 1)]
         source_ids = self._sources(batch, story_id, title, published)
@@ -140,33 +211,57 @@ class Generator:
         ids = []
         for position, outlet in enumerate(outlets, 1):
             source_id, self.next_source = self.next_source, self.next_source + 1
-            batch.sources.append((source_id, self.first.outlet + outlet,
-                                  f"https://outlet{outlet}.s{self.seed}.example/a/{source_id}",
-                                  f"{title} {self._title(2)}",
-                                  published - timedelta(minutes=rng.randrange(600)),
-                                  self.vocabulary.text(rng, 25)))  # fmt: skip
+            batch.sources.append(
+                (
+                    source_id,
+                    self.first.outlet + outlet,
+                    f"https://outlet{outlet}.s{self.seed}.example/a/{source_id}",
+                    f"{title} {self._title(2)}",
+                    published - timedelta(minutes=rng.randrange(600)),
+                    self.vocabulary.text(rng, 25),
+                )
+            )
             batch.story_sources.append((story_id, source_id, position))
             ids.append(source_id)
         return ids
 
-    def _deep_dive(self, batch: Batch, story_id: int, number: int, published_at: datetime | None,
-                   topic_ids: list[int], source_ids: list[int]) -> None:  # fmt: skip
+    def _deep_dive(
+        self,
+        batch: Batch,
+        story_id: int,
+        number: int,
+        published_at: datetime | None,
+        topic_ids: list[int],
+        source_ids: list[int],
+    ) -> None:
         rng = self.rng
         dive_id, self.next_deep_dive = self.next_deep_dive, self.next_deep_dive + 1
         assert published_at is not None
-        batch.deep_dives.append((dive_id, story_id, f"s{self.seed}-deep-dive-{number}",
-                                 "Deep Dive: " + self._title(8), self.vocabulary.text(rng, 25),
-                                 "PUBLISHED", published_at + timedelta(hours=2)))  # fmt: skip
+        batch.deep_dives.append(
+            (
+                dive_id,
+                story_id,
+                f"s{self.seed}-deep-dive-{number}",
+                "Deep Dive: " + self._title(8),
+                self.vocabulary.text(rng, 25),
+                "PUBLISHED",
+                published_at + timedelta(hours=2),
+            )
+        )
         for position in range(1, rng.randint(3, 6) + 1):
-            paragraphs = [self.vocabulary.text(rng, rng.randint(40, 120)) + "."
-                          for _ in range(rng.randint(2, 4))]  # fmt: skip
-            batch.deep_dive_sections.append((dive_id, position, self._title(4),
-                                             "\n\n".join(paragraphs)))  # fmt: skip
+            paragraphs = [
+                self.vocabulary.text(rng, rng.randint(40, 120)) + "."
+                for _ in range(rng.randint(2, 4))
+            ]
+            batch.deep_dive_sections.append(
+                (dive_id, position, self._title(4), "\n\n".join(paragraphs))
+            )
         actors = topic_ids[: rng.randint(1, len(topic_ids))]
         batch.deep_dive_key_actors += [(dive_id, t, p) for p, t in enumerate(actors, 1)]
         cited = rng.sample(source_ids, k=min(len(source_ids), rng.randint(1, 3)))
-        batch.deep_dive_citations += [(dive_id, story_id, p, s, self.vocabulary.text(rng, 10))
-                                      for p, s in enumerate(cited, 1)]  # fmt: skip
+        batch.deep_dive_citations += [
+            (dive_id, story_id, p, s, self.vocabulary.text(rng, 10)) for p, s in enumerate(cited, 1)
+        ]
 
     def _title(self, n: int) -> str:
         return self.vocabulary.text(self.rng, n).capitalize()

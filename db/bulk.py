@@ -10,8 +10,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "outlets": ("id", "slug", "name", "domain", "country", "bias", "factuality", "owner"),
     "topics": ("id", "slug", "name", "kind", "description"),
     "sources": ("id", "outlet_id", "url", "title", "published_at", "excerpt"),
-    "stories": ("id", "slug", "title", "summary", "category_id", "sentiment", "status",
-                "published_at"),  # fmt: skip
+    "stories": (
+        "id",
+        "slug",
+        "title",
+        "summary",
+        "category_id",
+        "sentiment",
+        "status",
+        "published_at",
+    ),
     "story_sources": ("story_id", "source_id", "position"),
     "story_topics": ("story_id", "topic_id", "position"),
     "deep_dives": ("id", "story_id", "slug", "title", "dek", "status", "published_at"),
@@ -42,8 +50,7 @@ async def copy_tables(pool: Pool, rows: dict[str, list[tuple[Any, ...]]]) -> Non
     async with pool.acquire() as conn, conn.transaction():
         for table in ORDER:
             if rows.get(table):
-                await conn.copy_records_to_table(table, records=rows[table],
-                                                 columns=COLUMNS[table])  # fmt: skip
+                await conn.copy_records_to_table(table, records=rows[table], columns=COLUMNS[table])
 
 
 async def sync_sequences(pool: Pool) -> None:

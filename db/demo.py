@@ -55,16 +55,32 @@ async def load_bundle(pool: Pool, bundle: Bundle) -> dict[str, int]:
     """Create or update everything in the bundle; loading it twice changes nothing."""
     async with pool.acquire() as conn, conn.transaction():
         for o in bundle["outlets"]:
-            await conn.execute(_OUTLET, o["slug"], o["name"], o["domain"], o["country"],
-                               o["bias"], o["factuality"], o["owner"])  # fmt: skip
+            await conn.execute(
+                _OUTLET,
+                o["slug"],
+                o["name"],
+                o["domain"],
+                o["country"],
+                o["bias"],
+                o["factuality"],
+                o["owner"],
+            )
         for t in bundle["topics"]:
             await conn.execute(_TOPIC, t["slug"], t["name"], t["kind"], t["description"])
         for s in bundle["sources"]:
             await conn.execute(
-                _SOURCE, s["url"], s["outlet"], s["title"], s.get("author"),
-                _time(s.get("published_at")), s.get("excerpt"), s.get("image_url"),
-                s.get("image_alt"), s.get("image_caption"), s.get("image_credit"),
-            )  # fmt: skip
+                _SOURCE,
+                s["url"],
+                s["outlet"],
+                s["title"],
+                s.get("author"),
+                _time(s.get("published_at")),
+                s.get("excerpt"),
+                s.get("image_url"),
+                s.get("image_alt"),
+                s.get("image_caption"),
+                s.get("image_credit"),
+            )
         for story in bundle["stories"]:
             await _load_story(conn, story)
         for dive in bundle["deep_dives"]:
@@ -75,32 +91,48 @@ async def load_bundle(pool: Pool, bundle: Bundle) -> dict[str, int]:
 async def _load_story(conn: Connection, s: dict[str, Any]) -> None:
     image = s.get("hero_image") or {}
     story_id = await conn.fetchval(
-        _STORY, s["slug"], s["title"], s["summary"], s["category"], s["sentiment"],
-        image.get("url"), image.get("alt"), image.get("caption"), image.get("credit"),
-        s["status"], _time(s.get("published_at")),
-    )  # fmt: skip
+        _STORY,
+        s["slug"],
+        s["title"],
+        s["summary"],
+        s["category"],
+        s["sentiment"],
+        image.get("url"),
+        image.get("alt"),
+        image.get("caption"),
+        image.get("credit"),
+        s["status"],
+        _time(s.get("published_at")),
+    )
     await conn.execute("DELETE FROM deep_dive_citations WHERE story_id = $1", story_id)
     await conn.execute("DELETE FROM story_sources WHERE story_id = $1", story_id)
     await conn.execute(
         """INSERT INTO story_sources (story_id, source_id, position)
            SELECT $1, s.id, u.position FROM unnest($2::text[]) WITH ORDINALITY AS u(url, position)
            JOIN sources s ON s.url = u.url""",
-        story_id, s["sources"],
-    )  # fmt: skip
+        story_id,
+        s["sources"],
+    )
     await conn.execute("DELETE FROM story_topics WHERE story_id = $1", story_id)
     await conn.execute(
         """INSERT INTO story_topics (story_id, topic_id, position)
            SELECT $1, t.id, u.position FROM unnest($2::text[]) WITH ORDINALITY AS u(slug, position)
            JOIN topics t ON t.slug = u.slug""",
-        story_id, s["topics"],
-    )  # fmt: skip
+        story_id,
+        s["topics"],
+    )
 
 
 async def _load_deep_dive(conn: Connection, d: dict[str, Any]) -> None:
     row = await conn.fetchrow(
-        _DEEP_DIVE, d["slug"], d["story"], d["title"], d["dek"], d["status"],
+        _DEEP_DIVE,
+        d["slug"],
+        d["story"],
+        d["title"],
+        d["dek"],
+        d["status"],
         _time(d.get("published_at")),
-    )  # fmt: skip
+    )
     dive_id, story_id = row["id"], row["story_id"]
     for table in ("deep_dive_sections", "deep_dive_key_actors", "deep_dive_citations"):
         await conn.execute(f"DELETE FROM {table} WHERE deep_dive_id = $1", dive_id)
@@ -113,8 +145,9 @@ async def _load_deep_dive(conn: Connection, d: dict[str, Any]) -> None:
         """INSERT INTO deep_dive_key_actors (deep_dive_id, topic_id, position)
            SELECT $1, t.id, u.position FROM unnest($2::text[]) WITH ORDINALITY AS u(slug, position)
            JOIN topics t ON t.slug = u.slug""",
-        dive_id, d["key_actors"],
-    )  # fmt: skip
+        dive_id,
+        d["key_actors"],
+    )
     await conn.executemany(
         """INSERT INTO deep_dive_citations (deep_dive_id, story_id, position, source_id, note)
            VALUES ($1, $2, $3, (SELECT id FROM sources WHERE url = $4), $5)""",

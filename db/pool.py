@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+from asyncpg import Connection, Record
+from asyncpg.pool import Pool
 
-Pool = asyncpg.Pool
-Connection = asyncpg.Connection
-Record = asyncpg.Record
 ConnectionSetup = Callable[[Connection], Awaitable[None]]
+__all__ = ["Connection", "ConnectionSetup", "Pool", "Record"]
 
 
 async def create_pool(

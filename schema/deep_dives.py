@@ -11,7 +11,7 @@ from db.recommendations import RelatedKey
 from schema.common import Share, share
 from schema.context import Info
 from schema.enums import BodyFormat
-from schema.relay import Node, check_first, encode_cursor, to_global_id
+from schema.relay import Node, check_first, encode_cursor
 from schema.sources import Source
 from schema.stories import Story
 from schema.topics import Topic, topic_or_none, topics_in_order
@@ -64,10 +64,6 @@ class Citation:
 class DeepDive(Node):
     record: strawberry.Private[DeepDiveRecord]
 
-    @strawberry.field(description="Opaque global id.")
-    def id(self) -> strawberry.ID:
-        return to_global_id("DeepDive", self.record.id)
-
     @strawberry.field(description="URL-safe identifier, unique among deep dives.")
     def slug(self) -> str:
         return self.record.slug
@@ -119,8 +115,9 @@ class DeepDive(Node):
         entries = []
         for section in await self._sections(info):
             entries.append(TocEntry(anchor=section.anchor, title=section.heading, level=2))
-            entries += [TocEntry(anchor=h.anchor, title=h.title, level=h.level)
-                        for h in section.subheadings]  # fmt: skip
+            entries += [
+                TocEntry(anchor=h.anchor, title=h.title, level=h.level) for h in section.subheadings
+            ]
         return entries
 
     @strawberry.field(description="The body, section by section.")

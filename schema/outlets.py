@@ -4,16 +4,12 @@ import strawberry
 
 from db.outlets import Outlet as OutletRecord
 from schema.enums import Bias, Factuality
-from schema.relay import Node, to_global_id
+from schema.relay import Node
 
 
 @strawberry.type(description="A news organisation whose articles are sources.")
 class Outlet(Node):
     record: strawberry.Private[OutletRecord]
-
-    @strawberry.field(description="Opaque global id.")
-    def id(self) -> strawberry.ID:
-        return to_global_id("Outlet", self.record.id)
 
     @strawberry.field(description="URL-safe identifier, unique among outlets.")
     def slug(self) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from db import deep_dives as db_deep_dives
 from db import stories as db_stories
@@ -64,8 +66,13 @@ class StoryFilter:
         )
 
 
-_NODE_TYPES = {"Story": Story, "DeepDive": DeepDive, "Source": Source, "Outlet": Outlet,
-               "Topic": Topic}  # fmt: skip
+_NODE_TYPES = {
+    "Story": Story,
+    "DeepDive": DeepDive,
+    "Source": Source,
+    "Outlet": Outlet,
+    "Topic": Topic,
+}
 
 
 @strawberry.type
@@ -78,7 +85,7 @@ class Query:
         if node_type is None:
             return None
         loaders = info.context.loaders
-        loader = {
+        loader: DataLoader[int, Any] = {  # type: ignore[assignment]
             "Story": loaders.story_by_id,
             "DeepDive": loaders.deep_dive_by_id,
             "Source": loaders.source_by_id,
@@ -142,6 +149,7 @@ def _optional_slug(value: str | None, field: str) -> str | None:
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise BadUserInput(f"`{field}` needs a time zone offset, e.g. 2026-03-01T00:00:00Z.",
-                           field=field)  # fmt: skip
+        raise BadUserInput(
+            f"`{field}` needs a time zone offset, e.g. 2026-03-01T00:00:00Z.", field=field
+        )
     return value

@@ -19,7 +19,11 @@ MAX_PAGE_SIZE = 100
 
 @strawberry.interface(description="An object with a stable, opaque global id.")
 class Node:
-    id: strawberry.ID = strawberry.field(description="Opaque global id; pass it to `node(id:)`.")
+    record: strawberry.Private[Any]  # a db record with an integer `id`
+
+    @strawberry.field(description="Opaque global id; pass it to `node(id:)` to refetch.")
+    def id(self) -> strawberry.ID:
+        return to_global_id(type(self).__name__, self.record.id)
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:

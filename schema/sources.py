@@ -8,16 +8,12 @@ from db.sources import Source as SourceRecord
 from schema.common import Image, image
 from schema.context import Info
 from schema.outlets import Outlet
-from schema.relay import Node, to_global_id
+from schema.relay import Node
 
 
 @strawberry.type(description="An original article at an outlet that a story is built from.")
 class Source(Node):
     record: strawberry.Private[SourceRecord]
-
-    @strawberry.field(description="Opaque global id.")
-    def id(self) -> strawberry.ID:
-        return to_global_id("Source", self.record.id)
 
     @strawberry.field(description="The article's headline.")
     def title(self) -> str:

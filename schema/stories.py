@@ -20,7 +20,6 @@ from schema.relay import (
     connection,
     decode_cursor,
     encode_cursor,
-    to_global_id,
 )
 from schema.sources import Source
 
@@ -49,10 +48,6 @@ class BiasBreakdown:
 @strawberry.type(description="A news story built from many sources.")
 class Story(Node):
     record: strawberry.Private[StoryRecord]
-
-    @strawberry.field(description="Opaque global id.")
-    def id(self) -> strawberry.ID:
-        return to_global_id("Story", self.record.id)
 
     @strawberry.field(description="URL-safe identifier, unique among stories.")
     def slug(self) -> str:

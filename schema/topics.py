@@ -15,7 +15,6 @@ from schema.relay import (
     connection,
     decode_cursor,
     feed_cursor,
-    to_global_id,
 )
 
 if TYPE_CHECKING:
@@ -32,10 +31,6 @@ DeepDiveRef = Annotated["DeepDive", strawberry.lazy("schema.deep_dives")]
 )
 class Topic(Node):
     record: strawberry.Private[TopicRecord]
-
-    @strawberry.field(description="Opaque global id.")
-    def id(self) -> strawberry.ID:
-        return to_global_id("Topic", self.record.id)
 
     @strawberry.field(description="URL-safe identifier, unique among topics.")
     def slug(self) -> str:

@@ -18,16 +18,27 @@ def _n() -> int:
 
 async def create_outlet(pool: Pool, *, bias: str | None = "CENTER", **overrides: Any) -> int:
     n = _n()
-    row = {"slug": f"outlet-{n}", "name": f"Outlet {n}", "domain": f"outlet{n}.test",
-           "country": "US", "bias": bias, "factuality": None, "owner": None} | overrides  # fmt: skip
+    row = {
+        "slug": f"outlet-{n}",
+        "name": f"Outlet {n}",
+        "domain": f"outlet{n}.test",
+        "country": "US",
+        "bias": bias,
+        "factuality": None,
+        "owner": None,
+    } | overrides
     return await _insert(pool, "outlets", row)
 
 
 async def create_source(pool: Pool, *, outlet_id: int | None = None, **overrides: Any) -> int:
     n = _n()
     outlet_id = outlet_id or await create_outlet(pool)
-    row = {"outlet_id": outlet_id, "url": f"https://news.test/articles/{n}",
-           "title": f"Article {n}", "published_at": PAST} | overrides  # fmt: skip
+    row = {
+        "outlet_id": outlet_id,
+        "url": f"https://news.test/articles/{n}",
+        "title": f"Article {n}",
+        "published_at": PAST,
+    } | overrides
     return await _insert(pool, "sources", row)
 
 
@@ -46,20 +57,29 @@ async def create_story(
 ) -> int:
     """A published story with one source per entry of `leans` (an outlet bias, None = unrated)."""
     n = _n()
-    row = {"slug": f"story-{n}", "title": f"Story {n}", "summary": f"Summary of story {n}.",
-           "status": "PUBLISHED", "published_at": PAST - timedelta(minutes=n)} | overrides  # fmt: skip
+    row = {
+        "slug": f"story-{n}",
+        "title": f"Story {n}",
+        "summary": f"Summary of story {n}.",
+        "status": "PUBLISHED",
+        "published_at": PAST - timedelta(minutes=n),
+    } | overrides
     story_id = await _insert(pool, "stories", row)
     for position, lean in enumerate(leans, 1):
         source_id = await create_source(pool, outlet_id=await create_outlet(pool, bias=lean))
         await pool.execute(
             "INSERT INTO story_sources (story_id, source_id, position) VALUES ($1, $2, $3)",
-            story_id, source_id, position,
-        )  # fmt: skip
+            story_id,
+            source_id,
+            position,
+        )
     for position, topic_id in enumerate(topic_ids, 1):
         await pool.execute(
             "INSERT INTO story_topics (story_id, topic_id, position) VALUES ($1, $2, $3)",
-            story_id, topic_id, position,
-        )  # fmt: skip
+            story_id,
+            topic_id,
+            position,
+        )
     return story_id
 
 
@@ -72,21 +92,32 @@ async def create_deep_dive(
     **overrides: Any,
 ) -> int:
     n = _n()
-    row = {"story_id": story_id, "slug": f"deep-dive-{n}", "title": f"Deep dive {n}",
-           "dek": f"Dek {n}.", "status": "PUBLISHED", "published_at": PAST} | overrides  # fmt: skip
+    row = {
+        "story_id": story_id,
+        "slug": f"deep-dive-{n}",
+        "title": f"Deep dive {n}",
+        "dek": f"Dek {n}.",
+        "status": "PUBLISHED",
+        "published_at": PAST,
+    } | overrides
     dive_id = await _insert(pool, "deep_dives", row)
     for position, (heading, body) in enumerate(sections, 1):
         await pool.execute(
             "INSERT INTO deep_dive_sections (deep_dive_id, position, heading, body) "
             "VALUES ($1, $2, $3, $4)",
-            dive_id, position, heading, body,
-        )  # fmt: skip
+            dive_id,
+            position,
+            heading,
+            body,
+        )
     for position, topic_id in enumerate(key_actor_ids, 1):
         await pool.execute(
             "INSERT INTO deep_dive_key_actors (deep_dive_id, topic_id, position) "
             "VALUES ($1, $2, $3)",
-            dive_id, topic_id, position,
-        )  # fmt: skip
+            dive_id,
+            topic_id,
+            position,
+        )
     return dive_id
 
 

@@ -19,8 +19,12 @@ def newsgraph(*args: str, database_url: str | None = None) -> subprocess.Complet
     env = {**os.environ, "DATABASE_URL": database_url or ""}
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
@@ -77,10 +81,15 @@ async def _digest(url: str) -> tuple:
     conn = await asyncpg.connect(url)
     try:
         # The generated columns only: created_at and updated_at record when rows arrived.
-        tables = {"stories": "slug, title, summary, category_id, sentiment, status, published_at",
-                  "sources": "id, outlet_id, url, title, published_at, excerpt",
-                  "story_sources": "*", "deep_dive_sections": "*"}  # fmt: skip
+        tables = {
+            "stories": "slug, title, summary, category_id, sentiment, status, published_at",
+            "sources": "id, outlet_id, url, title, published_at, excerpt",
+            "story_sources": "*",
+            "deep_dive_sections": "*",
+        }
         sql = "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM (SELECT {} FROM {}) t"
-        return tuple([await conn.fetchval(sql.format(cols, table)) for table, cols in tables.items()])
+        return tuple(
+            [await conn.fetchval(sql.format(cols, table)) for table, cols in tables.items()]
+        )
     finally:
         await conn.close()

@@ -19,8 +19,15 @@ async def test_story_page_returns_the_stored_story_with_consistent_figures(clien
     assert [t["slug"] for t in story["topics"]] == bundle_story["topics"]
     assert story["publishedAt"] == "2026-03-14T12:30:00+00:00"
     # Reuters (center), Guardian and Al Jazeera (lean left), New York Post (lean right).
-    assert story["bias"] == {"left": 2, "center": 1, "right": 1, "unrated": 0,
-                             "leftPercent": 50, "centerPercent": 25, "rightPercent": 25}  # fmt: skip
+    assert story["bias"] == {
+        "left": 2,
+        "center": 1,
+        "right": 1,
+        "unrated": 0,
+        "leftPercent": 50,
+        "centerPercent": 25,
+        "rightPercent": 25,
+    }
     assert story["sourceCount"] == 4 == story["sources"]["totalCount"]
     assert story["coverageLabel"] == "Left Positive"
     assert story["blindspot"] is None
@@ -28,9 +35,12 @@ async def test_story_page_returns_the_stored_story_with_consistent_figures(clien
     assert urls == bundle_story["sources"]
     assert story["sources"]["edges"][0]["node"]["outlet"] == {
         "id": story["sources"]["edges"][0]["node"]["outlet"]["id"],
-        "name": "Reuters", "domain": "reuters.com", "country": "GB",
-        "bias": "CENTER", "factuality": "VERY_HIGH",
-    }  # fmt: skip
+        "name": "Reuters",
+        "domain": "reuters.com",
+        "country": "GB",
+        "bias": "CENTER",
+        "factuality": "VERY_HIGH",
+    }
     assert story["sources"]["pageInfo"]["hasNextPage"] is False
     assert story["deepDive"] is None
 
@@ -99,8 +109,9 @@ async def test_home_feed_lists_newest_first(client, demo) -> None:
 async def test_home_feed_filters_narrow_together(client, demo) -> None:
     world = {"category": "world", "topic": "qatar"}
     feed = (await data(client, operation("HomeFeed"), filter=world))["stories"]
-    expected = {s["slug"] for s in demo["stories"]
-                if s["category"] == "world" and "qatar" in s["topics"]}  # fmt: skip
+    expected = {
+        s["slug"] for s in demo["stories"] if s["category"] == "world" and "qatar" in s["topics"]
+    }
     assert {edge["node"]["slug"] for edge in feed["edges"]} == expected
     assert feed["totalCount"] == len(expected) == 4
 
@@ -113,12 +124,12 @@ async def test_home_feed_filters_narrow_together(client, demo) -> None:
         (
             {"outlet": "fox-news"},
             {"nato-allies-agree-higher-spending-target", "qatar-lng-expansion-on-track"},
-        ),  # fmt: skip
+        ),
         ({"sentiment": "POSITIVE", "category": "business"}, {"qatar-lng-expansion-on-track"}),
         (
             {"publishedAfter": "2026-10-01T00:00:00Z"},
             {"qatar-lng-expansion-on-track", "north-korea-sends-more-troops-to-russia"},
-        ),  # fmt: skip
+        ),
         ({"publishedBefore": "2025-12-31T00:00:00+09:00"}, {"first-purl-deliveries-reach-ukraine"}),
         ({"query": "tank Poland"}, {"south-korea-poland-tank-deal"}),
     ],

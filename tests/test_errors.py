@@ -8,7 +8,6 @@ import asyncpg
 import pytest
 
 from db.pool import create_pool
-
 from tests.conftest import data, error_codes, graphql, operation
 from tests.factories import create_story, slug_of
 
@@ -27,15 +26,15 @@ from tests.factories import create_story, slug_of
         (
             "query($f: StoryFilter) { stories(filter: $f) { totalCount } }",
             {"f": {"publishedAfter": "2026-01-01T00:00:00"}},
-        ),  # fmt: skip
+        ),
         (
             "query($f: StoryFilter) { stories(filter: $f) { totalCount } }",
             {"f": {"category": "a\x00"}},
-        ),  # fmt: skip
+        ),
         (
             "query($f: StoryFilter) { stories(filter: $f) { totalCount } }",
             {"f": {"sentiment": "HAPPY"}},
-        ),  # fmt: skip
+        ),
         ("query($n: Int) { stories(first: $n) { totalCount } }", {"n": "ten"}),
     ],
 )
@@ -93,8 +92,9 @@ async def test_request_body_size_is_limited(client, pool) -> None:
         for _ in range(80):
             yield b" " * 1_000
 
-    chunked = await client.post("/graphql", content=chunks(),
-                                headers={"content-type": "application/json"})  # fmt: skip
+    chunked = await client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert chunked.status_code == 413
 
 

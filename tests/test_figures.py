@@ -93,9 +93,12 @@ async def test_read_time_rounds_up_at_230_words_a_minute(client, pool, words, mi
 async def test_deep_dive_word_count_covers_title_dek_headings_and_text(client, pool) -> None:
     story = await create_story(pool)
     await create_deep_dive(
-        pool, story_id=story, title="One two", dek="three",
+        pool,
+        story_id=story,
+        title="One two",
+        dek="three",
         sections=[("four five", "**six** [seven](https://x.test) `eight`\n\n## nine")],
-    )  # fmt: skip
+    )
     query = "query($s: String!) { story(slug: $s) { deepDive { wordCount readTimeMinutes } } }"
     result = await data(client, query, s=await slug_of(pool, "stories", story))
     assert result["story"]["deepDive"] == {"wordCount": 9, "readTimeMinutes": 1}

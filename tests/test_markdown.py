@@ -25,15 +25,16 @@ PAGE = """query($slug: String!) { deepDive(slug: $slug) {
 
 async def test_bodies_are_sanitised_and_anchors_unique(client, pool) -> None:
     story = await create_story(pool)
-    dive = await create_deep_dive(pool, story_id=story,
-                                  sections=[("Details", HOSTILE), ("Détails!", "Plain.")])  # fmt: skip
+    dive = await create_deep_dive(
+        pool, story_id=story, sections=[("Details", HOSTILE), ("Détails!", "Plain.")]
+    )
     result = (await data(client, PAGE, slug=await slug_of(pool, "deep_dives", dive)))["deepDive"]
     html = result["sections"][0]["html"]
     for forbidden in ("<script", "onerror", "onclick", "<iframe", "style="):
         assert forbidden not in html.lower()
     # A javascript: URL may survive as inert text, never inside an attribute.
     assert not re.search(r"=\s*[\"']?\s*javascript:", html, re.IGNORECASE)
-    assert "<a rel=\"noopener noreferrer nofollow\">raw</a>" in html
+    assert '<a rel="noopener noreferrer nofollow">raw</a>' in html
     assert '<a href="https://ok.test" rel="noopener noreferrer nofollow">ok</a>' in html
     assert result["sections"][0]["markdown"] == HOSTILE
     assert "<" not in result["sections"][0]["text"].replace("<script>", "")

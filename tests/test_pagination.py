@@ -52,8 +52,11 @@ async def test_topic_stories_and_story_sources_page_too(client, pool) -> None:
         totalCount pageInfo { hasNextPage endCursor } edges { node { title } } } } }"""
     pages, after = [], None
     while True:
-        page = (await data(client, sources, slug=await slug_of(pool, "stories", story),
-                           first=2, after=after))["story"]["sources"]  # fmt: skip
+        page = (
+            await data(
+                client, sources, slug=await slug_of(pool, "stories", story), first=2, after=after
+            )
+        )["story"]["sources"]
         assert page["totalCount"] == 5
         pages.append([edge["node"]["title"] for edge in page["edges"]])
         if not page["pageInfo"]["hasNextPage"]:

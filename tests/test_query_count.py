@@ -15,8 +15,12 @@ async def statements_for(client, statements, query: str, **variables) -> int:
 async def test_home_feed_costs_the_same_for_1_and_50_stories(client, pool, statements) -> None:
     category = await create_topic(pool, kind="CATEGORY")
     for n in range(60):
-        story = await create_story(pool, leans=["LEFT", "CENTER", None][: n % 4],
-                                   category_id=category, hero_image_url="https://img.test/x.jpg")  # fmt: skip
+        story = await create_story(
+            pool,
+            leans=["LEFT", "CENTER", None][: n % 4],
+            category_id=category,
+            hero_image_url="https://img.test/x.jpg",
+        )
         if n % 3 == 0:
             await create_deep_dive(pool, story_id=story)
     one = await statements_for(client, statements, operation("HomeFeed"), first=1)
@@ -32,12 +36,18 @@ async def test_story_and_topic_pages_cost_a_bounded_number(client, pool, stateme
     for _ in range(30):
         await create_story(pool, topic_ids=[topic])
     costs = {
-        await statements_for(client, statements, operation("StoryPage"),
-                             slug=await slug_of(pool, "stories", story_id))  # fmt: skip
+        await statements_for(
+            client,
+            statements,
+            operation("StoryPage"),
+            slug=await slug_of(pool, "stories", story_id),
+        )
         for story_id in (small, big)
     }
     assert len(costs) == 1
     topic_slug = await slug_of(pool, "topics", topic)
     one = await statements_for(client, statements, operation("TopicPage"), slug=topic_slug, first=1)
-    many = await statements_for(client, statements, operation("TopicPage"), slug=topic_slug, first=30)
+    many = await statements_for(
+        client, statements, operation("TopicPage"), slug=topic_slug, first=30
+    )
     assert one == many

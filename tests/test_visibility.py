@@ -35,7 +35,9 @@ query Everywhere($slug: String!, $dive: String!, $id: ID!, $diveId: ID!, $topic:
     relatedStories(first: 100) { slug }
     deepDive { moreLikeThis(first: 100) { slug } }
   }
-  search(query: $q, first: 100) { totalCount edges { node { ... on Story { slug } ... on DeepDive { slug } } } }
+  search(query: $q, first: 100) {
+    totalCount edges { node { ... on Story { slug } ... on DeepDive { slug } } }
+  }
 }"""
 
 
@@ -76,8 +78,13 @@ async def test_hidden_story_and_its_deep_dive_appear_nowhere(client, pool, state
     assert result["deepDive"] is None
     assert result["storyNode"] is None
     assert result["diveNode"] is None
-    lists = [result["stories"], result["filtered"], result["topic"]["stories"],
-             result["topic"]["deepDives"], result["search"]]  # fmt: skip
+    lists = [
+        result["stories"],
+        result["filtered"],
+        result["topic"]["stories"],
+        result["topic"]["deepDives"],
+        result["search"],
+    ]
     for connection in lists:
         slugs = {edge["node"]["slug"] for edge in connection["edges"]}
         assert not slugs & hidden_slugs
@@ -97,8 +104,14 @@ async def test_a_draft_deep_dive_of_a_published_story_is_hidden(client, pool) ->
         story(slug: $s) { slug deepDive { slug } } deepDive(slug: $d) { slug } node(id: $id) { id }
     }"""
     result: dict[str, Any] = await data(
-        client, query, s=await slug_of(pool, "stories", story),
-        d=await slug_of(pool, "deep_dives", dive), id=global_id("DeepDive", dive),
-    )  # fmt: skip
-    assert result == {"story": {"slug": await slug_of(pool, "stories", story), "deepDive": None},
-                      "deepDive": None, "node": None}  # fmt: skip
+        client,
+        query,
+        s=await slug_of(pool, "stories", story),
+        d=await slug_of(pool, "deep_dives", dive),
+        id=global_id("DeepDive", dive),
+    )
+    assert result == {
+        "story": {"slug": await slug_of(pool, "stories", story), "deepDive": None},
+        "deepDive": None,
+        "node": None,
+    }
