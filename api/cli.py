@@ -123,7 +123,7 @@ async def _generate_into(pool: Pool, args: argparse.Namespace) -> str:
                 totals[table] = totals.get(table, 0) + len(rows)
             progress.update(count)
     await bulk.sync_sequences(pool)
-    await bulk.analyze(pool)
+    await bulk.vacuum_analyze(pool)
     return "generated: " + ", ".join(f"{n} {table}" for table, n in totals.items())
 
 

@@ -55,9 +55,11 @@ SELECT deep_dive_id AS owner, position, source_id, note FROM deep_dive_citations
 WHERE deep_dive_id = ANY($1::bigint[]) ORDER BY deep_dive_id, position
 """
 # Deep dives about a topic: it is one of their key actors, or a topic of their story.
-_ABOUT_TOPIC = """(
-    EXISTS (SELECT 1 FROM deep_dive_key_actors a WHERE a.deep_dive_id = d.id AND a.topic_id = {0})
-    OR EXISTS (SELECT 1 FROM story_topics st WHERE st.story_id = d.story_id AND st.topic_id = {0})
+_ABOUT_TOPIC = """d.id IN (
+    SELECT a.deep_dive_id FROM deep_dive_key_actors a WHERE a.topic_id = {0}
+    UNION
+    SELECT about.id FROM story_topics st JOIN deep_dives about ON about.story_id = st.story_id
+    WHERE st.topic_id = {0}
 )"""
 _TOPIC_WINDOW = f"""
 SELECT k.topic_id AS owner, p.*

@@ -9,6 +9,20 @@ from asyncpg.pool import Pool
 ConnectionSetup = Callable[[Connection], Awaitable[None]]
 __all__ = ["Connection", "ConnectionSetup", "Pool", "Record"]
 
+# Statements asyncpg sends on its own: type introspection on a connection's first use of a
+# type, the JIT toggle around it, and the reset query a pool runs when a connection returns.
+_DRIVER_HOUSEKEEPING = (
+    "WITH RECURSIVE typeinfo_tree",
+    "SELECT current_setting('jit')",
+    "SELECT set_config('jit'",
+    "SELECT pg_advisory_unlock_all()",
+)
+
+
+def is_driver_housekeeping(query: str) -> bool:
+    """True for statements the driver sent by itself rather than for the application."""
+    return " ".join(query.split()).startswith(_DRIVER_HOUSEKEEPING)
+
 
 async def create_pool(
     url: str,

@@ -24,7 +24,7 @@ from api.app import create_app
 from api.database import embedded_url
 from api.settings import Settings
 from db.demo import load_bundle
-from db.pool import Pool, create_pool
+from db.pool import Pool, create_pool, is_driver_housekeeping
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
@@ -78,16 +78,6 @@ def settings(database_url: str) -> Settings:
     return replace(Settings(), database_url=database_url, public_url="https://news.test")
 
 
-# asyncpg's own housekeeping: type introspection on a connection's first use of a type,
-# the JIT toggle around it, and the reset query a pool runs when a connection is released.
-ASYNCPG_INTERNAL = (
-    "WITH RECURSIVE typeinfo_tree",
-    "SELECT current_setting('jit')",
-    "SELECT set_config('jit'",
-    "SELECT pg_advisory_unlock_all()",
-)
-
-
 class StatementCounter:
     """Counts the SQL statements the application sends over any pooled connection."""
 
@@ -95,7 +85,7 @@ class StatementCounter:
         self.count = 0
 
     def log(self, record: Any) -> None:
-        if not " ".join(record.query.split()).startswith(ASYNCPG_INTERNAL):
+        if not is_driver_housekeeping(record.query):
             self.count += 1
 
     async def attach(self, conn: asyncpg.Connection) -> None:

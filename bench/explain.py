@@ -1,0 +1,113 @@
+"""EXPLAIN the statements the API really sends for feed pages, slug lookups and topic pages,
+and report any sequential scan of stories.
+
+Run after `newsgraph generate`: DATABASE_URL=... python bench/explain.py
+(without DATABASE_URL it uses the embedded server in NEWSGRAPH_DATA_DIR).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from api.database import resolve_url
+from api.settings import Settings
+from db import deep_dives, recommendations, stories, topics
+from db.paging import PageKey
+from db.pool import Pool, create_pool, is_driver_housekeeping
+
+Probe = Callable[[Pool], Awaitable[Any]]
+
+
+async def sample(pool: Pool) -> dict[str, Any]:
+    row = await pool.fetchrow(
+        """SELECT s.id, s.slug, s.category_id, s.published_at,
+                  (SELECT slug FROM topics WHERE id = s.category_id) AS category,
+                  t.slug AS topic, t.id AS topic_id
+           FROM stories s
+           JOIN LATERAL (SELECT t.slug, t.id FROM story_topics st
+                         JOIN topics t ON t.id = st.topic_id
+                         WHERE st.story_id = s.id ORDER BY st.position LIMIT 1) t ON true
+           WHERE s.status = 'PUBLISHED' ORDER BY s.id LIMIT 1 OFFSET 5000"""
+    )
+    return dict(row)
+
+
+def probes(s: dict[str, Any]) -> dict[str, Probe]:
+    cursor = (s["published_at"], s["id"])
+    return {
+        "home feed, first page": lambda p: stories.story_feed(p, stories.StoryFilter(), 20, None),
+        "home feed, later page": lambda p: stories.story_feed(p, stories.StoryFilter(), 20, cursor),
+        "home feed count": lambda p: stories.story_feed_count(p, stories.StoryFilter()),
+        "category feed": lambda p: stories.story_feed(
+            p, stories.StoryFilter(category=s["category"]), 20, None
+        ),
+        "topic filter feed": lambda p: stories.story_feed(
+            p, stories.StoryFilter(topic=s["topic"]), 20, None
+        ),
+        "story by slug": lambda p: stories.story_by_slug(p, s["slug"]),
+        "stories by ids": lambda p: stories.stories_by_ids(p, [s["id"]]),
+        "coverage by story ids": lambda p: stories.coverage_by_story_ids(p, [s["id"]]),
+        "topic page stories": lambda p: stories.topic_story_pages(p, [PageKey(s["topic_id"], 20)]),
+        "topic page count": lambda p: stories.topic_story_counts(p, [s["topic_id"]]),
+        "topic page deep dives": lambda p: deep_dives.topic_deep_dive_pages(
+            p, [PageKey(s["topic_id"], 5)]
+        ),
+        "topic by slug": lambda p: topics.topic_by_slug(p, s["topic"]),
+        "related stories": lambda p: recommendations.related_stories(
+            p, [recommendations.RelatedKey(s["id"], 5)]
+        ),
+    }
+
+
+async def explain(pool: Pool, name: str, probe: Probe) -> tuple[bool, str]:
+    sent: list[Any] = []
+    async with pool.acquire() as conn:
+        conn.add_query_logger(sent.append)
+        await probe(conn)  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        conn.remove_query_logger(sent.append)
+        lines = []
+        seq_scan = False
+        for record in (r for r in sent if not is_driver_housekeeping(r.query)):
+            plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {record.query}", *record.args)
+            nodes = list(_nodes(json.loads(plan)[0]["Plan"]))
+            seq_scan |= any(
+                n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "stories" for n in nodes
+            )
+            lines.append(", ".join(sorted({_label(n) for n in nodes if "Relation Name" in n})))
+    return seq_scan, "; ".join(lines)
+
+
+def _nodes(plan: dict[str, Any]):  # type: ignore[no-untyped-def]
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def _label(node: dict[str, Any]) -> str:
+    index = node.get("Index Name")
+    return f"{node['Node Type']} {node['Relation Name']}" + (f" ({index})" if index else "")
+
+
+async def main(url: str) -> int:
+    pool = await create_pool(url, statement_timeout_ms=60_000, min_size=1)
+    try:
+        s = await sample(pool)
+        failures = 0
+        for name, probe in probes(s).items():
+            seq_scan, summary = await explain(pool, name, probe)
+            failures += seq_scan
+            print(f"{'SEQ SCAN' if seq_scan else 'ok':8} {name:24} {summary}")
+        print(f"\n{failures} of {len(probes(s))} statements scan stories sequentially")
+        return 1 if failures else 0
+    finally:
+        await pool.close()
+
+
+if __name__ == "__main__":
+    settings = Settings.from_env()
+    sys.exit(asyncio.run(main(resolve_url(settings.database_url, settings.data_dir))))
