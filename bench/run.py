@@ -50,9 +50,21 @@ def main() -> None:
     stories, slugs = asyncio.run(_inventory(url))
     if stories < args.stories:
         print(f"generating {args.stories - stories} stories ...", flush=True)
-        subprocess.run([sys.executable, "-m", "api.cli", "generate", "--stories",
-                        str(args.stories - stories), "--seed", str(int(time.time()))],
-                       cwd=ROOT, env=env, check=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "generate",
+                "--stories",
+                str(args.stories - stories),
+                "--seed",
+                str(int(time.time())),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
         stories, slugs = asyncio.run(_inventory(url))
     servers = [
         subprocess.Popen(
@@ -60,7 +72,7 @@ def main() -> None:
             cwd=ROOT,
             env=env,
             stderr=subprocess.DEVNULL,
-        ),  # fmt: skip
+        ),
         subprocess.Popen([sys.executable, "bench/floor.py", str(FLOOR_PORT)], cwd=ROOT, env=env),
     ]
     try:
@@ -88,8 +100,9 @@ def _graphql(name: str, variables: Callable[[], dict[str, Any]]) -> Request:
     query = (OPERATIONS / f"{name}.graphql").read_text()
 
     async def send(client: httpx.AsyncClient) -> httpx.Response:
-        response = await client.post(f"http://127.0.0.1:{API_PORT}/graphql",
-                                     json={"query": query, "variables": variables()})  # fmt: skip
+        response = await client.post(
+            f"http://127.0.0.1:{API_PORT}/graphql", json={"query": query, "variables": variables()}
+        )
         if response.status_code == 200 and b'"errors"' in response.content:
             raise RuntimeError(response.text[:300])
         return response
@@ -104,8 +117,9 @@ def _get(path: Callable[[], str]) -> Request:
     return send
 
 
-async def _bench(args: argparse.Namespace, settings: Settings, stories: int,
-                 slugs: list[str]) -> None:  # fmt: skip
+async def _bench(
+    args: argparse.Namespace, settings: Settings, stories: int, slugs: list[str]
+) -> None:
     rng = random.Random(7)
     targets = {
         ("HomeFeed", "api"): _graphql("HomeFeed", lambda: {"first": 20}),
@@ -119,19 +133,27 @@ async def _bench(args: argparse.Namespace, settings: Settings, stories: int,
         await _load(request, args.concurrency, 2.0)  # warm up caches and connections
         results[key] = await _load(request, args.concurrency, args.seconds)
     statements = await _statements_per_request(settings, slugs[0])
-    print(f"\n{stories} stories; {args.concurrency} concurrent clients, {args.seconds:g} s each; "
-          f"{os.cpu_count()} cores shared by client, servers and PostgreSQL\n")  # fmt: skip
-    print(f"{'page':10} {'server':6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>6} {'SQL/req':>7}")  # fmt: skip
+    print(
+        f"\n{stories} stories; {args.concurrency} concurrent clients, {args.seconds:g} s each; "
+        f"{os.cpu_count()} cores shared by client, servers and PostgreSQL\n"
+    )
+    print(
+        f"{'page':10} {'server':6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>6} {'SQL/req':>7}"
+    )
     for (page, server), r in results.items():
         sql = statements[page] if server == "api" else 1
-        print(f"{page:10} {server:6} {r['rps']:8.1f} {r['p50']:8.1f} {r['p95']:8.1f} "
-              f"{r['p99']:8.1f} {r['errors']:6d} {sql:7d}")  # fmt: skip
+        print(
+            f"{page:10} {server:6} {r['rps']:8.1f} {r['p50']:8.1f} {r['p95']:8.1f} "
+            f"{r['p99']:8.1f} {r['errors']:6d} {sql:7d}"
+        )
     print()
     for page in ("HomeFeed", "StoryPage"):
         api, floor = results[(page, "api")], results[(page, "floor")]
-        print(f"{page}: API throughput is {api['rps'] / floor['rps']:.2f}x the floor's; "
-              f"p95 latency {api['p95'] / floor['p95']:.2f}x")  # fmt: skip
+        print(
+            f"{page}: API throughput is {api['rps'] / floor['rps']:.2f}x the floor's; "
+            f"p95 latency {api['p95'] / floor['p95']:.2f}x"
+        )
 
 
 async def _wait_until_up() -> None:
@@ -168,8 +190,13 @@ async def _load(request: Request, concurrency: int, seconds: float) -> dict[str,
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return {"rps": len(latencies) / elapsed, "p50": cuts[49] * 1e3, "p95": cuts[94] * 1e3,
-            "p99": cuts[98] * 1e3, "errors": errors}  # fmt: skip
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": cuts[49] * 1e3,
+        "p95": cuts[94] * 1e3,
+        "p99": cuts[98] * 1e3,
+        "errors": errors,
+    }
 
 
 async def _statements_per_request(settings: Settings, slug: str) -> dict[str, int]:
