@@ -4,10 +4,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from db.paging import PageKey, fetch_pages
+from db.paging import FeedCursor, PageKey, counts_by_owner, feed_window, fetch_pages
 from db.pool import Pool
 from db.records import build, columns, grouped, in_key_order
-from db.stories import FeedCursor
 from db.visibility import visible_deep_dive
 
 
@@ -73,7 +72,7 @@ CROSS JOIN LATERAL (
 ) AS p
 """
 _TOPIC_COUNTS = f"""
-SELECT k.topic_id, (
+SELECT k.topic_id AS owner, (
     SELECT count(*) FROM deep_dives d WHERE {_ABOUT_TOPIC.format("k.topic_id")} AND {_VISIBLE}
 ) AS n
 FROM unnest($1::bigint[]) AS k(topic_id)
@@ -108,15 +107,9 @@ async def citations_by_deep_dive_ids(pool: Pool, ids: Sequence[int]) -> list[lis
 async def topic_deep_dive_pages(
     pool: Pool, keys: Sequence[PageKey[FeedCursor]]
 ) -> list[list[DeepDive]]:
-    async def window(owners: list[int], limit: int, after: FeedCursor | None) -> list:
-        at, dive_id = after if after is not None else (None, None)
-        rows = await pool.fetch(_TOPIC_WINDOW, owners, limit, at, dive_id)
-        return [(row["owner"], build(DeepDive, row)) for row in rows]
-
-    return await fetch_pages(keys, window)
+    """Per key, up to first + 1 visible deep dives about the topic, newest first."""
+    return await fetch_pages(keys, feed_window(pool, _TOPIC_WINDOW, DeepDive))
 
 
 async def topic_deep_dive_counts(pool: Pool, topic_ids: Sequence[int]) -> list[int]:
-    rows = await pool.fetch(_TOPIC_COUNTS, list(topic_ids))
-    counts = {row["topic_id"]: row["n"] for row in rows}
-    return [counts.get(topic_id, 0) for topic_id in topic_ids]
+    return await counts_by_owner(pool, _TOPIC_COUNTS, topic_ids)

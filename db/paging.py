@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
-from db.records import grouped
+from db.records import build, grouped
 
 T = TypeVar("T")
+FeedCursor = tuple[datetime, int]
 C = TypeVar("C", bound=Hashable)
 
 
@@ -38,3 +40,24 @@ async def fetch_pages(keys: Sequence[PageKey[C]], fetch_window: FetchWindow[C, T
         pairs = await fetch_window(owners, first + 1, after)
         pages.update(zip(group, grouped(owners, pairs), strict=True))
     return [pages[key] for key in keys]
+
+
+def feed_window(
+    pool: Any, sql: str, row_type: Callable[..., T]
+) -> Callable[[list[int], int, FeedCursor | None], Awaitable[list[tuple[int, T]]]]:
+    """A fetch_window for statements taking (owner ids, limit, published_at, id) and
+    returning an `owner` column beside row_type's columns, newest first."""
+
+    async def window(owners: list[int], limit: int, after: FeedCursor | None) -> list:
+        at, row_id = after if after is not None else (None, None)
+        rows = await pool.fetch(sql, owners, limit, at, row_id)
+        return [(row["owner"], build(row_type, row)) for row in rows]
+
+    return window
+
+
+async def counts_by_owner(pool: Any, sql: str, owner_ids: Sequence[int]) -> list[int]:
+    """Per owner id, the `n` that sql (taking an id array, returning owner, n) reports, or 0."""
+    rows = await pool.fetch(sql, list(owner_ids))
+    counts = {row["owner"]: row["n"] for row in rows}
+    return [counts.get(owner_id, 0) for owner_id in owner_ids]

@@ -5,12 +5,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from db.paging import PageKey, fetch_pages
+from db.paging import FeedCursor, PageKey, counts_by_owner, feed_window, fetch_pages
 from db.pool import Pool
 from db.records import build, columns, in_key_order
 from db.visibility import visible
-
-FeedCursor = tuple[datetime, int]
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ CROSS JOIN LATERAL (
 ) AS p
 """
 _TOPIC_COUNTS = f"""
-SELECT st.topic_id, count(*) AS n
+SELECT st.topic_id AS owner, count(*) AS n
 FROM story_topics st JOIN stories s ON s.id = st.story_id
 WHERE st.topic_id = ANY($1::bigint[]) AND {visible("s")}
 GROUP BY st.topic_id
@@ -143,19 +141,11 @@ async def coverage_by_story_ids(pool: Pool, story_ids: Sequence[int]) -> list[Co
 
 async def topic_story_pages(pool: Pool, keys: Sequence[PageKey[FeedCursor]]) -> list[list[Story]]:
     """Per key, up to first + 1 visible stories with the topic, newest first."""
-
-    async def window(owners: list[int], limit: int, after: FeedCursor | None) -> list:
-        at, story_id = after if after is not None else (None, None)
-        rows = await pool.fetch(_TOPIC_WINDOW, owners, limit, at, story_id)
-        return [(row["owner"], build(Story, row)) for row in rows]
-
-    return await fetch_pages(keys, window)
+    return await fetch_pages(keys, feed_window(pool, _TOPIC_WINDOW, Story))
 
 
 async def topic_story_counts(pool: Pool, topic_ids: Sequence[int]) -> list[int]:
-    rows = await pool.fetch(_TOPIC_COUNTS, list(topic_ids))
-    counts = {row["topic_id"]: row["n"] for row in rows}
-    return [counts.get(topic_id, 0) for topic_id in topic_ids]
+    return await counts_by_owner(pool, _TOPIC_COUNTS, topic_ids)
 
 
 def _where(story_filter: StoryFilter) -> tuple[list[str], list[Any]]:

@@ -11,7 +11,7 @@ from db.recommendations import RelatedKey
 from schema.common import Share, share
 from schema.context import Info
 from schema.enums import BodyFormat
-from schema.relay import Node, check_first, encode_cursor
+from schema.relay import Node, check_first
 from schema.sources import Source
 from schema.stories import Story
 from schema.topics import Topic, topic_or_none, topics_in_order
@@ -164,7 +164,3 @@ class DeepDive(Node):
 
 def deep_dive_url(info: Info, slug: str) -> str:
     return f"{info.context.public_url}/deep-dives/{slug}"
-
-
-def deep_dive_cursor(record: DeepDiveRecord) -> str:
-    return encode_cursor("feed", record.published_at, record.id)

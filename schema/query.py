@@ -24,11 +24,12 @@ from schema.relay import (
     connection,
     decode_cursor,
     feed_cursor,
+    feed_cursor_of,
     from_global_id,
 )
 from schema.search import SearchConnection, search
 from schema.sources import Source
-from schema.stories import Story, feed_cursor_of
+from schema.stories import Story
 from schema.topics import Topic
 
 

@@ -10,7 +10,9 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
+from strawberry.dataloader import DataLoader
 
+from db.paging import PageKey
 from schema.errors import BadUserInput
 
 T = TypeVar("T")
@@ -69,6 +71,11 @@ def feed_cursor(values: list[Any] | None) -> tuple[datetime, int] | None:
         return datetime.fromisoformat(values[0]), int(values[1])
     except (TypeError, ValueError):
         raise BadUserInput("`after` is not a cursor from this list.", field="after") from None
+
+
+def feed_cursor_of(record: Any) -> str:
+    """The cursor of a record listed newest first (it has `published_at` and `id`)."""
+    return encode_cursor("feed", record.published_at, record.id)
 
 
 def check_first(first: int) -> int:
@@ -133,3 +140,24 @@ def connection(
         end_cursor=edges[-1].cursor if edges else None,
     )
     return Connection(edges=edges, page_info=info, count=count)
+
+
+async def owned_feed(
+    owner_id: int,
+    first: int,
+    after: str | None,
+    *,
+    pages: DataLoader[PageKey[Any], list[Any]],
+    counts: DataLoader[int, int],
+    node: Callable[[Any], T],
+) -> Connection[T]:
+    """A newest-first connection over the list owner_id owns (e.g. a topic's stories)."""
+    key = PageKey(owner_id, check_first(first), feed_cursor(decode_cursor(after, "feed", 2)))
+    return connection(
+        await pages.load(key),
+        first,
+        has_previous=after is not None,
+        node=node,
+        cursor=feed_cursor_of,
+        count=lambda: counts.load(owner_id),
+    )

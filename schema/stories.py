@@ -180,10 +180,6 @@ def story_url(info: Info, slug: str) -> str:
     return f"{info.context.public_url}/stories/{slug}"
 
 
-def feed_cursor_of(record: StoryRecord) -> str:
-    return encode_cursor("feed", record.published_at, record.id)
-
-
 def _source_cursor(row: StorySource) -> str:
     return encode_cursor("source", row.position)
 

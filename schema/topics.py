@@ -4,18 +4,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from db.paging import PageKey
 from db.topics import Topic as TopicRecord
 from schema.context import Info
 from schema.enums import TopicKind
-from schema.relay import (
-    Connection,
-    Node,
-    check_first,
-    connection,
-    decode_cursor,
-    feed_cursor,
-)
+from schema.relay import Connection, Node, owned_feed
 
 if TYPE_CHECKING:
     from schema.deep_dives import DeepDive
@@ -52,20 +44,16 @@ class Topic(Node):
     async def stories(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[StoryRef]:
-        from schema.stories import Story, feed_cursor_of
+        from schema.stories import Story
 
-        key = PageKey(
-            self.record.id, check_first(first), feed_cursor(decode_cursor(after, "feed", 2))
-        )
         loaders = info.context.loaders
-        rows = await loaders.story_page_by_topic.load(key)
-        return connection(
-            rows,
+        return await owned_feed(
+            self.record.id,
             first,
-            has_previous=after is not None,
+            after,
+            pages=loaders.story_page_by_topic,
+            counts=loaders.story_count_by_topic,
             node=lambda record: Story(record=record),
-            cursor=feed_cursor_of,
-            count=lambda: loaders.story_count_by_topic.load(self.record.id),
         )
 
     @strawberry.field(
@@ -75,20 +63,16 @@ class Topic(Node):
     async def deep_dives(
         self, info: Info, first: int = 5, after: str | None = None
     ) -> Connection[DeepDiveRef]:
-        from schema.deep_dives import DeepDive, deep_dive_cursor
+        from schema.deep_dives import DeepDive
 
-        key = PageKey(
-            self.record.id, check_first(first), feed_cursor(decode_cursor(after, "feed", 2))
-        )
         loaders = info.context.loaders
-        rows = await loaders.deep_dive_page_by_topic.load(key)
-        return connection(
-            rows,
+        return await owned_feed(
+            self.record.id,
             first,
-            has_previous=after is not None,
+            after,
+            pages=loaders.deep_dive_page_by_topic,
+            counts=loaders.deep_dive_count_by_topic,
             node=lambda record: DeepDive(record=record),
-            cursor=deep_dive_cursor,
-            count=lambda: loaders.deep_dive_count_by_topic.load(self.record.id),
         )
 
 
