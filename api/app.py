@@ -10,13 +10,14 @@ from typing import Any, TypedDict
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
-from api import migrations
+from api import graphiql, migrations
 from api.limits import BodySizeLimit
 from api.settings import Settings
 from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
@@ -42,12 +43,16 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.public_url = settings.public_url
+        self.ide_page = graphiql.page()
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Here rather than in a schema extension: parse errors skip extensions' post-processing.
         if result.errors:
             result.errors = [coded(error) for error in result.errors]
         return process_result(result)
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        return HTMLResponse(self.ide_page)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         pool: Pool = request.state.pool
@@ -87,6 +92,9 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", health, methods=["GET"]),
+            Mount(
+                graphiql.MOUNT.rstrip("/"), StaticFiles(directory=graphiql.ASSETS, check_dir=False)
+            ),
         ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)],
         lifespan=lifespan,
