@@ -7,17 +7,20 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
 from api import graphiql, migrations
+from api.errors import json_error
 from api.limits import BodySizeLimit
 from api.settings import Settings
 from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
@@ -50,6 +53,17 @@ class GraphQLApp(GraphQL[Context, None]):
         if result.errors:
             result.errors = [coded(error) for error in result.errors]
         return process_result(result)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # Strawberry answers malformed requests in plain text; clients expect GraphQL's shape.
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as error:
+            response = json_error(error.status_code, error.reason, "BAD_REQUEST")
+        await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         return HTMLResponse(self.ide_page)

@@ -120,3 +120,30 @@ async def test_statements_are_cancelled_after_the_configured_timeout(database_ur
             await pool.execute("SELECT pg_sleep(2)")
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize(
+    "request_kwargs, message",
+    [
+        (
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            "Unable to parse request body as JSON",
+        ),
+        ({"json": [1, 2]}, "Batching is not enabled"),
+        ({"json": {"query": 5}}, "must be a string"),
+        ({"json": {"variables": {}}}, "No GraphQL query found"),
+        ({"json": {"query": "{ __typename }", "variables": "x"}}, "must be an object"),
+        (
+            {"content": b"query=x", "headers": {"content-type": "text/plain"}},
+            "Unsupported content type",
+        ),
+    ],
+)
+async def test_malformed_requests_get_400_with_a_graphql_shaped_body(
+    client, request_kwargs: dict, message: str
+) -> None:
+    response = await client.post("/graphql", **request_kwargs)
+    assert response.status_code == 400
+    body = response.json()
+    assert error_codes(body) == ["BAD_REQUEST"]
+    assert message in body["errors"][0]["message"]
