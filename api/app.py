@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
-from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -15,7 +14,10 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
+from strawberry.asgi import (
+    GraphQL,
+    HTTPException,  # type: ignore[attr-defined]  # what its view catches
+)
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
