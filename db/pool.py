@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import asyncpg
-from asyncpg import Connection, Record
+from asyncpg import Connection
 from asyncpg.pool import Pool
 
 ConnectionSetup = Callable[[Connection], Awaitable[None]]
-__all__ = ["Connection", "ConnectionSetup", "Pool", "Record"]
+__all__ = ["Connection", "ConnectionSetup", "Pool"]
 
 # Statements asyncpg sends on its own: type introspection on a connection's first use of a
 # type, the JIT toggle around it, and the reset query a pool runs when a connection returns.

@@ -31,10 +31,6 @@ class BadUserInput(ApiError):
     code = "BAD_USER_INPUT"
 
 
-class NotFound(ApiError):
-    code = "NOT_FOUND"
-
-
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors raised by our own code or libraries rather than by the caller."""
     original = error.original_error
