@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import (
     GraphQL,
     HTTPException,  # type: ignore[attr-defined]  # what its view catches
@@ -115,6 +115,16 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)],
         lifespan=lifespan,
     )
+
+
+def with_lifespan_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
+    """The app as an ASGI server runs it after lifespan startup: a copy of the lifespan state
+    in every request's scope. For in-process clients, which do not run the lifespan."""
+
+    async def served(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "state": dict(state)}, receive, send)
+
+    return served
 
 
 async def health(request: Request) -> JSONResponse:

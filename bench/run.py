@@ -27,10 +27,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.app import create_app  # noqa: E402
+from api.app import create_app, with_lifespan_state  # noqa: E402
 from api.database import resolve_url  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from db.pool import create_pool, is_driver_housekeeping  # noqa: E402
+from db.pool import StatementCounter, create_pool  # noqa: E402
 
 OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
 API_PORT, FLOOR_PORT = 8100, 8101
@@ -201,32 +201,18 @@ async def _load(request: Request, concurrency: int, seconds: float) -> dict[str,
 
 async def _statements_per_request(settings: Settings, slug: str) -> dict[str, int]:
     """SQL statements one warm request sends, counted in-process with a query logger."""
-    count = 0
-
-    def log(record: Any) -> None:
-        nonlocal count
-        count += not is_driver_housekeeping(record.query)
-
-    async def attach(conn: Any) -> None:
-        conn.add_query_logger(log)
-
-    app = create_app(settings, connection_setup=attach)
+    counter = StatementCounter()
+    app = create_app(settings, connection_setup=counter.attach)
     found = {}
     async with app.router.lifespan_context(app) as state:
-
-        async def served(scope: Any, receive: Any, send: Any) -> None:
-            await app({**scope, "state": dict(state)}, receive, send)
-
-        transport = httpx.ASGITransport(app=served)
+        transport = httpx.ASGITransport(app=with_lifespan_state(app, dict(state)))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             for page, variables in (("HomeFeed", {"first": 20}), ("StoryPage", {"slug": slug})):
                 query = (OPERATIONS / f"{page}.graphql").read_text()
                 await client.post("/graphql", json={"query": query, "variables": variables})
-                await asyncio.sleep(0.05)
-                before = count
+                before = await counter.settled()
                 await client.post("/graphql", json={"query": query, "variables": variables})
-                await asyncio.sleep(0.05)
-                found[page] = count - before
+                found[page] = await counter.settled() - before
     return found
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from asyncpg import Connection
@@ -22,6 +24,26 @@ _DRIVER_HOUSEKEEPING = (
 def is_driver_housekeeping(query: str) -> bool:
     """True for statements the driver sent by itself rather than for the application."""
     return " ".join(query.split()).startswith(_DRIVER_HOUSEKEEPING)
+
+
+class StatementCounter:
+    """Counts the statements the application sends; pass `attach` as a pool's setup hook."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def log(self, record: Any) -> None:
+        if not is_driver_housekeeping(record.query):
+            self.count += 1
+
+    async def attach(self, conn: Connection) -> None:
+        conn.add_query_logger(self.log)
+
+    async def settled(self) -> int:
+        """The count once asyncpg has delivered pending log records (it defers them)."""
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return self.count
 
 
 async def create_pool(

@@ -20,11 +20,11 @@ import httpx
 import pytest
 
 from api import migrations
-from api.app import create_app
+from api.app import create_app, with_lifespan_state
 from api.database import embedded_url
 from api.settings import Settings
 from db.demo import load_bundle
-from db.pool import Pool, create_pool, is_driver_housekeeping
+from db.pool import Pool, StatementCounter, create_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
@@ -78,26 +78,6 @@ def settings(database_url: str) -> Settings:
     return replace(Settings(), database_url=database_url, public_url="https://news.test")
 
 
-class StatementCounter:
-    """Counts the SQL statements the application sends over any pooled connection."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def log(self, record: Any) -> None:
-        if not is_driver_housekeeping(record.query):
-            self.count += 1
-
-    async def attach(self, conn: asyncpg.Connection) -> None:
-        conn.add_query_logger(self.log)
-
-    async def settled(self) -> int:
-        """The count once asyncpg has delivered pending log records (it defers them)."""
-        for _ in range(20):
-            await asyncio.sleep(0)
-        return self.count
-
-
 @pytest.fixture(scope="session")
 def statements() -> StatementCounter:
     return StatementCounter()
@@ -109,12 +89,7 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, connection_setup=statements.attach)
     async with app.router.lifespan_context(app) as state:
-
-        async def served(scope: Any, receive: Any, send: Any) -> None:
-            # What an ASGI server does with lifespan state: a copy in every request's scope.
-            await app({**scope, "state": dict(state)}, receive, send)
-
-        transport = httpx.ASGITransport(app=served)
+        transport = httpx.ASGITransport(app=with_lifespan_state(app, dict(state)))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from schema.relay import to_global_id
 from tests.conftest import data
 from tests.factories import create_deep_dive, create_story, create_topic, slug_of
 
@@ -41,12 +42,6 @@ query Everywhere($slug: String!, $dive: String!, $id: ID!, $diveId: ID!, $topic:
 }"""
 
 
-def global_id(type_name: str, pk: int) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
-
-
 @pytest.mark.parametrize("state", list(HIDDEN))
 async def test_hidden_story_and_its_deep_dive_appear_nowhere(client, pool, state: str) -> None:
     topic = await create_topic(pool)
@@ -64,8 +59,8 @@ async def test_hidden_story_and_its_deep_dive_appear_nowhere(client, pool, state
         EVERYWHERE,
         slug=await slug_of(pool, "stories", hidden),
         dive=await slug_of(pool, "deep_dives", hidden_dive),
-        id=global_id("Story", hidden),
-        diveId=global_id("DeepDive", hidden_dive),
+        id=to_global_id("Story", hidden),
+        diveId=to_global_id("DeepDive", hidden_dive),
         topic=await slug_of(pool, "topics", topic),
         visible=await slug_of(pool, "stories", visible),
         q="zebrafish",
@@ -108,7 +103,7 @@ async def test_a_draft_deep_dive_of_a_published_story_is_hidden(client, pool) ->
         query,
         s=await slug_of(pool, "stories", story),
         d=await slug_of(pool, "deep_dives", dive),
-        id=global_id("DeepDive", dive),
+        id=to_global_id("DeepDive", dive),
     )
     assert result == {
         "story": {"slug": await slug_of(pool, "stories", story), "deepDive": None},
