@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
 from db import deep_dives as db_deep_dives
 from db import stories as db_stories
@@ -67,12 +66,13 @@ class StoryFilter:
         )
 
 
-_NODE_TYPES = {
-    "Story": Story,
-    "DeepDive": DeepDive,
-    "Source": Source,
-    "Outlet": Outlet,
-    "Topic": Topic,
+# Each Node type, and the loader (an attribute of Loaders) that fetches its records by id.
+_NODES: dict[str, tuple[type[Any], str]] = {
+    "Story": (Story, "story_by_id"),
+    "DeepDive": (DeepDive, "deep_dive_by_id"),
+    "Source": (Source, "source_by_id"),
+    "Outlet": (Outlet, "outlet_by_id"),
+    "Topic": (Topic, "topic_by_id"),
 }
 
 
@@ -82,19 +82,12 @@ class Query:
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         checked_text(id, "id", max_length=200)
         type_name, pk = from_global_id(id)
-        node_type = _NODE_TYPES.get(type_name)
-        if node_type is None:
+        if type_name not in _NODES:
             return None
-        loaders = info.context.loaders
-        loader: DataLoader[int, Any] = {  # type: ignore[assignment]
-            "Story": loaders.story_by_id,
-            "DeepDive": loaders.deep_dive_by_id,
-            "Source": loaders.source_by_id,
-            "Outlet": loaders.outlet_by_id,
-            "Topic": loaders.topic_by_id,
-        }[type_name]
-        record = await loader.load(pk)
-        return node_type(record=record) if record else None  # type: ignore[arg-type]
+        node_type, loader = _NODES[type_name]
+        record = await getattr(info.context.loaders, loader).load(pk)
+        node: Node | None = node_type(record=record) if record else None
+        return node
 
     @strawberry.field(description="A published story by slug; null if missing or not visible.")
     async def story(self, info: Info, slug: str) -> Story | None:

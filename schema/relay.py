@@ -131,15 +131,18 @@ def connection(
     count: Callable[[], Awaitable[int]],
 ) -> Connection[T]:
     """A Connection from up to first + 1 fetched rows (the extra row means 'more follow')."""
-    page = rows[:first]
-    edges = [Edge(cursor=cursor(row), node=node(row)) for row in page]
-    info = PageInfo(
-        has_next_page=len(rows) > first,
-        has_previous_page=has_previous,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
+    edges = [Edge(cursor=cursor(row), node=node(row)) for row in rows[:first]]
+    info = page_info([edge.cursor for edge in edges], len(rows) > first, has_previous)
     return Connection(edges=edges, page_info=info, count=count)
+
+
+def page_info(cursors: list[str], has_next: bool, has_previous: bool) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
 
 
 async def owned_feed(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
@@ -8,7 +9,7 @@ import strawberry
 from db import search as db_search
 from schema.context import Info
 from schema.deep_dives import DeepDive
-from schema.relay import PageInfo, check_first, decode_cursor, encode_cursor
+from schema.relay import PageInfo, check_first, decode_cursor, encode_cursor, page_info
 from schema.stories import Story
 
 SearchResult = Annotated[Story | DeepDive, strawberry.union("SearchResult")]
@@ -28,11 +29,11 @@ class SearchEdge:
 class SearchConnection:
     edges: list[SearchEdge] = strawberry.field(description="The hits of this page, in order.")
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
-    query: strawberry.Private[str]
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field(description="How many stories and deep dives match in all.")
-    async def total_count(self, info: Info) -> int:
-        return await db_search.search_count(info.context.pool, self.query)
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 def highlight(headline: str) -> str:
@@ -61,10 +62,9 @@ async def search(info: Info, query: str, first: int, after: str | None) -> Searc
         for h in page
         if (h.kind, h.id) in nodes
     ]
-    info_ = PageInfo(
-        has_next_page=len(hits) > first,
-        has_previous_page=after is not None,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
+    pool = info.context.pool
+    return SearchConnection(
+        edges=edges,
+        page_info=page_info([edge.cursor for edge in edges], len(hits) > first, after is not None),
+        count=lambda: db_search.search_count(pool, query),
     )
-    return SearchConnection(edges=edges, page_info=info_, query=query)

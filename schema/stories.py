@@ -145,17 +145,13 @@ class Story(Node):
         position = int(cursor[0]) if cursor else None
         loaders = info.context.loaders
         rows = await loaders.source_page_by_story.load(PageKey(self.record.id, first, position))
-
-        async def count() -> int:
-            return (await _coverage(info, self.record.id)).total
-
         return connection(
             rows,
             first,
             has_previous=after is not None,
             node=lambda row: Source(record=row.source),
-            cursor=lambda row: _source_cursor(row),
-            count=count,
+            cursor=_source_cursor,
+            count=lambda: self.source_count(info),
         )
 
     @strawberry.field(description="The deep dive analysing this story, if one is published.")
