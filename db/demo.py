@@ -105,22 +105,8 @@ async def _load_story(conn: Connection, s: dict[str, Any]) -> None:
         _time(s.get("published_at")),
     )
     await conn.execute("DELETE FROM deep_dive_citations WHERE story_id = $1", story_id)
-    await conn.execute("DELETE FROM story_sources WHERE story_id = $1", story_id)
-    await conn.execute(
-        """INSERT INTO story_sources (story_id, source_id, position)
-           SELECT $1, s.id, u.position FROM unnest($2::text[]) WITH ORDINALITY AS u(url, position)
-           JOIN sources s ON s.url = u.url""",
-        story_id,
-        s["sources"],
-    )
-    await conn.execute("DELETE FROM story_topics WHERE story_id = $1", story_id)
-    await conn.execute(
-        """INSERT INTO story_topics (story_id, topic_id, position)
-           SELECT $1, t.id, u.position FROM unnest($2::text[]) WITH ORDINALITY AS u(slug, position)
-           JOIN topics t ON t.slug = u.slug""",
-        story_id,
-        s["topics"],
-    )
+    await _replace_links(conn, "story_sources", story_id, "sources", "url", s["sources"])
+    await _replace_links(conn, "story_topics", story_id, "topics", "slug", s["topics"])
 
 
 async def _load_deep_dive(conn: Connection, d: dict[str, Any]) -> None:
@@ -134,25 +120,50 @@ async def _load_deep_dive(conn: Connection, d: dict[str, Any]) -> None:
         _time(d.get("published_at")),
     )
     dive_id, story_id = row["id"], row["story_id"]
-    for table in ("deep_dive_sections", "deep_dive_key_actors", "deep_dive_citations"):
+    for table in ("deep_dive_sections", "deep_dive_citations"):
         await conn.execute(f"DELETE FROM {table} WHERE deep_dive_id = $1", dive_id)
     await conn.executemany(
         "INSERT INTO deep_dive_sections (deep_dive_id, position, heading, body) "
         "VALUES ($1, $2, $3, $4)",
         [(dive_id, i, sec["heading"], sec["body"]) for i, sec in enumerate(d["sections"], 1)],
     )
-    await conn.execute(
-        """INSERT INTO deep_dive_key_actors (deep_dive_id, topic_id, position)
-           SELECT $1, t.id, u.position FROM unnest($2::text[]) WITH ORDINALITY AS u(slug, position)
-           JOIN topics t ON t.slug = u.slug""",
-        dive_id,
-        d["key_actors"],
-    )
+    await _replace_links(conn, "deep_dive_key_actors", dive_id, "topics", "slug", d["key_actors"])
     await conn.executemany(
         """INSERT INTO deep_dive_citations (deep_dive_id, story_id, position, source_id, note)
            VALUES ($1, $2, $3, (SELECT id FROM sources WHERE url = $4), $5)""",
         [(dive_id, story_id, i, c["source"], c["note"]) for i, c in enumerate(d["citations"], 1)],
     )
+
+
+# Ordered link tables: table -> (owner column, target column).
+_LINKS = {
+    "story_sources": ("story_id", "source_id"),
+    "story_topics": ("story_id", "topic_id"),
+    "deep_dive_key_actors": ("deep_dive_id", "topic_id"),
+}
+
+
+async def _replace_links(
+    conn: Connection, table: str, owner_id: int, targets: str, key: str, values: list[str]
+) -> None:
+    """Make owner_id's links in `table` exactly `values` (natural keys of `targets`), in order.
+
+    Unknown keys are an error, not silently dropped."""
+    owner, target = _LINKS[table]
+    await conn.execute(f"DELETE FROM {table} WHERE {owner} = $1", owner_id)
+    linked = await conn.fetch(
+        f"""INSERT INTO {table} ({owner}, {target}, position)
+            SELECT $1, t.id, u.position
+            FROM unnest($2::text[]) WITH ORDINALITY AS u(key, position)
+            JOIN {targets} t ON t.{key} = u.key
+            RETURNING position""",
+        owner_id,
+        values,
+    )
+    if len(linked) != len(values):
+        found = {row["position"] for row in linked}
+        missing = [v for i, v in enumerate(values, 1) if i not in found]
+        raise ValueError(f"{table}: no {targets} with {key} {', '.join(missing)}")
 
 
 async def has_stories(pool: Pool) -> bool:

@@ -36,7 +36,7 @@ CROSS JOIN LATERAL (
     SELECT {columns(Story, "s")}
     FROM (
         SELECT candidate, max(shared) AS shared FROM (
-            SELECT cand.story_id AS candidate, count(*) OVER (PARTITION BY cand.story_id) AS shared
+            SELECT cand.story_id, count(*)
             FROM story_topics mine
             CROSS JOIN LATERAL (
                 SELECT st.story_id FROM story_topics st
@@ -44,11 +44,12 @@ CROSS JOIN LATERAL (
                 ORDER BY st.story_id DESC LIMIT {CANDIDATES_PER_SOURCE}
             ) AS cand
             WHERE mine.story_id = me.id
+            GROUP BY cand.story_id
             UNION ALL
             (SELECT c.id, 0 FROM stories c
              WHERE c.category_id = me.category_id AND c.status = 'PUBLISHED' AND c.id <> me.id
              ORDER BY c.published_at DESC, c.id DESC LIMIT {CANDIDATES_PER_SOURCE})
-        ) AS candidates
+        ) AS candidates(candidate, shared)
         GROUP BY candidate
     ) AS ranked
     JOIN stories s ON s.id = ranked.candidate
