@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,8 +52,8 @@ async def create_topic(pool: Pool, *, kind: str = "TOPIC", **overrides: Any) -> 
 async def create_story(
     pool: Pool,
     *,
-    leans: list[str | None] = (),  # type: ignore[assignment]
-    topic_ids: list[int] = (),  # type: ignore[assignment]
+    leans: Sequence[str | None] = (),
+    topic_ids: Sequence[int] = (),
     **overrides: Any,
 ) -> int:
     """A published story with one source per entry of `leans` (an outlet bias, None = unrated)."""
@@ -65,21 +66,11 @@ async def create_story(
         "published_at": PAST - timedelta(minutes=n),
     } | overrides
     story_id = await _insert(pool, "stories", row)
-    for position, lean in enumerate(leans, 1):
-        source_id = await create_source(pool, outlet_id=await create_outlet(pool, bias=lean))
-        await pool.execute(
-            "INSERT INTO story_sources (story_id, source_id, position) VALUES ($1, $2, $3)",
-            story_id,
-            source_id,
-            position,
-        )
-    for position, topic_id in enumerate(topic_ids, 1):
-        await pool.execute(
-            "INSERT INTO story_topics (story_id, topic_id, position) VALUES ($1, $2, $3)",
-            story_id,
-            topic_id,
-            position,
-        )
+    sources = [
+        await create_source(pool, outlet_id=await create_outlet(pool, bias=lean)) for lean in leans
+    ]
+    await _link(pool, "story_sources", "story_id", story_id, "source_id", sources)
+    await _link(pool, "story_topics", "story_id", story_id, "topic_id", topic_ids)
     return story_id
 
 
@@ -87,8 +78,8 @@ async def create_deep_dive(
     pool: Pool,
     *,
     story_id: int,
-    sections: list[tuple[str, str]] = (("Overview", "Some analysis."),),  # type: ignore[assignment]
-    key_actor_ids: list[int] = (),  # type: ignore[assignment]
+    sections: Sequence[tuple[str, str]] = (("Overview", "Some analysis."),),
+    key_actor_ids: Sequence[int] = (),
     **overrides: Any,
 ) -> int:
     n = _n()
@@ -110,20 +101,23 @@ async def create_deep_dive(
             heading,
             body,
         )
-    for position, topic_id in enumerate(key_actor_ids, 1):
-        await pool.execute(
-            "INSERT INTO deep_dive_key_actors (deep_dive_id, topic_id, position) "
-            "VALUES ($1, $2, $3)",
-            dive_id,
-            topic_id,
-            position,
-        )
+    await _link(pool, "deep_dive_key_actors", "deep_dive_id", dive_id, "topic_id", key_actor_ids)
     return dive_id
 
 
 async def slug_of(pool: Pool, table: str, row_id: int) -> str:
     slug: str = await pool.fetchval(f"SELECT slug FROM {table} WHERE id = $1", row_id)
     return slug
+
+
+async def _link(
+    pool: Pool, table: str, owner: str, owner_id: int, target: str, target_ids: Sequence[int]
+) -> None:
+    """Link owner_id to target_ids in order (positions from 1)."""
+    await pool.executemany(
+        f"INSERT INTO {table} ({owner}, {target}, position) VALUES ($1, $2, $3)",
+        [(owner_id, target_id, position) for position, target_id in enumerate(target_ids, 1)],
+    )
 
 
 async def _insert(pool: Pool, table: str, row: dict[str, Any]) -> int:
