@@ -22,10 +22,13 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
 from api import graphiql, migrations
+from api.auth import Gate
 from api.errors import json_error
 from api.limits import BodySizeLimit
 from api.settings import Settings
 from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
+from db.rate_limits import PostgresRateLimiter, RateLimiter, RedisRateLimiter
+from db.secrets import service_secret
 from schema import build_schema
 from schema.context import Context
 from schema.errors import coded
@@ -36,6 +39,8 @@ log = logging.getLogger("newsgraph")
 
 class State(TypedDict):
     pool: Pool
+    rate_limiter: RateLimiter
+    preview_secret: bytes
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -72,7 +77,13 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         pool: Pool = request.state.pool
-        return Context(pool=pool, loaders=Loaders.for_request(pool), public_url=self.public_url)
+        return Context(
+            pool=pool,
+            loaders=Loaders.for_request(pool),
+            public_url=self.public_url,
+            viewer=request.state.viewer,
+            preview_secret=request.state.preview_secret,
+        )
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -97,10 +108,17 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             max_size=settings.pool_max_size,
             setup=connection_setup,
         )
+        limiter: RateLimiter = (
+            RedisRateLimiter(settings.access.redis_url)
+            if settings.access.redis_url
+            else PostgresRateLimiter(pool)
+        )
         try:
             await _check_revision(pool)
-            yield {"pool": pool}
+            secret = await service_secret(pool, "preview-tokens")
+            yield {"pool": pool, "rate_limiter": limiter, "preview_secret": secret}
         finally:
+            await limiter.close()
             await pool.close()
 
     graphql = GraphQLApp(settings)
@@ -112,7 +130,10 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
                 graphiql.MOUNT.rstrip("/"), StaticFiles(directory=graphiql.ASSETS, check_dir=False)
             ),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)],
+        middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes),
+            Middleware(Gate, access=settings.access),
+        ],
         lifespan=lifespan,
     )
 

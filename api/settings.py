@@ -17,6 +17,29 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise SystemExit(f"{name} must be on or off, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Access:
+    anonymous: bool = True
+    """Whether callers without a key may read (PUBLIC visibility, read-only)."""
+    anonymous_rate_per_minute: int = 60
+    """Requests a minute per client address for anonymous callers."""
+    key_rate_per_minute: int = 600
+    """The rate a new key gets unless it is created with another."""
+    redis_url: str | None = None
+    """Keep rate-limit buckets in Redis instead of PostgreSQL."""
+
+
 @dataclass(frozen=True)
 class QueryLimits:
     max_depth: int = 10
@@ -36,6 +59,7 @@ class Settings:
     pool_min_size: int = 2
     pool_max_size: int = 10
     limits: QueryLimits = field(default_factory=QueryLimits)
+    access: Access = field(default_factory=Access)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -54,6 +78,12 @@ class Settings:
                 max_tokens=_int("NEWSGRAPH_MAX_TOKENS", 2_000),
                 max_aliases=_int("NEWSGRAPH_MAX_ALIASES", 15),
                 max_body_bytes=_int("NEWSGRAPH_MAX_BODY_BYTES", 64 * 1024),
+            ),
+            access=Access(
+                anonymous=_flag("NEWSGRAPH_ANONYMOUS", True),
+                anonymous_rate_per_minute=_int("NEWSGRAPH_ANONYMOUS_RATE_PER_MINUTE", 60),
+                key_rate_per_minute=_int("NEWSGRAPH_KEY_RATE_PER_MINUTE", 600),
+                redis_url=env.get("REDIS_URL") or None,
             ),
         )
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from db.paging import FeedCursor, PageKey, counts_by_owner, feed_window, fetch_pages
 from db.pool import Pool
 from db.records import build, columns, grouped, in_key_order
-from db.visibility import visible_deep_dive
+from db.visibility import Scope, feed_time, lifecycle_status, per_scope, visible_deep_dive
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,23 @@ class Citation:
     note: str
 
 
-_DIVE = columns(DeepDive, "d")
-_VISIBLE = visible_deep_dive("d")
-_BY_IDS = f"SELECT {_DIVE} FROM deep_dives d WHERE d.id = ANY($1::bigint[]) AND {_VISIBLE}"
-_BY_SLUG = f"SELECT {_DIVE} FROM deep_dives d WHERE d.slug = $1 AND {_VISIBLE}"
-_BY_STORY_IDS = (
-    f"SELECT {_DIVE} FROM deep_dives d WHERE d.story_id = ANY($1::bigint[]) AND {_VISIBLE}"
+_DIVE = columns(DeepDive, "d", status=lifecycle_status("d"))
+_BY_IDS = per_scope(
+    lambda scope: (
+        f"SELECT {_DIVE} FROM deep_dives d "
+        f"WHERE d.id = ANY($1::bigint[]) AND {visible_deep_dive('d', scope)}"
+    )
+)
+_BY_SLUG = per_scope(
+    lambda scope: (
+        f"SELECT {_DIVE} FROM deep_dives d WHERE d.slug = $1 AND {visible_deep_dive('d', scope)}"
+    )
+)
+_BY_STORY_IDS = per_scope(
+    lambda scope: (
+        f"SELECT {_DIVE} FROM deep_dives d "
+        f"WHERE d.story_id = ANY($1::bigint[]) AND {visible_deep_dive('d', scope)}"
+    )
 )
 _SECTIONS = """
 SELECT deep_dive_id AS owner, position, heading, body FROM deep_dive_sections
@@ -60,37 +71,50 @@ _ABOUT_TOPIC = """d.id IN (
     SELECT about.id FROM story_topics st JOIN deep_dives about ON about.story_id = st.story_id
     WHERE st.topic_id = {0}
 )"""
-_TOPIC_WINDOW = f"""
+_TOPIC_WINDOW = per_scope(
+    lambda scope: (
+        f"""
 SELECT k.topic_id AS owner, p.*
 FROM unnest($1::bigint[]) AS k(topic_id)
 CROSS JOIN LATERAL (
     SELECT {_DIVE} FROM deep_dives d
-    WHERE {_ABOUT_TOPIC.format("k.topic_id")} AND {_VISIBLE}
-      AND ($3::timestamptz IS NULL OR (d.published_at, d.id) < ($3, $4))
-    ORDER BY d.published_at DESC, d.id DESC
+    WHERE {_ABOUT_TOPIC.format("k.topic_id")} AND {visible_deep_dive("d", scope)}
+      AND ($3::timestamptz IS NULL OR ({feed_time("d", scope)}, d.id) < ($3, $4))
+    ORDER BY {feed_time("d", scope)} DESC, d.id DESC
     LIMIT $2
 ) AS p
 """
-_TOPIC_COUNTS = f"""
+    )
+)
+_TOPIC_COUNTS = per_scope(
+    lambda scope: (
+        f"""
 SELECT k.topic_id AS owner, (
-    SELECT count(*) FROM deep_dives d WHERE {_ABOUT_TOPIC.format("k.topic_id")} AND {_VISIBLE}
+    SELECT count(*) FROM deep_dives d
+    WHERE {_ABOUT_TOPIC.format("k.topic_id")} AND {visible_deep_dive("d", scope)}
 ) AS n
 FROM unnest($1::bigint[]) AS k(topic_id)
 """
+    )
+)
 
 
-async def deep_dives_by_ids(pool: Pool, ids: Sequence[int]) -> list[DeepDive | None]:
-    rows = await pool.fetch(_BY_IDS, list(ids))
+async def deep_dives_by_ids(
+    pool: Pool, ids: Sequence[int], scope: Scope = Scope.PUBLIC
+) -> list[DeepDive | None]:
+    rows = await pool.fetch(_BY_IDS[scope], list(ids))
     return in_key_order(ids, (build(DeepDive, row) for row in rows), lambda d: d.id)
 
 
-async def deep_dive_by_slug(pool: Pool, slug: str) -> DeepDive | None:
-    row = await pool.fetchrow(_BY_SLUG, slug)
+async def deep_dive_by_slug(pool: Pool, slug: str, scope: Scope = Scope.PUBLIC) -> DeepDive | None:
+    row = await pool.fetchrow(_BY_SLUG[scope], slug)
     return build(DeepDive, row) if row else None
 
 
-async def deep_dives_by_story_ids(pool: Pool, story_ids: Sequence[int]) -> list[DeepDive | None]:
-    rows = await pool.fetch(_BY_STORY_IDS, list(story_ids))
+async def deep_dives_by_story_ids(
+    pool: Pool, story_ids: Sequence[int], scope: Scope = Scope.PUBLIC
+) -> list[DeepDive | None]:
+    rows = await pool.fetch(_BY_STORY_IDS[scope], list(story_ids))
     return in_key_order(story_ids, (build(DeepDive, row) for row in rows), lambda d: d.story_id)
 
 
@@ -105,11 +129,13 @@ async def citations_by_deep_dive_ids(pool: Pool, ids: Sequence[int]) -> list[lis
 
 
 async def topic_deep_dive_pages(
-    pool: Pool, keys: Sequence[PageKey[FeedCursor]]
+    pool: Pool, keys: Sequence[PageKey[FeedCursor]], scope: Scope = Scope.PUBLIC
 ) -> list[list[DeepDive]]:
     """Per key, up to first + 1 visible deep dives about the topic, newest first."""
-    return await fetch_pages(keys, feed_window(pool, _TOPIC_WINDOW, DeepDive))
+    return await fetch_pages(keys, feed_window(pool, _TOPIC_WINDOW[scope], DeepDive))
 
 
-async def topic_deep_dive_counts(pool: Pool, topic_ids: Sequence[int]) -> list[int]:
-    return await counts_by_owner(pool, _TOPIC_COUNTS, topic_ids)
+async def topic_deep_dive_counts(
+    pool: Pool, topic_ids: Sequence[int], scope: Scope = Scope.PUBLIC
+) -> list[int]:
+    return await counts_by_owner(pool, _TOPIC_COUNTS[scope], topic_ids)

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.pool import Pool
-from db.records import build, columns, grouped
-from db.stories import Story
+from db.records import build, grouped
+from db.stories import STORY_COLUMNS, Story
 from db.visibility import visible, visible_deep_dive
 
 CANDIDATES_PER_SOURCE = 200
@@ -33,7 +33,7 @@ SELECT k.story_id AS owner, r.*
 FROM unnest($1::bigint[]) AS k(story_id)
 JOIN stories me ON me.id = k.story_id
 CROSS JOIN LATERAL (
-    SELECT {columns(Story, "s")}
+    SELECT {STORY_COLUMNS}
     FROM (
         SELECT candidate, max(shared) AS shared FROM (
             SELECT cand.story_id, count(*)

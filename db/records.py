@@ -11,9 +11,15 @@ T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 
 
-def columns(cls: type, alias: str) -> str:
-    """`alias.col1, alias.col2, ...` for every field of dataclass cls."""
-    return ", ".join(f"{alias}.{field.name}" for field in fields(cls))
+def columns(cls: type, alias: str, **expressions: str) -> str:
+    """`alias.col1, alias.col2, ...` for every field of dataclass cls; a field named in
+    `expressions` is computed by that SQL expression instead."""
+    return ", ".join(
+        f"{expressions[field.name]} AS {field.name}"
+        if field.name in expressions
+        else f"{alias}.{field.name}"
+        for field in fields(cls)
+    )
 
 
 def build(cls: Callable[..., T], record: Any) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from db.pool import Pool
-from db.visibility import visible, visible_deep_dive
+from db.visibility import Scope, per_scope, visible, visible_deep_dive
 
 # Private-use characters mark matches in ts_headline output, so the caller can HTML-escape
 # the text first and only then turn the marks into tags.
@@ -24,21 +24,27 @@ class Hit:
 
 
 _HEADLINE_OPTIONS = f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=30, MinWords=10"
-_MATCHES = f"""
+
+
+def _matches(scope: Scope) -> str:
+    return f"""
 WITH q AS (SELECT websearch_to_tsquery('english', $1) AS query),
 hits AS (
     SELECT 'story' AS kind, s.id, ts_rank(s.search_vector, q.query) AS rank,
         s.title || ' — ' || s.summary AS text
-    FROM stories s, q WHERE s.search_vector @@ q.query AND {visible("s")}
+    FROM stories s, q WHERE s.search_vector @@ q.query AND {visible("s", scope)}
     UNION ALL
     SELECT 'deep_dive', d.id, ts_rank(d.search_vector, q.query), d.title || ' — ' || d.dek
     FROM deep_dives d, q
-    WHERE d.search_vector @@ q.query AND {visible_deep_dive("d")}
+    WHERE d.search_vector @@ q.query AND {visible_deep_dive("d", scope)}
 )
 """
-_PAGE = (
-    _MATCHES
-    + f"""
+
+
+_PAGE = per_scope(
+    lambda scope: (
+        _matches(scope)
+        + f"""
 SELECT kind, id, rank, ts_headline('english', text, q.query, '{_HEADLINE_OPTIONS}') AS headline
 FROM (
     SELECT * FROM hits
@@ -48,17 +54,20 @@ FROM (
 ) AS page, q
 ORDER BY rank DESC, kind DESC, id DESC
 """
+    )
 )
-_COUNT = _MATCHES + "SELECT count(*) FROM hits"
+_COUNT = per_scope(lambda scope: _matches(scope) + "SELECT count(*) FROM hits")
 
 
-async def search(pool: Pool, query: str, first: int, after: SearchCursor | None) -> list[Hit]:
+async def search(
+    pool: Pool, query: str, first: int, after: SearchCursor | None, scope: Scope = Scope.PUBLIC
+) -> list[Hit]:
     """Up to first + 1 hits, best first."""
     rank, kind, hit_id = after if after is not None else (None, None, None)
-    rows = await pool.fetch(_PAGE, query, rank, kind, hit_id, first + 1)
+    rows = await pool.fetch(_PAGE[scope], query, rank, kind, hit_id, first + 1)
     return [Hit(row["kind"], row["id"], row["rank"], row["headline"]) for row in rows]
 
 
-async def search_count(pool: Pool, query: str) -> int:
-    count: int = await pool.fetchval(_COUNT, query)
+async def search_count(pool: Pool, query: str, scope: Scope = Scope.PUBLIC) -> int:
+    count: int = await pool.fetchval(_COUNT[scope], query)
     return count

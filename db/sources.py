@@ -7,6 +7,7 @@ from datetime import datetime
 from db.paging import PageKey, fetch_pages
 from db.pool import Pool
 from db.records import build, columns, in_key_order
+from db.visibility import Scope, per_scope, visible_source
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,12 @@ class StorySource:
     source: Source
 
 
-_BY_IDS = f"SELECT {columns(Source, 's')} FROM sources s WHERE s.id = ANY($1::bigint[])"
+_BY_IDS = per_scope(
+    lambda scope: (
+        f"SELECT {columns(Source, 's')} FROM sources s "
+        f"WHERE s.id = ANY($1::bigint[]) AND {visible_source('s', scope)}"
+    )
+)
 
 _STORY_WINDOW = f"""
 SELECT k.story_id AS owner, p.position, {columns(Source, "p")}
@@ -50,8 +56,10 @@ ORDER BY k.story_id, p.position
 """
 
 
-async def sources_by_ids(pool: Pool, ids: Sequence[int]) -> list[Source | None]:
-    rows = await pool.fetch(_BY_IDS, list(ids))
+async def sources_by_ids(
+    pool: Pool, ids: Sequence[int], scope: Scope = Scope.PUBLIC
+) -> list[Source | None]:
+    rows = await pool.fetch(_BY_IDS[scope], list(ids))
     return in_key_order(ids, (build(Source, row) for row in rows), lambda s: s.id)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from db.paging import FeedCursor, PageKey, counts_by_owner, feed_window, fetch_pages
 from db.pool import Pool
 from db.records import build, columns, in_key_order
-from db.visibility import visible
+from db.visibility import Scope, feed_time, lifecycle_status, per_scope, visible
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class StoryFilter:
     sentiment: str | None = None
     blindspot: str | None = None
     query: str | None = None
+    statuses: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,60 +71,86 @@ _FILTER_SQL = {
     "blindspot": """EXISTS (SELECT 1 FROM story_coverage c
                 WHERE c.story_id = s.id AND c.blindspot = {})""",
     "query": "s.search_vector @@ websearch_to_tsquery('english', {})",
+    "statuses": f"{lifecycle_status('s')} = ANY({{}}::text[])",
 }
-_STORY = columns(Story, "s")
-_BY_IDS = f"SELECT {_STORY} FROM stories s WHERE s.id = ANY($1::bigint[]) AND {visible('s')}"
-_BY_SLUG = f"SELECT {_STORY} FROM stories s WHERE s.slug = $1 AND {visible('s')}"
+STORY_COLUMNS = columns(Story, "s", status=lifecycle_status("s"))
+_BY_IDS = per_scope(
+    lambda scope: (
+        f"SELECT {STORY_COLUMNS} FROM stories s "
+        f"WHERE s.id = ANY($1::bigint[]) AND {visible('s', scope)}"
+    )
+)
+_BY_SLUG = per_scope(
+    lambda scope: (
+        f"SELECT {STORY_COLUMNS} FROM stories s WHERE s.slug = $1 AND {visible('s', scope)}"
+    )
+)
 _COVERAGE = f"""
 SELECT {columns(Coverage, "c")} FROM story_coverage c WHERE c.story_id = ANY($1::bigint[])
 """
-_TOPIC_WINDOW = f"""
+_TOPIC_WINDOW = per_scope(
+    lambda scope: (
+        f"""
 SELECT k.topic_id AS owner, p.*
 FROM unnest($1::bigint[]) AS k(topic_id)
 CROSS JOIN LATERAL (
-    SELECT {_STORY}
+    SELECT {STORY_COLUMNS}
     FROM story_topics st JOIN stories s ON s.id = st.story_id
-    WHERE st.topic_id = k.topic_id AND {visible("s")}
-      AND ($3::timestamptz IS NULL OR (s.published_at, s.id) < ($3, $4))
-    ORDER BY s.published_at DESC, s.id DESC
+    WHERE st.topic_id = k.topic_id AND {visible("s", scope)}
+      AND ($3::timestamptz IS NULL OR ({feed_time("s", scope)}, s.id) < ($3, $4))
+    ORDER BY {feed_time("s", scope)} DESC, s.id DESC
     LIMIT $2
 ) AS p
 """
-_TOPIC_COUNTS = f"""
+    )
+)
+_TOPIC_COUNTS = per_scope(
+    lambda scope: (
+        f"""
 SELECT st.topic_id AS owner, count(*) AS n
 FROM story_topics st JOIN stories s ON s.id = st.story_id
-WHERE st.topic_id = ANY($1::bigint[]) AND {visible("s")}
+WHERE st.topic_id = ANY($1::bigint[]) AND {visible("s", scope)}
 GROUP BY st.topic_id
 """
+    )
+)
 
 
-async def stories_by_ids(pool: Pool, ids: Sequence[int]) -> list[Story | None]:
-    rows = await pool.fetch(_BY_IDS, list(ids))
+async def stories_by_ids(
+    pool: Pool, ids: Sequence[int], scope: Scope = Scope.PUBLIC
+) -> list[Story | None]:
+    rows = await pool.fetch(_BY_IDS[scope], list(ids))
     return in_key_order(ids, (build(Story, row) for row in rows), lambda s: s.id)
 
 
-async def story_by_slug(pool: Pool, slug: str) -> Story | None:
-    row = await pool.fetchrow(_BY_SLUG, slug)
+async def story_by_slug(pool: Pool, slug: str, scope: Scope = Scope.PUBLIC) -> Story | None:
+    row = await pool.fetchrow(_BY_SLUG[scope], slug)
     return build(Story, row) if row else None
 
 
 async def story_feed(
-    pool: Pool, story_filter: StoryFilter, first: int, after: FeedCursor | None
+    pool: Pool,
+    story_filter: StoryFilter,
+    first: int,
+    after: FeedCursor | None,
+    scope: Scope = Scope.PUBLIC,
 ) -> list[Story]:
     """Up to first + 1 visible stories, newest first, after the cursor."""
-    where, args = _where(story_filter)
+    where, args = _where(story_filter, scope)
     if after is not None:
         args += list(after)
-        where.append(f"(s.published_at, s.id) < (${len(args) - 1}, ${len(args)})")
+        where.append(f"({feed_time('s', scope)}, s.id) < (${len(args) - 1}, ${len(args)})")
     args.append(first + 1)
     sql = f"""
-        SELECT {_STORY} FROM stories s WHERE {" AND ".join(where)}
-        ORDER BY s.published_at DESC, s.id DESC LIMIT ${len(args)}"""
+        SELECT {STORY_COLUMNS} FROM stories s WHERE {" AND ".join(where)}
+        ORDER BY {feed_time("s", scope)} DESC, s.id DESC LIMIT ${len(args)}"""
     return [build(Story, row) for row in await pool.fetch(sql, *args)]
 
 
-async def story_feed_count(pool: Pool, story_filter: StoryFilter) -> int:
-    where, args = _where(story_filter)
+async def story_feed_count(
+    pool: Pool, story_filter: StoryFilter, scope: Scope = Scope.PUBLIC
+) -> int:
+    where, args = _where(story_filter, scope)
     count: int = await pool.fetchval(
         f"SELECT count(*) FROM stories s WHERE {' AND '.join(where)}", *args
     )
@@ -139,17 +166,21 @@ async def coverage_by_story_ids(pool: Pool, story_ids: Sequence[int]) -> list[Co
     ]
 
 
-async def topic_story_pages(pool: Pool, keys: Sequence[PageKey[FeedCursor]]) -> list[list[Story]]:
+async def topic_story_pages(
+    pool: Pool, keys: Sequence[PageKey[FeedCursor]], scope: Scope = Scope.PUBLIC
+) -> list[list[Story]]:
     """Per key, up to first + 1 visible stories with the topic, newest first."""
-    return await fetch_pages(keys, feed_window(pool, _TOPIC_WINDOW, Story))
+    return await fetch_pages(keys, feed_window(pool, _TOPIC_WINDOW[scope], Story))
 
 
-async def topic_story_counts(pool: Pool, topic_ids: Sequence[int]) -> list[int]:
-    return await counts_by_owner(pool, _TOPIC_COUNTS, topic_ids)
+async def topic_story_counts(
+    pool: Pool, topic_ids: Sequence[int], scope: Scope = Scope.PUBLIC
+) -> list[int]:
+    return await counts_by_owner(pool, _TOPIC_COUNTS[scope], topic_ids)
 
 
-def _where(story_filter: StoryFilter) -> tuple[list[str], list[Any]]:
-    where, args = [visible("s")], []
+def _where(story_filter: StoryFilter, scope: Scope) -> tuple[list[str], list[Any]]:
+    where, args = [visible("s", scope)], []
     for field in fields(StoryFilter):
         value = getattr(story_filter, field.name)
         if value is not None:

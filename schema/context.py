@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import strawberry
 
+from content.access import Viewer
 from db.pool import Pool
 from schema.loaders import Loaders
 
@@ -11,11 +12,14 @@ from schema.loaders import Loaders
 @dataclass(frozen=True)
 class Context:
     """What every resolver may use: the pool (never one connection: sibling fields resolve
-    concurrently), this request's loaders, and where the frontends live."""
+    concurrently), this request's loaders, where the frontends live, who is asking, and the
+    secret that signs preview tokens."""
 
     pool: Pool
     loaders: Loaders
     public_url: str
+    viewer: Viewer
+    preview_secret: bytes
 
 
 Info = strawberry.Info[Context, None]

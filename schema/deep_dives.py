@@ -8,10 +8,11 @@ from content.figures import read_time_minutes, word_count
 from content.text import RenderedSection
 from db.deep_dives import DeepDive as DeepDiveRecord
 from db.recommendations import RelatedKey
+from db.visibility import Scope
 from schema.common import Share, share
 from schema.context import Info
 from schema.enums import BodyFormat
-from schema.relay import Node, check_first
+from schema.relay import Publishable, check_first
 from schema.sources import Source
 from schema.stories import Story
 from schema.topics import Topic, topic_or_none, topics_in_order
@@ -52,16 +53,17 @@ class Citation:
     number: int = strawberry.field(description="1-based footnote number, in reading order.")
     note: str = strawberry.field(description="What the source supports in the deep dive.")
     source_id: strawberry.Private[int]
+    scope: strawberry.Private[Scope]
 
     @strawberry.field(description="The cited source; always one of the story's own sources.")
     async def source(self, info: Info) -> Source:
-        record = await info.context.loaders.source_by_id.load(self.source_id)
+        record = await info.context.loaders.source_by_id[self.scope].load(self.source_id)
         assert record is not None, "citations reference story_sources"
         return Source(record=record)
 
 
 @strawberry.type(description="Long-form analysis of a story, with citations to its sources.")
-class DeepDive(Node):
+class DeepDive(Publishable):
     record: strawberry.Private[DeepDiveRecord]
 
     @strawberry.field(description="URL-safe identifier, unique among deep dives.")
@@ -83,12 +85,12 @@ class DeepDive(Node):
     @strawberry.field(description="The section of the story it analyses.")
     async def category(self, info: Info) -> Topic | None:
         story = await self._story(info)
-        return await topic_or_none(info, story.record.category_id)
+        return await topic_or_none(info, story.record.category_id, self.scope)
 
     @strawberry.field(description="Topics of the story it analyses.")
     async def topics(self, info: Info) -> list[Topic]:
         ids = await info.context.loaders.topic_ids_by_story.load(self.record.story_id)
-        return await topics_in_order(info, ids)
+        return await topics_in_order(info, ids, self.scope)
 
     @strawberry.field(description="When the deep dive was published (ISO-8601 with offset).")
     def published_at(self) -> datetime | None:
@@ -127,12 +129,15 @@ class DeepDive(Node):
     @strawberry.field(description="The people, organisations and programs the analysis is about.")
     async def key_actors(self, info: Info) -> list[Topic]:
         ids = await info.context.loaders.key_actor_ids_by_deep_dive.load(self.record.id)
-        return await topics_in_order(info, ids)
+        return await topics_in_order(info, ids, self.scope)
 
     @strawberry.field(description="The sources the analysis rests on, in reading order.")
     async def citations(self, info: Info) -> list[Citation]:
         found = await info.context.loaders.citations_by_deep_dive.load(self.record.id)
-        return [Citation(number=c.position, note=c.note, source_id=c.source_id) for c in found]
+        return [
+            Citation(number=c.position, note=c.note, source_id=c.source_id, scope=self.scope)
+            for c in found
+        ]
 
     @strawberry.field(description="What a share button needs for this deep dive.")
     def share(self, info: Info) -> Share:
@@ -144,7 +149,8 @@ class DeepDive(Node):
 
     @strawberry.field(
         description="'More Deep Dives You May Like': related stories that have a deep dive "
-        "(open it through `Story.deepDive`), best first; never this deep dive's own story."
+        "(open it through `Story.deepDive`), best first; never this deep dive's own story, "
+        "and only ever published ones, also in a preview."
     )
     async def more_like_this(self, info: Info, first: int = 3) -> list[Story]:
         check_first(first)
@@ -153,10 +159,10 @@ class DeepDive(Node):
         return [Story(record=record) for record in found]
 
     async def _story(self, info: Info) -> Story:
-        record = await info.context.loaders.story_by_id.load(self.record.story_id)
+        record = await info.context.loaders.story_by_id[self.scope].load(self.record.story_id)
         # Visible deep dives belong to visible stories; the loaders enforce both.
         assert record is not None, "a visible deep dive's story is visible"
-        return Story(record=record)
+        return Story(record=record, scope=self.scope)
 
     async def _sections(self, info: Info) -> list[RenderedSection]:
         return await info.context.loaders.rendered_sections_by_deep_dive.load(self.record.id)

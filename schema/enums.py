@@ -50,3 +50,22 @@ class BodyFormat(Enum):
     HTML = strawberry.enum_value("HTML", description="Sanitised HTML, ready to insert.")
     MARKDOWN = strawberry.enum_value("MARKDOWN", description="The Markdown as written.")
     TEXT = strawberry.enum_value("TEXT", description="Plain text without markup.")
+
+
+@strawberry.enum(
+    description="Where an item is in its lifecycle. SCHEDULED is a published item whose "
+    "publish time has not come yet; it becomes PUBLISHED at that time, without a job."
+)
+class ContentStatus(Enum):
+    DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
+    PUBLISHED = "PUBLISHED"
+    ARCHIVED = "ARCHIVED"
+
+
+@strawberry.enum(description="What an API key may do.")
+class Role(Enum):
+    PUBLIC = "PUBLIC"
+    PARTNER = "PARTNER"
+    EDITOR = "EDITOR"
+    ADMIN = "ADMIN"

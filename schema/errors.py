@@ -31,6 +31,14 @@ class BadUserInput(ApiError):
     code = "BAD_USER_INPUT"
 
 
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors raised by our own code or libraries rather than by the caller."""
     original = error.original_error

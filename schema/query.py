@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
+from content.access import Permission, PreviewGrant
 from db import deep_dives as db_deep_dives
 from db import stories as db_stories
 from db import topics as db_topics
+from db.visibility import Scope
+from schema.access import preview_grant, require, scope_for
 from schema.context import Info
 from schema.deep_dives import DeepDive
-from schema.enums import Blindspot, Sentiment
+from schema.enums import Blindspot, ContentStatus, Sentiment
 from schema.errors import BadUserInput
 from schema.inputs import MAX_QUERY_LENGTH, checked_query, checked_slug, checked_text
 from schema.outlets import Outlet
@@ -52,6 +56,10 @@ class StoryFilter:
     query: str | None = strawberry.field(
         default=None, description="Full-text query (web search syntax) over title and summary."
     )
+    status: list[ContentStatus] | None = strawberry.field(
+        default=None,
+        description="Only stories in these states; EDITOR or ADMIN only, and implies a preview.",
+    )
 
     def to_db(self) -> db_stories.StoryFilter:
         return db_stories.StoryFilter(
@@ -63,46 +71,120 @@ class StoryFilter:
             sentiment=self.sentiment.value if self.sentiment else None,
             blindspot=self.blindspot.value if self.blindspot else None,
             query=checked_query(self.query, "filter.query") if self.query is not None else None,
+            statuses=[s.value for s in self.status] if self.status is not None else None,
         )
 
 
-# Each Node type, and the loader (an attribute of Loaders) that fetches its records by id.
-_NODES: dict[str, tuple[type[Any], str]] = {
-    "Story": (Story, "story_by_id"),
-    "DeepDive": (DeepDive, "deep_dive_by_id"),
-    "Source": (Source, "source_by_id"),
-    "Outlet": (Outlet, "outlet_by_id"),
-    "Topic": (Topic, "topic_by_id"),
+Preview = Annotated[
+    bool,
+    strawberry.argument(
+        description="EDITOR and ADMIN keys only: also reach drafts, scheduled and archived items."
+    ),
+]
+PreviewToken = Annotated[
+    str | None,
+    strawberry.argument(
+        description="A token from `createPreviewToken`: lets any caller read that one item."
+    ),
+]
+
+
+def _by_id(loader: str) -> Callable[[Info, int, Scope], Awaitable[Any]]:
+    async def load(info: Info, pk: int, scope: Scope) -> Any:
+        found = getattr(info.context.loaders, loader)
+        return await (found[scope] if isinstance(found, dict) else found).load(pk)
+
+    return load
+
+
+# Each Node type, and how to fetch its records by id in a scope.
+_NODES: dict[str, tuple[type[Any], Callable[[Info, int, Scope], Awaitable[Any]]]] = {
+    "Story": (Story, _by_id("story_by_id")),
+    "DeepDive": (DeepDive, _by_id("deep_dive_by_id")),
+    "Source": (Source, _by_id("source_by_id")),
+    "Outlet": (Outlet, _by_id("outlet_by_id")),
+    "Topic": (Topic, _by_id("topic_by_id")),
 }
+
+
+async def _find(
+    type_name: str,
+    fetch: Callable[[Scope], Awaitable[Any]],
+    scope: Scope,
+    grant: PreviewGrant | None,
+) -> Any:
+    """The record `fetch` finds in scope, or, failing that, the one item a preview token
+    names (its fields then stay public: the token opens that item, nothing behind it)."""
+    record = await fetch(scope)
+    if record is None and grant is not None and grant.type_name == type_name:
+        hidden = await fetch(Scope.PREVIEW)
+        if hidden is not None and hidden.id == grant.item_id:
+            return hidden
+    return record
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="Any object by its global id; null if missing or not visible.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        preview: Preview = False,
+        preview_token: PreviewToken = None,
+    ) -> Node | None:
         checked_text(id, "id", max_length=200)
+        scope, grant = scope_for(info, preview), preview_grant(info, preview_token)
         type_name, pk = from_global_id(id)
         if type_name not in _NODES:
             return None
-        node_type, loader = _NODES[type_name]
-        record = await getattr(info.context.loaders, loader).load(pk)
-        node: Node | None = node_type(record=record) if record else None
+        node_type, load = _NODES[type_name]
+        record = await _find(type_name, lambda s: load(info, pk, s), scope, grant)
+        node: Node | None = node_type(record=record, scope=scope) if record else None
         return node
 
     @strawberry.field(description="A published story by slug; null if missing or not visible.")
-    async def story(self, info: Info, slug: str) -> Story | None:
-        record = await db_stories.story_by_slug(info.context.pool, checked_slug(slug))
-        return Story(record=record) if record else None
+    async def story(
+        self,
+        info: Info,
+        slug: str,
+        preview: Preview = False,
+        preview_token: PreviewToken = None,
+    ) -> Story | None:
+        slug = checked_slug(slug)
+        scope, grant = scope_for(info, preview), preview_grant(info, preview_token)
+        pool = info.context.pool
+        record = await _find(
+            "Story", lambda s: db_stories.story_by_slug(pool, slug, s), scope, grant
+        )
+        return Story(record=record, scope=scope) if record else None
 
     @strawberry.field(description="A published deep dive by slug; null if missing or not visible.")
-    async def deep_dive(self, info: Info, slug: str) -> DeepDive | None:
-        record = await db_deep_dives.deep_dive_by_slug(info.context.pool, checked_slug(slug))
-        return DeepDive(record=record) if record else None
+    async def deep_dive(
+        self,
+        info: Info,
+        slug: str,
+        preview: Preview = False,
+        preview_token: PreviewToken = None,
+    ) -> DeepDive | None:
+        slug = checked_slug(slug)
+        scope, grant = scope_for(info, preview), preview_grant(info, preview_token)
+        pool = info.context.pool
+        record = await _find(
+            "DeepDive", lambda s: db_deep_dives.deep_dive_by_slug(pool, slug, s), scope, grant
+        )
+        return DeepDive(record=record, scope=scope) if record else None
 
     @strawberry.field(description="A topic by slug; null if there is none.")
-    async def topic(self, info: Info, slug: str) -> Topic | None:
+    async def topic(
+        self,
+        info: Info,
+        slug: str,
+        preview: Preview = False,
+    ) -> Topic | None:
+        scope = scope_for(info, preview)
         record = await db_topics.topic_by_slug(info.context.pool, checked_slug(slug))
-        return Topic(record=record) if record else None
+        return Topic(record=record, scope=scope) if record else None
 
     @strawberry.field(description="Published stories, newest first; at most 100 a page.")
     async def stories(
@@ -111,19 +193,24 @@ class Query:
         first: int = 20,
         after: str | None = None,
         filter: StoryFilter | None = None,
+        preview: Preview = False,
     ) -> Connection[Story]:
         check_first(first)
         cursor = feed_cursor(decode_cursor(after, "feed", 2))
         story_filter = filter.to_db() if filter else db_stories.StoryFilter()
+        if story_filter.statuses is not None:
+            require(info, Permission.PREVIEW)
+            preview = True
+        scope = scope_for(info, preview)
         pool = info.context.pool
-        rows = await db_stories.story_feed(pool, story_filter, first, cursor)
+        rows = await db_stories.story_feed(pool, story_filter, first, cursor, scope)
         return connection(
             rows,
             first,
             has_previous=after is not None,
-            node=lambda record: Story(record=record),
+            node=lambda record: Story(record=record, scope=scope),
             cursor=feed_cursor_of,
-            count=lambda: db_stories.story_feed_count(pool, story_filter),
+            count=lambda: db_stories.story_feed_count(pool, story_filter, scope),
         )
 
     @strawberry.field(
@@ -132,9 +219,14 @@ class Query:
         f"1 to {MAX_QUERY_LENGTH} characters."
     )
     async def search(
-        self, info: Info, query: str, first: int = 10, after: str | None = None
+        self,
+        info: Info,
+        query: str,
+        first: int = 10,
+        after: str | None = None,
+        preview: Preview = False,
     ) -> SearchConnection:
-        return await search(info, checked_query(query), first, after)
+        return await search(info, checked_query(query), first, after, scope_for(info, preview))
 
 
 def _optional_slug(value: str | None, field: str) -> str | None:

@@ -13,6 +13,8 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from db.paging import PageKey
+from db.visibility import Scope
+from schema.enums import ContentStatus
 from schema.errors import BadUserInput
 
 T = TypeVar("T")
@@ -22,10 +24,26 @@ MAX_PAGE_SIZE = 100
 @strawberry.interface(description="An object with a stable, opaque global id.")
 class Node:
     record: strawberry.Private[Any]  # a db record with an integer `id`
+    scope: strawberry.Private[Scope] = Scope.PUBLIC
+    """What this object's fields may reach: a preview's children are previews too."""
 
     @strawberry.field(description="Opaque global id; pass it to `node(id:)` to refetch.")
     def id(self) -> strawberry.ID:
         return to_global_id(type(self).__name__, self.record.id)
+
+
+@strawberry.interface(description="Content with a lifecycle: drafted, scheduled, published.")
+class Publishable(Node):
+    @strawberry.field(description="Where the item is in its lifecycle (PUBLISHED for readers).")
+    def status(self) -> ContentStatus:
+        return ContentStatus(self.record.status)
+
+    @strawberry.field(
+        description="Bumped by every change; send it back with an update to make sure you "
+        "change what you read (optimistic concurrency)."
+    )
+    def version(self) -> int:
+        return self.record.version
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
@@ -74,8 +92,9 @@ def feed_cursor(values: list[Any] | None) -> tuple[datetime, int] | None:
 
 
 def feed_cursor_of(record: Any) -> str:
-    """The cursor of a record listed newest first (it has `published_at` and `id`)."""
-    return encode_cursor("feed", record.published_at, record.id)
+    """The cursor of a record listed newest first (db.visibility.feed_time: drafts in a
+    preview sort by creation time)."""
+    return encode_cursor("feed", record.published_at or record.created_at, record.id)
 
 
 def check_first(first: int) -> int:

@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from db import search as db_search
+from db.visibility import Scope
 from schema.context import Info
 from schema.deep_dives import DeepDive
 from schema.relay import PageInfo, check_first, decode_cursor, encode_cursor, page_info
@@ -41,18 +42,22 @@ def highlight(headline: str) -> str:
     return escaped.replace(db_search.MATCH_START, "<mark>").replace(db_search.MATCH_END, "</mark>")
 
 
-async def search(info: Info, query: str, first: int, after: str | None) -> SearchConnection:
+async def search(
+    info: Info, query: str, first: int, after: str | None, scope: Scope
+) -> SearchConnection:
     check_first(first)
     cursor = decode_cursor(after, "search", 3)
     position = (float(cursor[0]), str(cursor[1]), int(cursor[2])) if cursor else None
-    hits = await db_search.search(info.context.pool, query, first, position)
+    hits = await db_search.search(info.context.pool, query, first, position, scope)
     page = hits[:first]
     loaders = info.context.loaders
-    stories = await loaders.story_by_id.load_many([h.id for h in page if h.kind == "story"])
-    dives = await loaders.deep_dive_by_id.load_many([h.id for h in page if h.kind != "story"])
+    stories = await loaders.story_by_id[scope].load_many([h.id for h in page if h.kind == "story"])
+    dives = await loaders.deep_dive_by_id[scope].load_many(
+        [h.id for h in page if h.kind != "story"]
+    )
     nodes: dict[tuple[str, int], Story | DeepDive] = {}
-    nodes.update({("story", r.id): Story(record=r) for r in stories if r})
-    nodes.update({("deep_dive", r.id): DeepDive(record=r) for r in dives if r})
+    nodes.update({("story", r.id): Story(record=r, scope=scope) for r in stories if r})
+    nodes.update({("deep_dive", r.id): DeepDive(record=r, scope=scope) for r in dives if r})
     edges = [
         SearchEdge(
             cursor=encode_cursor("search", h.rank, h.kind, h.id),
@@ -66,5 +71,5 @@ async def search(info: Info, query: str, first: int, after: str | None) -> Searc
     return SearchConnection(
         edges=edges,
         page_info=page_info([edge.cursor for edge in edges], len(hits) > first, after is not None),
-        count=lambda: db_search.search_count(pool, query),
+        count=lambda: db_search.search_count(pool, query, scope),
     )

@@ -15,7 +15,7 @@ from schema.context import Info
 from schema.enums import Blindspot, Sentiment
 from schema.relay import (
     Connection,
-    Node,
+    Publishable,
     check_first,
     connection,
     decode_cursor,
@@ -46,7 +46,7 @@ class BiasBreakdown:
 
 
 @strawberry.type(description="A news story built from many sources.")
-class Story(Node):
+class Story(Publishable):
     record: strawberry.Private[StoryRecord]
 
     @strawberry.field(description="URL-safe identifier, unique among stories.")
@@ -69,14 +69,14 @@ class Story(Node):
     async def category(self, info: Info) -> TopicRef | None:
         from schema.topics import topic_or_none
 
-        return await topic_or_none(info, self.record.category_id)
+        return await topic_or_none(info, self.record.category_id, self.scope)
 
     @strawberry.field(description="Topics of the story, most relevant first.")
     async def topics(self, info: Info) -> list[TopicRef]:
         from schema.topics import topics_in_order
 
         ids = await info.context.loaders.topic_ids_by_story.load(self.record.id)
-        return await topics_in_order(info, ids)
+        return await topics_in_order(info, ids, self.scope)
 
     @strawberry.field(description="When the story was published (ISO-8601 with offset).")
     def published_at(self) -> datetime | None:
@@ -158,10 +158,13 @@ class Story(Node):
     async def deep_dive(self, info: Info) -> DeepDiveRef | None:
         from schema.deep_dives import DeepDive
 
-        record = await info.context.loaders.deep_dive_by_story.load(self.record.id)
-        return DeepDive(record=record) if record else None
+        record = await info.context.loaders.deep_dive_by_story[self.scope].load(self.record.id)
+        return DeepDive(record=record, scope=self.scope) if record else None
 
-    @strawberry.field(description="Other stories on the same topics or in the same section.")
+    @strawberry.field(
+        description="Other stories on the same topics or in the same section; only ever "
+        "published ones, also in a preview."
+    )
     async def related_stories(self, info: Info, first: int = 5) -> list[Story]:
         check_first(first)
         found = await info.context.loaders.related_stories.load(RelatedKey(self.record.id, first))

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db.topics import Topic as TopicRecord
+from db.visibility import Scope
 from schema.context import Info
 from schema.enums import TopicKind
 from schema.relay import Connection, Node, owned_feed
@@ -51,9 +52,9 @@ class Topic(Node):
             self.record.id,
             first,
             after,
-            pages=loaders.story_page_by_topic,
-            counts=loaders.story_count_by_topic,
-            node=lambda record: Story(record=record),
+            pages=loaders.story_page_by_topic[self.scope],
+            counts=loaders.story_count_by_topic[self.scope],
+            node=lambda record: Story(record=record, scope=self.scope),
         )
 
     @strawberry.field(
@@ -70,19 +71,23 @@ class Topic(Node):
             self.record.id,
             first,
             after,
-            pages=loaders.deep_dive_page_by_topic,
-            counts=loaders.deep_dive_count_by_topic,
-            node=lambda record: DeepDive(record=record),
+            pages=loaders.deep_dive_page_by_topic[self.scope],
+            counts=loaders.deep_dive_count_by_topic[self.scope],
+            node=lambda record: DeepDive(record=record, scope=self.scope),
         )
 
 
-async def topic_or_none(info: Info, topic_id: int | None) -> Topic | None:
+async def topic_or_none(
+    info: Info, topic_id: int | None, scope: Scope = Scope.PUBLIC
+) -> Topic | None:
     if topic_id is None:
         return None
     record = await info.context.loaders.topic_by_id.load(topic_id)
-    return Topic(record=record) if record else None
+    return Topic(record=record, scope=scope) if record else None
 
 
-async def topics_in_order(info: Info, topic_ids: list[int]) -> list[Topic]:
+async def topics_in_order(
+    info: Info, topic_ids: list[int], scope: Scope = Scope.PUBLIC
+) -> list[Topic]:
     records = await info.context.loaders.topic_by_id.load_many(topic_ids)
-    return [Topic(record=record) for record in records if record is not None]
+    return [Topic(record=record, scope=scope) for record in records if record is not None]

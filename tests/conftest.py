@@ -22,13 +22,13 @@ import pytest
 from api import migrations
 from api.app import create_app, with_lifespan_state
 from api.database import embedded_url
-from api.settings import Settings
+from api.settings import Access, Settings
 from db.demo import load_bundle
 from db.pool import Pool, StatementCounter, create_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
-CONTENT_TABLES = "outlets, sources, topics, stories, deep_dives"
+CONTENT_TABLES = "outlets, sources, topics, stories, deep_dives, audit_log, api_keys, rate_buckets"
 
 
 def with_database(url: str, name: str) -> str:
@@ -75,7 +75,11 @@ def database_url(make_database: Any) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return replace(Settings(), database_url=database_url, public_url="https://news.test")
+    # Anonymous readers get a generous rate here; the rate-limit tests build their own apps.
+    access = Access(anonymous_rate_per_minute=1_000_000)
+    return replace(
+        Settings(), database_url=database_url, public_url="https://news.test", access=access
+    )
 
 
 @pytest.fixture(scope="session")

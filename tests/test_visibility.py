@@ -15,7 +15,7 @@ from tests.factories import create_deep_dive, create_story, create_topic, slug_o
 FUTURE = datetime.now(UTC) + timedelta(days=30)
 HIDDEN = {
     "draft": {"status": "DRAFT", "published_at": None},
-    "scheduled": {"status": "SCHEDULED", "published_at": FUTURE},
+    "scheduled": {"status": "PUBLISHED", "published_at": FUTURE},
     "future-dated": {"status": "PUBLISHED", "published_at": FUTURE},
     "archived": {"status": "ARCHIVED"},
 }

@@ -1,0 +1,109 @@
+"""Who is calling, and may they call now: API keys and shared token-bucket rate limits.
+
+Pure ASGI middleware in front of the API routes. It puts the caller (a content.access.Viewer)
+in the request state and adds X-RateLimit-* headers to every response it lets through.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import json_error
+from api.settings import Access
+from content.access import ANONYMOUS, Role, Viewer
+from db import keys
+from db.rate_limits import Decision
+
+GATED_PATHS = ("/graphql", "/v1/")
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, message: str, code: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code, headers
+
+
+def presented_key(headers: Headers) -> str | None:
+    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`, if either is sent."""
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Rejected(
+                401,
+                "The Authorization header must be `Bearer <key>`.",
+                "UNAUTHENTICATED",
+                {"WWW-Authenticate": 'Bearer realm="newsgraph"'},
+            )
+        return value.strip()
+    return headers.get("x-api-key")
+
+
+def rate_headers(decision: Decision) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(decision.reset_after),
+    }
+
+
+class Gate:
+    def __init__(self, app: ASGIApp, access: Access) -> None:
+        self.app = app
+        self.access = access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(GATED_PATHS):
+            await self.app(scope, receive, send)
+            return
+        try:
+            viewer, bucket, rate = await self._identify(scope)
+            decision = await scope["state"]["rate_limiter"].take(bucket, rate, rate / 60)
+            headers = rate_headers(decision)
+            if not decision.allowed:
+                raise Rejected(
+                    429,
+                    f"Rate limit of {rate} requests a minute reached; retry in "
+                    f"{decision.retry_after} s.",
+                    "RATE_LIMITED",
+                    headers | {"Retry-After": str(decision.retry_after)},
+                )
+        except Rejected as rejection:
+            response = json_error(rejection.status, rejection.message, rejection.code)
+            response.headers.update(rejection.headers)
+            await response(scope, receive, send)
+            return
+        scope["state"]["viewer"] = viewer
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _identify(self, scope: Scope) -> tuple[Viewer, str, int]:
+        """The caller, its rate-limit bucket and its rate a minute."""
+        presented = presented_key(Headers(scope=scope))
+        if presented is None:
+            if not self.access.anonymous:
+                raise Rejected(
+                    401,
+                    "This service needs an API key: send `Authorization: Bearer <key>`.",
+                    "UNAUTHENTICATED",
+                    {"WWW-Authenticate": 'Bearer realm="newsgraph"'},
+                )
+            client = scope.get("client")
+            address = client[0] if client else "unknown"
+            return ANONYMOUS, f"address:{address}", self.access.anonymous_rate_per_minute
+        found = await keys.authenticate(scope["state"]["pool"], presented)
+        if found is None:
+            raise Rejected(
+                401,
+                "The API key is not valid: it is unknown, revoked or expired.",
+                "UNAUTHENTICATED",
+                {"WWW-Authenticate": 'Bearer realm="newsgraph", error="invalid_token"'},
+            )
+        viewer = Viewer(Role(found.role), found.name, found.id)
+        return viewer, f"key:{found.id}", found.rate_per_minute

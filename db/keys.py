@@ -1,0 +1,106 @@
+"""API keys: random, shown once, stored as a SHA-256 hash beside a short visible prefix.
+
+The prefix finds the row; the hash proves the rest. Keys carry 256 random bits, so a fast hash
+is enough (a slow password hash protects guessable secrets, which these are not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from db.pool import Pool
+from db.records import build, columns
+
+KEY_START = "ng_"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    name: str
+    role: str
+    prefix: str
+    rate_per_minute: int
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+_KEY = columns(ApiKey, "k")
+_CREATE = f"""
+INSERT INTO api_keys AS k (name, role, prefix, key_hash, rate_per_minute, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_KEY}
+"""
+_LIST = f"SELECT {_KEY} FROM api_keys k ORDER BY k.id"
+_BY_ID = f"SELECT {_KEY} FROM api_keys k WHERE k.id = $1"
+_REVOKE = f"""
+UPDATE api_keys AS k SET revoked_at = COALESCE(k.revoked_at, now())
+WHERE k.id = $1 RETURNING {_KEY}
+"""
+# One statement: find a usable key by prefix and note its use (at most once a minute, so a
+# busy key does not turn every read into a write).
+_AUTHENTICATE = f"""
+WITH found AS (
+    SELECT k.key_hash, {_KEY} FROM api_keys k
+    WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+), touched AS (
+    UPDATE api_keys SET last_used_at = now()
+    WHERE id = (SELECT id FROM found) AND key_hash = $2
+      AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+)
+SELECT * FROM found
+"""
+
+
+def _hash(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _prefix_of(key: str) -> str | None:
+    parts = key.split("_")
+    if len(parts) != 3 or f"{parts[0]}_" != KEY_START or len(parts[1]) != 8:
+        return None
+    return parts[1]
+
+
+async def create_key(
+    pool: Pool, *, name: str, role: str, rate_per_minute: int, expires_at: datetime | None
+) -> tuple[ApiKey, str]:
+    """The new key's record and the key itself, which is never stored and cannot be shown
+    again."""
+    prefix = secrets.token_hex(4)
+    key = f"{KEY_START}{prefix}_{secrets.token_urlsafe(32)}"
+    row = await pool.fetchrow(_CREATE, name, role, prefix, _hash(key), rate_per_minute, expires_at)
+    return build(ApiKey, row), key
+
+
+async def list_keys(pool: Pool) -> list[ApiKey]:
+    return [build(ApiKey, row) for row in await pool.fetch(_LIST)]
+
+
+async def key_by_id(pool: Pool, key_id: int) -> ApiKey | None:
+    row = await pool.fetchrow(_BY_ID, key_id)
+    return build(ApiKey, row) if row else None
+
+
+async def revoke_key(pool: Pool, key_id: int) -> ApiKey | None:
+    """Revoke the key (idempotent: a revoked key keeps its first revocation time)."""
+    row = await pool.fetchrow(_REVOKE, key_id)
+    return build(ApiKey, row) if row else None
+
+
+async def authenticate(pool: Pool, presented: str) -> ApiKey | None:
+    """The key's record if `presented` is a live key: known, not revoked, not expired."""
+    prefix = _prefix_of(presented)
+    if prefix is None:
+        return None
+    digest = _hash(presented)
+    row = await pool.fetchrow(_AUTHENTICATE, prefix, digest)
+    if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
+        return None
+    return build(ApiKey, row)

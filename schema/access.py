@@ -1,0 +1,50 @@
+"""Permission checks and visibility scopes for resolvers (the rules live in content.access)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from content.access import Permission, PreviewGrant, read_preview
+from db.visibility import Scope
+from schema.context import Info
+from schema.errors import Forbidden, Unauthenticated
+
+_WHO = {
+    Permission.READ: "any key",
+    Permission.PREVIEW: "an EDITOR or ADMIN key",
+    Permission.EDIT: "an EDITOR or ADMIN key",
+    Permission.ADMINISTER: "an ADMIN key",
+}
+
+
+def require(info: Info, permission: Permission) -> None:
+    """Raise FORBIDDEN unless the caller may do this."""
+    viewer = info.context.viewer
+    if not viewer.can(permission):
+        raise Forbidden(
+            f"Your key ({viewer.role.value}) may not {permission.value}; that needs "
+            f"{_WHO[permission]}.",
+            needs=_WHO[permission],
+        )
+
+
+def scope_for(info: Info, preview: bool) -> Scope:
+    """PREVIEW when an editor asked for it; asking without the role is FORBIDDEN."""
+    if not preview:
+        return Scope.PUBLIC
+    require(info, Permission.PREVIEW)
+    return Scope.PREVIEW
+
+
+def preview_grant(info: Info, token: str | None) -> PreviewGrant | None:
+    """The grant in a preview token, or None without one; a bad or expired token is
+    UNAUTHENTICATED rather than silently ignored."""
+    if token is None:
+        return None
+    grant = read_preview(info.context.preview_secret, token, datetime.now(UTC))
+    if grant is None:
+        raise Unauthenticated(
+            "`previewToken` is not valid or has expired; ask an editor for a new one.",
+            field="previewToken",
+        )
+    return grant
