@@ -9,12 +9,14 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from importlib.resources import files
 from typing import Any
 
 from api import migrations
 from api.database import resolve_url
 from api.settings import Settings
+from content.access import Role
 from db.pool import Pool, create_pool
 
 log = logging.getLogger("newsgraph")
@@ -59,6 +61,30 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--stories", type=int, required=True, help="how many stories")
     generate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     generate.set_defaults(run=_generate)
+
+    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+    key_commands = keys.add_subparsers(title="key commands", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="create a key and print it (shown once)")
+    create.add_argument("--name", required=True, help="who or what uses the key, e.g. web")
+    create.add_argument(
+        "--role",
+        required=True,
+        type=str.upper,
+        choices=[role.value for role in Role],
+        help="PUBLIC, PARTNER, EDITOR or ADMIN (any case)",
+    )
+    create.add_argument(
+        "--rate", type=int, help="requests a minute (default NEWSGRAPH_KEY_RATE_PER_MINUTE)"
+    )
+    create.add_argument(
+        "--expires", type=_aware_time, help="expiry, ISO-8601 with offset, e.g. 2027-01-01T00:00Z"
+    )
+    create.set_defaults(run=_keys_create)
+    listing = key_commands.add_parser("list", help="list keys (never the keys themselves)")
+    listing.set_defaults(run=_keys_list)
+    revoke = key_commands.add_parser("revoke", help="revoke a key by id or prefix")
+    revoke.add_argument("key", help="the key's id or its 8-character prefix")
+    revoke.set_defaults(run=_keys_revoke)
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.set_defaults(run=_export_schema)
@@ -125,6 +151,64 @@ async def _generate_into(pool: Pool, args: argparse.Namespace) -> str:
     await bulk.sync_sequences(pool)
     await bulk.vacuum_analyze(pool)
     return "generated: " + ", ".join(f"{n} {table}" for table, n in totals.items())
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone offset, e.g. Z or +02:00")
+    return value
+
+
+def _keys_create(args: argparse.Namespace, settings: Settings) -> None:
+    from db import keys
+
+    if args.rate is not None and args.rate < 1:
+        raise SystemExit("--rate must be at least 1")
+    if not 1 <= len(args.name) <= 100:
+        raise SystemExit("--name must be 1 to 100 characters")
+    rate = args.rate or settings.access.key_rate_per_minute
+    record, key = asyncio.run(
+        _with_pool(
+            _ready(settings),
+            lambda pool: keys.create_key(
+                pool, name=args.name, role=args.role, rate_per_minute=rate, expires_at=args.expires
+            ),
+        )
+    )
+    print(key)
+    print(
+        f"created key {record.id} ({record.prefix}) for {record.name}: {record.role}, "
+        f"{record.rate_per_minute}/min; store it now, it cannot be shown again",
+        file=sys.stderr,
+    )
+
+
+def _keys_list(args: argparse.Namespace, settings: Settings) -> None:
+    from db import keys
+
+    found = asyncio.run(_with_pool(_ready(settings), keys.list_keys))
+    print("id\tprefix\trole\trate/min\tname\tcreated\texpires\trevoked\tlast used")
+    for k in found:
+        cells = [k.id, k.prefix, k.role, k.rate_per_minute, k.name, k.created_at, k.expires_at]
+        cells += [k.revoked_at, k.last_used_at]
+        print("\t".join("-" if c is None else str(c) for c in cells))
+
+
+def _keys_revoke(args: argparse.Namespace, settings: Settings) -> None:
+    from db import keys
+
+    async def revoke(pool: Pool) -> keys.ApiKey | None:
+        found = await keys.key_by_reference(pool, args.key)
+        return await keys.revoke_key(pool, found.id) if found else None
+
+    revoked = asyncio.run(_with_pool(_ready(settings), revoke))
+    if revoked is None:
+        raise SystemExit(f"no key with id or prefix {args.key!r}")
+    print(f"revoked key {revoked.id} ({revoked.prefix}) at {revoked.revoked_at}")
 
 
 def _export_schema(args: argparse.Namespace, settings: Settings) -> None:

@@ -38,6 +38,7 @@ VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_KEY}
 """
 _LIST = f"SELECT {_KEY} FROM api_keys k ORDER BY k.id"
 _BY_ID = f"SELECT {_KEY} FROM api_keys k WHERE k.id = $1"
+_BY_PREFIX = f"SELECT {_KEY} FROM api_keys k WHERE k.prefix = $1"
 _REVOKE = f"""
 UPDATE api_keys AS k SET revoked_at = COALESCE(k.revoked_at, now())
 WHERE k.id = $1 RETURNING {_KEY}
@@ -62,10 +63,12 @@ def _hash(key: str) -> bytes:
 
 
 def _prefix_of(key: str) -> str | None:
-    parts = key.split("_")
-    if len(parts) != 3 or f"{parts[0]}_" != KEY_START or len(parts[1]) != 8:
+    """The 8 hex digits after `ng_` (the secret after them may itself contain `_`)."""
+    start = len(KEY_START)
+    prefix = key[start : start + 8]
+    if not key.startswith(KEY_START) or key[start + 8 : start + 9] != "_" or len(prefix) != 8:
         return None
-    return parts[1]
+    return prefix
 
 
 async def create_key(
@@ -85,6 +88,14 @@ async def list_keys(pool: Pool) -> list[ApiKey]:
 
 async def key_by_id(pool: Pool, key_id: int) -> ApiKey | None:
     row = await pool.fetchrow(_BY_ID, key_id)
+    return build(ApiKey, row) if row else None
+
+
+async def key_by_reference(pool: Pool, reference: str) -> ApiKey | None:
+    """A key by its id (digits) or its prefix."""
+    if reference.isdigit():
+        return await key_by_id(pool, int(reference))
+    row = await pool.fetchrow(_BY_PREFIX, reference)
     return build(ApiKey, row) if row else None
 
 

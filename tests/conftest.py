@@ -7,10 +7,12 @@ it at the end; each test starts from empty content tables.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,6 +25,7 @@ from api import migrations
 from api.app import create_app, with_lifespan_state
 from api.database import embedded_url
 from api.settings import Access, Settings
+from db import keys
 from db.demo import load_bundle
 from db.pool import Pool, StatementCounter, create_pool
 
@@ -87,15 +90,43 @@ def statements() -> StatementCounter:
     return StatementCounter()
 
 
-@pytest.fixture(scope="session")
-async def client(
-    settings: Settings, statements: StatementCounter
+@contextlib.asynccontextmanager
+async def serving(
+    settings: Settings, statements: StatementCounter | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, connection_setup=statements.attach)
+    """An HTTP client for an app built from these settings, its lifespan running."""
+    app = create_app(settings, connection_setup=statements.attach if statements else None)
     async with app.router.lifespan_context(app) as state:
         transport = httpx.ASGITransport(app=with_lifespan_state(app, dict(state)))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
+
+
+@pytest.fixture(scope="session")
+async def client(
+    settings: Settings, statements: StatementCounter
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(settings, statements) as http:
+        yield http
+
+
+@pytest.fixture
+def make_key(pool: Pool) -> Any:
+    """Creates API keys (through the same code as `newsgraph keys create`); returns the key."""
+
+    async def make(
+        role: str = "PUBLIC",
+        *,
+        name: str = "test",
+        rate: int = 1_000_000,
+        expires_at: datetime | None = None,
+    ) -> str:
+        _, key = await keys.create_key(
+            pool, name=name, role=role, rate_per_minute=rate, expires_at=expires_at
+        )
+        return key
+
+    return make
 
 
 @pytest.fixture(scope="session")
@@ -123,17 +154,27 @@ def operation(name: str) -> str:
     return (OPERATIONS / f"{name}.graphql").read_text()
 
 
-async def graphql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
-    """POST a GraphQL operation; return the whole JSON response."""
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
+def bearer(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+async def graphql(
+    client: httpx.AsyncClient, query: str, *, key: str | None = None, **variables: Any
+) -> dict[str, Any]:
+    """POST a GraphQL operation (with an API key when given); return the whole JSON response."""
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=bearer(key)
+    )
     assert response.status_code in (200, 400), response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def data(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
+async def data(
+    client: httpx.AsyncClient, query: str, *, key: str | None = None, **variables: Any
+) -> dict[str, Any]:
     """The `data` of a GraphQL operation that must succeed."""
-    body = await graphql(client, query, **variables)
+    body = await graphql(client, query, key=key, **variables)
     assert "errors" not in body, body["errors"]
     result: dict[str, Any] = body["data"]
     return result

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-COMMANDS = ["serve", "migrate", "demo", "generate", "export-schema"]
+COMMANDS = ["serve", "migrate", "demo", "generate", "keys", "export-schema"]
 
 
 def newsgraph(*args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:

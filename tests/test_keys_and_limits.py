@@ -1,0 +1,233 @@
+"""API keys (hashed, revocable, expiring), anonymous access and shared token-bucket limits."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from api.settings import Access, Settings
+from db.pool import Pool
+from tests.conftest import bearer, data, error_codes, serving
+from tests.test_cli import newsgraph
+
+PING = "{ stories(first: 1) { totalCount } }"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+async def post(client: Any, headers: dict[str, str] | None = None) -> Any:
+    return await client.post("/graphql", json={"query": PING}, headers=headers or {})
+
+
+def limited(settings: Settings, **access: Any) -> Settings:
+    return replace(settings, access=Access(**access))
+
+
+async def test_a_key_works_as_bearer_and_as_x_api_key(client: Any, make_key: Any) -> None:
+    key = await make_key("PARTNER")
+    for headers in (bearer(key), {"X-API-Key": key}):
+        response = await post(client, headers)
+        assert response.status_code == 200, response.text
+        assert "errors" not in response.json()
+
+
+async def test_keys_are_stored_hashed_with_a_visible_prefix(pool: Pool, make_key: Any) -> None:
+    key = await make_key("EDITOR")
+    row = await pool.fetchrow("SELECT prefix, key_hash FROM api_keys")
+    assert key.startswith(f"ng_{row['prefix']}_")
+    assert bytes(row["key_hash"]) == hashlib.sha256(key.encode()).digest()
+    stored = await pool.fetchval("SELECT row_to_json(k)::text FROM api_keys k")
+    assert key not in stored and key[len("ng_12345678_") :] not in stored
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer ng_deadbeef_not-a-real-key"},
+        {"Authorization": "Bearer nonsense"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer "},
+        {"X-API-Key": "ng_00000000_x"},
+    ],
+    ids=["unknown", "malformed", "wrong-scheme", "empty", "unknown-x-api-key"],
+)
+async def test_a_wrong_key_is_401_never_anonymous(client: Any, headers: dict[str, str]) -> None:
+    response = await post(client, headers)
+    assert response.status_code == 401
+    assert error_codes(response.json()) == ["UNAUTHENTICATED"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_a_key_with_a_right_prefix_and_a_wrong_secret_is_401(
+    client: Any, make_key: Any
+) -> None:
+    key = await make_key()
+    forged = key[:-4] + ("aaaa" if not key.endswith("aaaa") else "bbbb")
+    assert (await post(client, bearer(forged))).status_code == 401
+
+
+async def test_revoked_and_expired_keys_are_401(client: Any, pool: Pool, make_key: Any) -> None:
+    revoked = await make_key(name="revoked")
+    assert (await post(client, bearer(revoked))).status_code == 200
+    await pool.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'revoked'")
+    assert (await post(client, bearer(revoked))).status_code == 401
+
+    expired = await make_key(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert (await post(client, bearer(expired))).status_code == 401
+    live = await make_key(expires_at=datetime.now(UTC) + timedelta(hours=1))
+    assert (await post(client, bearer(live))).status_code == 200
+
+
+async def test_last_use_is_recorded(client: Any, pool: Pool, make_key: Any) -> None:
+    key = await make_key()
+    assert await pool.fetchval("SELECT last_used_at FROM api_keys") is None
+    await post(client, bearer(key))
+    assert await pool.fetchval("SELECT last_used_at FROM api_keys") is not None
+
+
+async def test_anonymous_access_can_be_switched_off(settings: Settings, make_key: Any) -> None:
+    key = await make_key()
+    async with serving(limited(settings, anonymous=False)) as client:
+        response = await post(client)
+        assert response.status_code == 401
+        assert "needs an API key" in response.json()["errors"][0]["message"]
+        assert (await post(client, bearer(key))).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_anonymous_callers_may_not_preview(client: Any) -> None:
+    body = await client.post(
+        "/graphql", json={"query": "{ stories(first: 1, preview: true) { totalCount } }"}
+    )
+    assert error_codes(body.json()) == ["FORBIDDEN"]
+
+
+@pytest.mark.parametrize("role", ["PUBLIC", "PARTNER"])
+async def test_reader_keys_may_not_preview(client: Any, make_key: Any, role: str) -> None:
+    key = await make_key(role)
+    query = "{ stories(first: 1, filter: {status: [DRAFT]}) { totalCount } }"
+    body = await client.post("/graphql", json={"query": query}, headers=bearer(key))
+    assert error_codes(body.json()) == ["FORBIDDEN"]
+    assert "EDITOR or ADMIN" in body.json()["errors"][0]["message"]
+
+
+async def test_every_response_carries_rate_limit_headers(client: Any, make_key: Any) -> None:
+    key = await make_key(rate=50)
+    first, second = await post(client, bearer(key)), await post(client, bearer(key))
+    assert first.headers["X-RateLimit-Limit"] == "50"
+    assert int(first.headers["X-RateLimit-Remaining"]) == 49
+    assert int(second.headers["X-RateLimit-Remaining"]) == 48
+    assert int(second.headers["X-RateLimit-Reset"]) >= 1
+    error = await client.post("/graphql", content=b"{", headers=bearer(key))
+    assert error.status_code == 400 and "X-RateLimit-Remaining" in error.headers
+
+
+async def over_the_limit(client: Any, headers: dict[str, str], limit: int) -> Any:
+    for _ in range(limit):
+        assert (await post(client, headers)).status_code == 200
+    return await post(client, headers)
+
+
+async def test_a_key_over_its_rate_gets_429_with_retry_after(client: Any, make_key: Any) -> None:
+    key, other = await make_key(rate=3), await make_key(rate=3)
+    response = await over_the_limit(client, bearer(key), 3)
+    assert response.status_code == 429
+    assert error_codes(response.json()) == ["RATE_LIMITED"]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+    assert (await post(client, bearer(other))).status_code == 200, "buckets are per key"
+
+
+async def test_anonymous_callers_are_limited_per_address(settings: Settings) -> None:
+    async with serving(limited(settings, anonymous_rate_per_minute=2)) as client:
+        response = await over_the_limit(client, {}, 2)
+        assert response.status_code == 429
+        assert error_codes(response.json()) == ["RATE_LIMITED"]
+
+
+async def test_the_bucket_refills_over_time(settings: Settings, make_key: Any) -> None:
+    key = await make_key(rate=60)  # one token a second
+    async with serving(settings) as client:
+        for _ in range(60):
+            await post(client, bearer(key))
+        assert (await post(client, bearer(key))).status_code == 429
+        await asyncio.sleep(1.1)
+        assert (await post(client, bearer(key))).status_code == 200
+
+
+async def test_processes_share_one_bucket_through_postgresql(
+    settings: Settings, make_key: Any
+) -> None:
+    key = await make_key(rate=4)
+    async with serving(settings) as one, serving(settings) as two:
+        statuses = [
+            (await post(client, bearer(key))).status_code for client in (one, two, one, two, one)
+        ]
+    assert statuses == [200, 200, 200, 200, 429]
+
+
+async def redis_available() -> bool:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+        await client.flushdb()
+        return True
+    except (redis.ConnectionError, OSError):
+        return False
+    finally:
+        await client.aclose()
+
+
+async def test_redis_buckets_are_shared_and_limit_alike(settings: Settings, make_key: Any) -> None:
+    if not await redis_available():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    key = await make_key(rate=3)
+    redis_settings = limited(settings, redis_url=REDIS_URL, anonymous_rate_per_minute=100)
+    async with serving(redis_settings) as one, serving(redis_settings) as two:
+        statuses = [(await post(c, bearer(key))).status_code for c in (one, two, one, two)]
+        last = await post(one, bearer(key))
+    assert statuses == [200, 200, 200, 429]
+    assert last.status_code == 429 and int(last.headers["Retry-After"]) >= 1
+
+
+def test_cli_creates_lists_and_revokes_keys(database_url: str) -> None:
+    created = newsgraph(
+        "keys", "create", "--name", "web", "--role", "public", "--rate", "120",
+        database_url=database_url,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("ng_") and "cannot be shown again" in created.stderr
+    prefix = key[3:11]
+
+    listed = newsgraph("keys", "list", database_url=database_url)
+    assert prefix in listed.stdout and "web" in listed.stdout and "PUBLIC" in listed.stdout
+    assert key not in listed.stdout
+
+    revoked = newsgraph("keys", "revoke", prefix, database_url=database_url)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    missing = newsgraph("keys", "revoke", "99999", database_url=database_url)
+    assert missing.returncode != 0 and "no key" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["--role", "owner"], "invalid choice"),
+        (["--role", "public", "--expires", "2027-01-01"], "time zone"),
+        (["--role", "public", "--rate", "0"], "at least 1"),
+    ],
+)
+def test_cli_rejects_bad_key_options(database_url: str, args: list[str], complaint: str) -> None:
+    result = newsgraph("keys", "create", "--name", "x", *args, database_url=database_url)
+    assert result.returncode != 0 and complaint in result.stderr
+
+
+async def test_keys_only_read_with_the_role_they_have(client: Any, make_key: Any) -> None:
+    key = await make_key("PUBLIC")
+    assert (await data(client, PING, key=key))["stories"]["totalCount"] == 0
