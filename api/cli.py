@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from importlib.resources import files
+from functools import partial
 from typing import Any
 
 from api import migrations
@@ -56,6 +55,28 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="load the demo content (idempotent)")
     demo.set_defaults(run=_demo)
+
+    load = commands.add_parser(
+        "import",
+        help="create or update content from NDJSON files (idempotent; see the README)",
+        description="Each line is one document: an outlet, topic, source, story or deep "
+        "dive, with references by slug or URL. Exits 1 if any line was rejected.",
+    )
+    load.add_argument("files", nargs="+", metavar="FILE", help="NDJSON files, - for stdin")
+    load.add_argument("--strict", action="store_true", help="stop at the first bad line")
+    load.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip the lines an earlier, interrupted import of the same file committed",
+    )
+    load.add_argument(
+        "--batch-size", type=int, default=500, help="lines per transaction (default 500)"
+    )
+    load.set_defaults(run=_import)
+
+    dump = commands.add_parser("export", help="write all content as NDJSON (import's format)")
+    dump.add_argument("-o", "--output", help="file to write (default: standard output)")
+    dump.set_defaults(run=_export)
 
     generate = commands.add_parser("generate", help="insert deterministic synthetic content")
     generate.add_argument("--stories", type=int, required=True, help="how many stories")
@@ -112,8 +133,35 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> None:
-    counts = asyncio.run(_with_pool(_ready(settings), _load_demo))
-    print("demo content loaded: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    report = asyncio.run(_with_pool(_ready(settings), _load_demo))
+    print(f"demo content: {report.summary()}")
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> None:
+    from api import transfer
+
+    if args.batch_size < 1:
+        raise SystemExit("--batch-size must be at least 1")
+    settings = _ready(settings)
+    rejected = 0
+    for name in args.files:
+        job = transfer.ImportJob(name, settings.data_dir, strict=args.strict, resume=args.resume)
+        report = asyncio.run(_with_pool(settings, partial(job.run, batch_size=args.batch_size)))
+        for rejection in report.rejections:
+            print(f"{name}:{rejection.line}: {rejection.reason}", file=sys.stderr)
+        print(f"{name}: {report.summary()}")
+        rejected += len(report.rejections)
+        if rejected and args.strict:
+            break
+    if rejected:
+        sys.exit(1)
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> None:
+    from api import transfer
+
+    settings = _ready(settings)
+    asyncio.run(_with_pool(settings, lambda pool: transfer.export_to(pool, args.output)))
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> None:
@@ -233,15 +281,14 @@ async def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[Any]])
         await pool.close()
 
 
-async def _load_demo(pool: Pool) -> dict[str, int]:
-    from db.demo import load_bundle
+async def _load_demo(pool: Pool) -> Any:
+    from api.transfer import load_demo
 
-    bundle = json.loads(files("content").joinpath("demo.json").read_text(encoding="utf-8"))
-    return await load_bundle(pool, bundle)
+    return await load_demo(pool)
 
 
 async def _load_demo_if_empty(pool: Pool) -> None:
-    from db.demo import has_stories
+    from db.editorial import has_stories
 
     if not await has_stories(pool):
         log.info("empty database: loading the demo content")

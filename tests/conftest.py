@@ -25,8 +25,8 @@ from api import migrations
 from api.app import create_app, with_lifespan_state
 from api.database import embedded_url
 from api.settings import Access, Settings
+from api.transfer import load_demo
 from db import keys
-from db.demo import load_bundle
 from db.pool import Pool, StatementCounter, create_pool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,11 +143,25 @@ async def pool(session_pool: Pool) -> Pool:
     return session_pool
 
 
+DEMO = ROOT / "content" / "demo.ndjson"
+PLURALS = {"outlet": "outlets", "topic": "topics", "source": "sources", "story": "stories"}
+
+
+def demo_documents() -> dict[str, list[dict[str, Any]]]:
+    """The demo content as lists of documents by kind: {"stories": [...], ...}."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for line in DEMO.read_text().splitlines():
+        document = json.loads(line)
+        kind = document.pop("type")
+        grouped.setdefault(PLURALS.get(kind, kind + "s"), []).append(document)
+    return grouped
+
+
 @pytest.fixture
 async def demo(pool: Pool) -> dict[str, Any]:
-    bundle: dict[str, Any] = json.loads((ROOT / "content" / "demo.json").read_text())
-    await load_bundle(pool, bundle)
-    return bundle
+    report = await load_demo(pool)
+    assert not report.rejections, report.rejections
+    return demo_documents()
 
 
 def operation(name: str) -> str:

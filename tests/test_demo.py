@@ -1,12 +1,7 @@
-"""The demo loader keeps every link of its bundle, and refuses links it cannot resolve."""
+"""The demo content loads through the NDJSON import and keeps every link it names."""
 
 from __future__ import annotations
 
-import copy
-
-import pytest
-
-from db.demo import load_bundle
 from tests.conftest import data
 
 COUNTS = """query($slug: String!) { story(slug: $slug) {
@@ -21,12 +16,12 @@ async def test_every_demo_story_keeps_all_its_sources_and_topics(client, demo) -
         assert [t["slug"] for t in story["topics"]] == bundled["topics"]
 
 
-async def test_an_unknown_reference_fails_the_whole_load(pool, demo) -> None:
-    broken = copy.deepcopy(demo)
-    broken["stories"][0]["slug"] = "a-new-story"
-    broken["stories"][0]["topics"].append("no-such-topic")
-    with pytest.raises(ValueError, match="no topics with slug no-such-topic"):
-        await load_bundle(pool, broken)
-    assert not await pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM stories WHERE slug = 'a-new-story')"
-    )
+async def test_loading_the_demo_again_changes_nothing(pool, demo) -> None:
+    from api.transfer import load_demo
+
+    before = await pool.fetch("SELECT slug, version, updated_at FROM stories ORDER BY slug")
+    report = await load_demo(pool)
+    assert report.counts["unchanged"] == sum(len(items) for items in demo.values())
+    assert report.counts["created"] == report.counts["updated"] == 0
+    after = await pool.fetch("SELECT slug, version, updated_at FROM stories ORDER BY slug")
+    assert before == after

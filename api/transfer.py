@@ -1,0 +1,98 @@
+"""The command line's side of NDJSON import and export: files, checkpoints, progress."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+from typing import IO
+
+from tqdm import tqdm
+
+from content.access import COMMAND_LINE
+from db.audit import Actor
+from db.pool import Pool
+from db.transfer import Report, export_lines, import_lines
+
+DEMO = "demo.ndjson"
+
+
+def _numbered(stream: IO[str], skip_through: int) -> Iterator[tuple[int, str]]:
+    for number, text in enumerate(stream, 1):
+        if number > skip_through:
+            yield number, text
+
+
+class ImportJob:
+    """One file's import. With resume, lines an interrupted run committed are skipped; the
+    checkpoint (in the data directory) is kept per file and only trusted while the file's
+    size and modification time are unchanged."""
+
+    def __init__(self, name: str, data_dir: Path, *, strict: bool, resume: bool) -> None:
+        self.name, self.strict, self.resume = name, strict, resume
+        self.path = None if name == "-" else Path(name)
+        digest = hashlib.sha256(str(self.path and self.path.resolve()).encode()).hexdigest()
+        self.checkpoint = data_dir / "imports" / f"{digest[:24]}.json"
+
+    def _stamp(self) -> dict[str, int]:
+        assert self.path is not None
+        stat = self.path.stat()
+        return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+    def _resume_after(self) -> int:
+        if not self.resume or self.path is None or not self.checkpoint.exists():
+            return 0
+        saved = json.loads(self.checkpoint.read_text())
+        return int(saved["line"]) if saved.get("stamp") == self._stamp() else 0
+
+    def _save_checkpoint(self, line: int) -> None:
+        if self.path is None:
+            return
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        self.checkpoint.write_text(json.dumps({"line": line, "stamp": self._stamp()}))
+
+    async def run(self, pool: Pool, batch_size: int) -> Report:
+        if self.path is not None and not self.path.is_file():
+            raise SystemExit(f"{self.name}: no such file")
+        skip = self._resume_after()
+        stream = sys.stdin if self.path is None else self.path.open(encoding="utf-8")
+        total = None if self.path is None else sum(1 for _ in self.path.open("rb"))
+        report = Report()
+        try:
+            with tqdm(total=total, initial=skip, unit="line", desc=self.name, disable=None) as bar:
+                await import_lines(
+                    pool,
+                    _numbered(stream, skip),
+                    actor=Actor(f"import ({COMMAND_LINE.name})", None),
+                    strict=self.strict,
+                    batch_size=batch_size,
+                    progress=bar.update,
+                    report=report,
+                )
+        finally:
+            if stream is not sys.stdin:
+                stream.close()
+            # Also when interrupted: the report knows the last line that committed.
+            self._save_checkpoint(max(skip, report.last_committed_line))
+        return report
+
+
+async def export_to(pool: Pool, output: str | None) -> None:
+    stream = sys.stdout.buffer if output is None else open(output, "wb")  # noqa: SIM115
+    try:
+        async for line in export_lines(pool):
+            stream.write(line)
+    finally:
+        if output is not None:
+            stream.close()
+
+
+async def load_demo(pool: Pool) -> Report:
+    """The demo content, through the same import as `newsgraph import`."""
+    text = files("content").joinpath(DEMO).read_text(encoding="utf-8")
+    return await import_lines(
+        pool, enumerate(text.splitlines(), 1), actor=Actor("demo loader", None), strict=True
+    )

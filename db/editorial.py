@@ -1,0 +1,464 @@
+"""Writes: content documents (content.documents) saved into the tables, and read back out.
+
+Every save runs on a connection inside the caller's transaction, compares the stored document
+with the new one (equal means unchanged: nothing is written and no version is bumped), checks
+references (slugs and URLs) and reports what is wrong as content.documents.Invalid, with the
+path of the offending field, before PostgreSQL would refuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from content.documents import Invalid, Path, Problem
+from db.pool import Connection, Pool
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A document as stored, with the row's id and version (None for unversioned kinds)."""
+
+    id: int
+    version: int | None
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Saved:
+    outcome: str  # "created", "updated" or "unchanged"
+    id: int
+    before_version: int | None
+    after_version: int | None
+
+
+class Conflict(Exception):
+    """The item changed since the caller read it: nothing was written."""
+
+    def __init__(self, stored: Stored, expected_version: int) -> None:
+        super().__init__(
+            f"was changed by someone else: you sent version {expected_version}, "
+            f"the current version is {stored.version}"
+        )
+        self.stored = stored
+        self.expected_version = expected_version
+
+
+# --- reading documents --------------------------------------------------------------------
+
+_IMAGE = """CASE WHEN s.hero_image_url IS NULL THEN NULL ELSE jsonb_build_object(
+    'url', s.hero_image_url, 'alt', s.hero_image_alt,
+    'caption', s.hero_image_caption, 'credit', s.hero_image_credit) END"""
+_SELECT = {
+    "outlet": """SELECT o.id, NULL::int AS version, o.slug, o.name, o.domain, o.country, o.bias,
+        o.factuality, o.owner FROM outlets o""",
+    "topic": """SELECT t.id, NULL::int AS version, t.slug, t.name, t.kind, t.description
+        FROM topics t""",
+    "source": """SELECT so.id, NULL::int AS version, so.url, o.slug AS outlet, so.title,
+        so.author, so.published_at, so.language, so.excerpt, so.image_url, so.image_alt,
+        so.image_caption, so.image_credit
+        FROM sources so JOIN outlets o ON o.id = so.outlet_id""",
+    "story": f"""SELECT s.id, s.version, s.slug, s.title, s.summary, c.slug AS category,
+        ARRAY(SELECT t.slug FROM story_topics st JOIN topics t ON t.id = st.topic_id
+              WHERE st.story_id = s.id ORDER BY st.position) AS topics,
+        ARRAY(SELECT so.url FROM story_sources ss JOIN sources so ON so.id = ss.source_id
+              WHERE ss.story_id = s.id ORDER BY ss.position) AS sources,
+        s.sentiment, {_IMAGE} AS hero_image, s.status, s.published_at
+        FROM stories s LEFT JOIN topics c ON c.id = s.category_id""",
+    "deep_dive": """SELECT d.id, d.version, d.slug, st.slug AS story, d.title, d.dek, d.status,
+        d.published_at,
+        ARRAY(SELECT jsonb_build_object('heading', x.heading, 'body', x.body)
+              FROM deep_dive_sections x WHERE x.deep_dive_id = d.id ORDER BY x.position)
+            AS sections,
+        ARRAY(SELECT t.slug FROM deep_dive_key_actors a JOIN topics t ON t.id = a.topic_id
+              WHERE a.deep_dive_id = d.id ORDER BY a.position) AS key_actors,
+        ARRAY(SELECT jsonb_build_object('source', so.url, 'note', c.note)
+              FROM deep_dive_citations c JOIN sources so ON so.id = c.source_id
+              WHERE c.deep_dive_id = d.id ORDER BY c.position) AS citations
+        FROM deep_dives d JOIN stories st ON st.id = d.story_id""",
+}
+_ALIAS = {"outlet": "o", "topic": "t", "source": "so", "story": "s", "deep_dive": "d"}
+_KEY = {"outlet": "slug", "topic": "slug", "source": "url", "story": "slug", "deep_dive": "slug"}
+_LOCK = {kind: f"FOR UPDATE OF {alias}" for kind, alias in _ALIAS.items()}
+_BY_KEY = {
+    kind: f"{sql} WHERE {_ALIAS[kind]}.{_KEY[kind]} = $1 {_LOCK[kind]}"
+    for kind, sql in _SELECT.items()
+}
+_BY_ID = {
+    kind: f"{sql} WHERE {_ALIAS[kind]}.id = $1 {_LOCK[kind]}" for kind, sql in _SELECT.items()
+}
+_AFTER_ID = {
+    kind: f"{sql} WHERE {_ALIAS[kind]}.id > $1 ORDER BY {_ALIAS[kind]}.id LIMIT $2"
+    for kind, sql in _SELECT.items()
+}
+_JSON_COLUMNS = {"hero_image", "sections", "citations"}
+
+
+def _stored(row: Any) -> Stored:
+    document = {}
+    for name, value in row.items():
+        if name in ("id", "version"):
+            continue
+        if name in _JSON_COLUMNS and value is not None:
+            value = _json(value)
+        elif isinstance(value, list):
+            value = list(value)
+        document[name] = value
+    return Stored(row["id"], row["version"], document)
+
+
+def _json(value: Any) -> Any:
+    import orjson
+
+    if isinstance(value, list):
+        return [orjson.loads(item) for item in value]
+    return orjson.loads(value)
+
+
+async def stored_by_key(conn: Connection, kind: str, key: str) -> Stored | None:
+    """The stored document with this slug (URL for sources), locked for this transaction."""
+    row = await conn.fetchrow(_BY_KEY[kind], key)
+    return _stored(row) if row else None
+
+
+async def stored_by_id(conn: Connection, kind: str, item_id: int) -> Stored | None:
+    row = await conn.fetchrow(_BY_ID[kind], item_id)
+    return _stored(row) if row else None
+
+
+async def export_documents(pool: Pool, kind: str, batch: int = 500) -> AsyncIterator[Stored]:
+    """Every stored document of a kind, in id order (the order they were created in)."""
+    last = 0
+    while True:
+        rows = await pool.fetch(_AFTER_ID[kind], last, batch)
+        for row in rows:
+            yield _stored(row)
+        if len(rows) < batch:
+            return
+        last = rows[-1]["id"]
+
+
+# --- resolving references -----------------------------------------------------------------
+
+
+async def _ids(
+    conn: Connection, table: str, column: str, keys: Sequence[str], path: Path, what: str
+) -> list[int]:
+    """The ids of rows whose `column` is each of keys, in order; Invalid names the missing."""
+    rows = await conn.fetch(
+        f"""SELECT u.position, t.id FROM unnest($1::text[]) WITH ORDINALITY AS u(key, position)
+            LEFT JOIN {table} t ON t.{column} = u.key ORDER BY u.position""",
+        list(keys),
+    )
+    problems = [
+        Problem((*path, index), "UNKNOWN_REFERENCE", f"no {what} {keys[index]!r}")
+        for index, row in enumerate(rows)
+        if row["id"] is None
+    ]
+    if problems:
+        raise Invalid(problems)
+    return [row["id"] for row in rows]
+
+
+async def _one_id(
+    conn: Connection, table: str, column: str, key: str, field: str, what: str
+) -> int:
+    rows = await conn.fetch(f"SELECT id FROM {table} WHERE {column} = $1", key)
+    if not rows:
+        raise Invalid([Problem((field,), "UNKNOWN_REFERENCE", f"no {what} {key!r}")])
+    item_id: int = rows[0]["id"]
+    return item_id
+
+
+# Ordered link tables: table -> (owner column, target column).
+_LINKS = {
+    "story_sources": ("story_id", "source_id"),
+    "story_topics": ("story_id", "topic_id"),
+    "deep_dive_key_actors": ("deep_dive_id", "topic_id"),
+}
+
+
+async def _replace_links(conn: Connection, table: str, owner_id: int, targets: list[int]) -> None:
+    """Make owner_id's links exactly `targets`, in order, touching only what changes (rows
+    that stay are never deleted, so citations of a kept source stay valid)."""
+    owner, target = _LINKS[table]
+    await conn.execute(
+        f"DELETE FROM {table} WHERE {owner} = $1 AND NOT ({target} = ANY($2::bigint[]))",
+        owner_id,
+        targets,
+    )
+    await conn.execute(f"UPDATE {table} SET position = -position WHERE {owner} = $1", owner_id)
+    await conn.execute(
+        f"""INSERT INTO {table} ({owner}, {target}, position)
+            SELECT $1, u.target, u.position
+            FROM unnest($2::bigint[]) WITH ORDINALITY AS u(target, position)
+            ON CONFLICT ({owner}, {target}) DO UPDATE SET position = EXCLUDED.position""",
+        owner_id,
+        targets,
+    )
+
+
+# --- saving -------------------------------------------------------------------------------
+
+
+async def save(
+    conn: Connection,
+    kind: str,
+    document: dict[str, Any],
+    *,
+    item_id: int | None = None,
+    expected_version: int | None = None,
+    create_only: bool = False,
+) -> Saved:
+    """Create or update the item the document describes (found by item_id when given, else
+    by its slug or URL). Raises Invalid, or Conflict when expected_version is stale."""
+    key = document[_KEY[kind]]
+    stored = (
+        await stored_by_id(conn, kind, item_id)
+        if item_id is not None
+        else await stored_by_key(conn, kind, key)
+    )
+    if stored is None and item_id is not None:
+        raise Invalid([Problem(("id",), "NOT_FOUND", "no such item")])
+    if stored is not None and create_only:
+        raise Invalid([Problem((_KEY[kind],), "TAKEN", f"{key!r} is already taken")])
+    if stored is not None and expected_version is not None and stored.version != expected_version:
+        raise Conflict(stored, expected_version)
+    if stored is not None and stored.document == document:
+        return Saved("unchanged", stored.id, stored.version, stored.version)
+    if stored is not None and stored.document[_KEY[kind]] != key:
+        await _check_key_free(conn, kind, key)
+    try:
+        async with conn.transaction():  # a savepoint: a refused write leaves nothing behind
+            saved_id, version = await _WRITERS[kind](conn, document, stored)
+    except asyncpg.UniqueViolationError as error:
+        raise Invalid([_unique_problem(kind, error)]) from None
+    except asyncpg.ForeignKeyViolationError as error:
+        raise Invalid([_foreign_key_problem(error)]) from None
+    return Saved(
+        "created" if stored is None else "updated",
+        saved_id,
+        stored.version if stored else None,
+        version,
+    )
+
+
+async def _check_key_free(conn: Connection, kind: str, key: str) -> None:
+    if await stored_by_key(conn, kind, key) is not None:
+        raise Invalid([Problem((_KEY[kind],), "TAKEN", f"{key!r} is already taken")])
+
+
+def _unique_problem(kind: str, error: asyncpg.UniqueViolationError) -> Problem:
+    constraint = error.constraint_name or ""
+    if constraint == "outlets_domain_key":
+        return Problem(("domain",), "TAKEN", "another outlet has this domain")
+    if constraint == "deep_dives_story_id_key":
+        return Problem(("story",), "TAKEN", "that story already has a deep dive")
+    return Problem((_KEY[kind],), "TAKEN", "is already taken")
+
+
+def _foreign_key_problem(error: asyncpg.ForeignKeyViolationError) -> Problem:
+    if error.constraint_name == "deep_dive_citations_story_source_fkey":
+        return Problem(
+            ("sources",),
+            "CITED_SOURCE",
+            "a source the story's deep dive cites cannot be removed; remove the citation first",
+        )
+    return Problem((), "UNKNOWN_REFERENCE", "refers to something that does not exist")
+
+
+async def _write_outlet(
+    conn: Connection, d: dict[str, Any], stored: Stored | None
+) -> tuple[int, None]:
+    values = (d["slug"], d["name"], d["domain"], d["country"], d["bias"], d["factuality"])
+    if stored is None:
+        sql = """INSERT INTO outlets (slug, name, domain, country, bias, factuality, owner)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"""
+        return await conn.fetchval(sql, *values, d["owner"]), None
+    await conn.execute(
+        """UPDATE outlets SET slug = $2, name = $3, domain = $4, country = $5, bias = $6,
+           factuality = $7, owner = $8, updated_at = now() WHERE id = $1""",
+        stored.id,
+        *values,
+        d["owner"],
+    )
+    return stored.id, None
+
+
+async def _write_topic(
+    conn: Connection, d: dict[str, Any], stored: Stored | None
+) -> tuple[int, None]:
+    values = (d["slug"], d["name"], d["kind"], d["description"])
+    if stored is None:
+        sql = """INSERT INTO topics (slug, name, kind, description)
+                 VALUES ($1, $2, $3, $4) RETURNING id"""
+        return await conn.fetchval(sql, *values), None
+    await conn.execute(
+        """UPDATE topics SET slug = $2, name = $3, kind = $4, description = $5,
+           updated_at = now() WHERE id = $1""",
+        stored.id,
+        *values,
+    )
+    return stored.id, None
+
+
+_SOURCE_COLUMNS = (
+    "url, outlet_id, title, author, published_at, language, excerpt, "
+    "image_url, image_alt, image_caption, image_credit"
+)
+
+
+async def _write_source(
+    conn: Connection, d: dict[str, Any], stored: Stored | None
+) -> tuple[int, None]:
+    outlet_id = await _one_id(conn, "outlets", "slug", d["outlet"], "outlet", "outlet")
+    values = (
+        d["url"],
+        outlet_id,
+        d["title"],
+        d["author"],
+        d["published_at"],
+        d["language"],
+        d["excerpt"],
+        d["image_url"],
+        d["image_alt"],
+        d["image_caption"],
+        d["image_credit"],
+    )
+    if stored is None:
+        sql = f"""INSERT INTO sources ({_SOURCE_COLUMNS})
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"""
+        return await conn.fetchval(sql, *values), None
+    await conn.execute(
+        f"""UPDATE sources SET ({_SOURCE_COLUMNS}, updated_at)
+            = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now()) WHERE id = $1""",
+        stored.id,
+        *values,
+    )
+    return stored.id, None
+
+
+_STORY_COLUMNS = (
+    "slug, title, summary, category_id, sentiment, hero_image_url, hero_image_alt, "
+    "hero_image_caption, hero_image_credit, status, published_at"
+)
+
+
+async def _write_story(
+    conn: Connection, d: dict[str, Any], stored: Stored | None
+) -> tuple[int, int]:
+    category_id = None
+    if d["category"] is not None:
+        category_id = await conn.fetchval(
+            "SELECT id FROM topics WHERE slug = $1 AND kind = 'CATEGORY'", d["category"]
+        )
+        if category_id is None:
+            raise Invalid([Problem(("category",), "UNKNOWN_REFERENCE", "no such category")])
+    topic_ids = await _ids(conn, "topics", "slug", d["topics"], ("topics",), "topic")
+    source_ids = await _ids(conn, "sources", "url", d["sources"], ("sources",), "source")
+    image = d["hero_image"] or {}
+    values = (
+        d["slug"],
+        d["title"],
+        d["summary"],
+        category_id,
+        d["sentiment"],
+        image.get("url"),
+        image.get("alt"),
+        image.get("caption"),
+        image.get("credit"),
+        d["status"],
+        d["published_at"],
+    )
+    if stored is None:
+        row = await conn.fetchrow(
+            f"""INSERT INTO stories ({_STORY_COLUMNS})
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, version""",
+            *values,
+        )
+    else:
+        row = await conn.fetchrow(
+            f"""UPDATE stories SET ({_STORY_COLUMNS}, version, updated_at)
+                = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, version + 1, now())
+                WHERE id = $1 RETURNING id, version""",
+            stored.id,
+            *values,
+        )
+    await _replace_links(conn, "story_sources", row["id"], source_ids)
+    await _replace_links(conn, "story_topics", row["id"], topic_ids)
+    return row["id"], row["version"]
+
+
+async def _write_deep_dive(
+    conn: Connection, d: dict[str, Any], stored: Stored | None
+) -> tuple[int, int]:
+    story_id = await _one_id(conn, "stories", "slug", d["story"], "story", "story")
+    actor_ids = await _ids(conn, "topics", "slug", d["key_actors"], ("key_actors",), "topic")
+    cited = [c["source"] for c in d["citations"]]
+    rows = await conn.fetch(
+        """SELECT u.position, ss.source_id
+           FROM unnest($2::text[]) WITH ORDINALITY AS u(url, position)
+           LEFT JOIN sources so ON so.url = u.url
+           LEFT JOIN story_sources ss ON ss.source_id = so.id AND ss.story_id = $1
+           ORDER BY u.position""",
+        story_id,
+        cited,
+    )
+    problems = [
+        Problem(
+            ("citations", i, "source"), "NOT_A_STORY_SOURCE", "is not one of the story's sources"
+        )
+        for i, row in enumerate(rows)
+        if row["source_id"] is None
+    ]
+    if problems:
+        raise Invalid(problems)
+    values = (d["slug"], story_id, d["title"], d["dek"], d["status"], d["published_at"])
+    if stored is None:
+        dive = await conn.fetchrow(
+            """INSERT INTO deep_dives (slug, story_id, title, dek, status, published_at)
+               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, version""",
+            *values,
+        )
+    else:
+        dive = await conn.fetchrow(
+            """UPDATE deep_dives SET (slug, story_id, title, dek, status, published_at, version,
+               updated_at) = ($2, $3, $4, $5, $6, $7, version + 1, now())
+               WHERE id = $1 RETURNING id, version""",
+            stored.id,
+            *values,
+        )
+    dive_id = dive["id"]
+    for table in ("deep_dive_sections", "deep_dive_citations"):
+        await conn.execute(f"DELETE FROM {table} WHERE deep_dive_id = $1", dive_id)
+    await conn.executemany(
+        "INSERT INTO deep_dive_sections (deep_dive_id, position, heading, body) "
+        "VALUES ($1, $2, $3, $4)",
+        [(dive_id, i, s["heading"], s["body"]) for i, s in enumerate(d["sections"], 1)],
+    )
+    await conn.executemany(
+        """INSERT INTO deep_dive_citations (deep_dive_id, story_id, position, source_id, note)
+           VALUES ($1, $2, $3, $4, $5)""",
+        [
+            (dive_id, story_id, i, found["source_id"], c["note"])
+            for i, (found, c) in enumerate(zip(rows, d["citations"], strict=True), 1)
+        ],
+    )
+    await _replace_links(conn, "deep_dive_key_actors", dive_id, actor_ids)
+    return dive_id, dive["version"]
+
+
+_WRITERS: dict[str, Any] = {
+    "outlet": _write_outlet,
+    "topic": _write_topic,
+    "source": _write_source,
+    "story": _write_story,
+    "deep_dive": _write_deep_dive,
+}
+
+
+async def has_stories(pool: Pool) -> bool:
+    return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM stories)"))

@@ -1,0 +1,129 @@
+"""`newsgraph import` and `newsgraph export`, run as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import asyncpg
+
+from tests.conftest import DEMO
+from tests.test_cli import newsgraph
+
+OUTLET = {"type": "outlet", "slug": "daily", "name": "The Daily", "domain": "daily.test"}
+TOPIC = {"type": "topic", "slug": "energy", "name": "Energy", "kind": "TOPIC"}
+
+
+def ndjson(path: Path, *documents: object) -> Path:
+    lines = [d if isinstance(d, str) else json.dumps(d) for d in documents]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def fetchval(url: str, sql: str) -> object:
+    async def run() -> object:
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetchval(sql)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def test_export_then_import_into_an_empty_database_round_trips_exactly(
+    make_database, tmp_path: Path
+) -> None:
+    first_db, second_db = make_database(), make_database()
+    assert newsgraph("import", str(DEMO), database_url=first_db).returncode == 0
+    exported = tmp_path / "first.ndjson"
+    assert newsgraph("export", "-o", str(exported), database_url=first_db).returncode == 0
+
+    loaded = newsgraph("import", str(exported), database_url=second_db)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "75 created, 0 updated, 0 unchanged, 0 rejected" in loaded.stdout
+    again = newsgraph("export", database_url=second_db)
+    assert again.stdout == exported.read_text()
+    assert len(again.stdout.splitlines()) == 75
+
+    twice = newsgraph("import", str(exported), database_url=second_db)
+    assert "0 created, 0 updated, 75 unchanged, 0 rejected" in twice.stdout
+
+
+def test_bad_lines_are_reported_by_number_and_the_rest_still_land(
+    make_database, tmp_path: Path
+) -> None:
+    url = make_database()
+    story = {"type": "story", "slug": "s1", "title": "T", "topics": ["nope"], "status": "DRAFT"}
+    path = ndjson(
+        tmp_path / "mixed.ndjson",
+        OUTLET,
+        "{not json",
+        {"type": "podcast", "slug": "x"},
+        story,
+        {"type": "topic", "slug": "Bad Slug", "name": "", "kind": "MOOD", "colour": "red"},
+        "",
+        TOPIC,
+    )
+    result = newsgraph("import", str(path), database_url=url)
+    assert result.returncode == 1
+    assert "2 created, 0 updated, 0 unchanged, 4 rejected" in result.stdout
+    errors = result.stderr
+    assert f"{path}:2: not JSON" in errors
+    assert f"{path}:3: `type` must be one of" in errors
+    assert f"{path}:4: topics.0: no topic 'nope'" in errors
+    line5 = next(line for line in errors.splitlines() if line.startswith(f"{path}:5:"))
+    for complaint in ("colour: is not a field", "kind: must be one of", "slug: must be lower"):
+        assert complaint in line5
+
+
+def test_strict_stops_at_the_first_bad_line(make_database, tmp_path: Path) -> None:
+    url = make_database()
+    path = ndjson(tmp_path / "strict.ndjson", OUTLET, "[]", TOPIC)
+    result = newsgraph("import", "--strict", str(path), database_url=url)
+    assert result.returncode == 1
+    assert "1 created, 0 updated, 0 unchanged, 1 rejected" in result.stdout
+    assert f"{path}:2: must be a JSON object" in result.stderr
+
+
+def test_resume_skips_what_an_earlier_run_committed(make_database, tmp_path: Path) -> None:
+    url = make_database()
+    data_dir = tmp_path / "data"
+    path = ndjson(tmp_path / "resume.ndjson", OUTLET, TOPIC)
+    env_dir = ["--batch-size", "1"]
+    first = newsgraph("import", *env_dir, str(path), database_url=url, data_dir=data_dir)
+    assert "2 created" in first.stdout
+    resumed = newsgraph(
+        "import", "--resume", *env_dir, str(path), database_url=url, data_dir=data_dir
+    )
+    assert "0 created, 0 updated, 0 unchanged, 0 rejected" in resumed.stdout
+    ndjson(path, OUTLET, TOPIC, {**TOPIC, "slug": "oil", "name": "Oil"})
+    changed = newsgraph("import", "--resume", str(path), database_url=url, data_dir=data_dir)
+    assert "1 created, 0 updated, 2 unchanged" in changed.stdout, "a changed file starts over"
+    assert fetchval(url, "SELECT count(*) FROM topics") == 2
+
+
+def test_the_same_article_from_two_feeds_is_one_source(make_database, tmp_path: Path) -> None:
+    url = make_database()
+    source = {"type": "source", "outlet": "daily", "title": "Grid news"}
+    path = ndjson(
+        tmp_path / "sources.ndjson",
+        OUTLET,
+        {**source, "url": "HTTPS://Daily.TEST:443/grid?id=7&utm_source=rss&fbclid=x#top"},
+        {**source, "url": "https://daily.test/grid?id=7"},
+        {**source, "url": "https://daily.test/grid?id=7&utm_medium=email", "title": "Grid!"},
+    )
+    result = newsgraph("import", str(path), database_url=url)
+    assert "2 created, 1 updated, 1 unchanged" in result.stdout
+    assert fetchval(url, "SELECT count(*) FROM sources") == 1
+    assert fetchval(url, "SELECT url || ' ' || title FROM sources") == (
+        "https://daily.test/grid?id=7 Grid!"
+    )
+
+
+def test_imports_are_audited(make_database, tmp_path: Path) -> None:
+    url = make_database()
+    newsgraph("import", str(ndjson(tmp_path / "a.ndjson", OUTLET, TOPIC)), database_url=url)
+    actions = "SELECT string_agg(action || ' ' || entity_key, ',' ORDER BY id) FROM audit_log"
+    assert fetchval(url, actions) == "import:created daily,import:created energy"
