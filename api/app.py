@@ -53,6 +53,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.public_url = settings.public_url
+        self.default_key_rate = settings.access.key_rate_per_minute
         self.ide_page = graphiql.page()
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -83,6 +84,7 @@ class GraphQLApp(GraphQL[Context, None]):
             public_url=self.public_url,
             viewer=request.state.viewer,
             preview_secret=request.state.preview_secret,
+            default_key_rate=self.default_key_rate,
         )
 
 

@@ -66,6 +66,11 @@ async def record(
     )
 
 
+async def audit_count(pool: Pool) -> int:
+    count: int = await pool.fetchval("SELECT count(*) FROM audit_log")
+    return count
+
+
 async def audit_page(pool: Pool, first: int, before_id: int | None) -> list[AuditEntry]:
     """Up to first + 1 entries, newest first, older than before_id."""
     return [build(AuditEntry, row) for row in await pool.fetch(_PAGE, before_id, first + 1)]

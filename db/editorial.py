@@ -462,3 +462,52 @@ _WRITERS: dict[str, Any] = {
 
 async def has_stories(pool: Pool) -> bool:
     return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM stories)"))
+
+
+async def apply(
+    pool: Pool,
+    kind: str,
+    change: Any,
+    *,
+    actor: Any,
+    action: str,
+    item_id: int | None = None,
+    expected_version: int | None = None,
+    create_only: bool = False,
+) -> Saved:
+    """One write in one transaction: read the item (locked), check the version the caller
+    read, build the new document with change(current document or None) (which parses it and
+    may raise Invalid), save it and note it in the audit log. Raises Invalid or Conflict;
+    either way nothing is written."""
+    from content.documents import natural_key
+    from db import audit
+
+    async with pool.acquire() as conn, conn.transaction():
+        stored = await stored_by_id(conn, kind, item_id) if item_id is not None else None
+        if item_id is not None and stored is None:
+            raise Invalid([Problem(("id",), "NOT_FOUND", "no such item")])
+        stale = expected_version is not None and stored and stored.version != expected_version
+        if stale:
+            assert stored is not None and expected_version is not None
+            raise Conflict(stored, expected_version)
+        document = change(stored.document if stored else None)
+        saved = await save(
+            conn,
+            kind,
+            document,
+            item_id=item_id,
+            expected_version=expected_version,
+            create_only=create_only,
+        )
+        if saved.outcome != "unchanged":
+            await audit.record(
+                conn,
+                actor,
+                action,
+                kind,
+                saved.id,
+                natural_key(kind, document),
+                saved.before_version,
+                saved.after_version,
+            )
+    return saved

@@ -7,9 +7,21 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
+from schema.admin import AdminMutation, AdminQuery
 from schema.errors import log_unexpected
 from schema.limits import extension_factories
-from schema.query import Query
+from schema.mutations import EditorialMutation
+from schema.query import ContentQuery
+
+
+@strawberry.type
+class Query(ContentQuery, AdminQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(EditorialMutation, AdminMutation):
+    pass
 
 
 class Schema(strawberry.Schema):
@@ -21,6 +33,7 @@ class Schema(strawberry.Schema):
 def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: int = 15) -> Schema:
     return Schema(
         query=Query,
+        mutation=Mutation,
         extensions=extension_factories(
             max_depth=max_depth, max_tokens=max_tokens, max_aliases=max_aliases
         ),

@@ -20,6 +20,7 @@ class Context:
     public_url: str
     viewer: Viewer
     preview_secret: bytes
+    default_key_rate: int = 600
 
 
 Info = strawberry.Info[Context, None]

@@ -124,7 +124,7 @@ async def _find(
 
 
 @strawberry.type
-class Query:
+class ContentQuery:
     @strawberry.field(description="Any object by its global id; null if missing or not visible.")
     async def node(
         self,
