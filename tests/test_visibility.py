@@ -1,5 +1,6 @@
-"""Hidden content (draft, future-dated, archived, or a deep dive of a hidden story) is
-indistinguishable from missing content on every read path."""
+"""Hidden content (draft, scheduled, archived, or a deep dive of a hidden story) is
+indistinguishable from missing content on every read path, for every role; editors reach it
+only when they ask for a preview, and recommendations never offer it."""
 
 from __future__ import annotations
 
@@ -9,26 +10,29 @@ from typing import Any
 import pytest
 
 from schema.relay import to_global_id
-from tests.conftest import data
+from tests.conftest import data, error_codes, graphql
 from tests.factories import create_deep_dive, create_story, create_topic, slug_of
 
 FUTURE = datetime.now(UTC) + timedelta(days=30)
 HIDDEN = {
     "draft": {"status": "DRAFT", "published_at": None},
     "scheduled": {"status": "PUBLISHED", "published_at": FUTURE},
-    "future-dated": {"status": "PUBLISHED", "published_at": FUTURE},
     "archived": {"status": "ARCHIVED"},
 }
+ROLES = [None, "PUBLIC", "PARTNER", "EDITOR", "ADMIN"]
 EVERYWHERE = """
 query Everywhere($slug: String!, $dive: String!, $id: ID!, $diveId: ID!, $topic: String!,
-                 $visible: String!, $q: String!) {
-  story(slug: $slug) { id }
-  deepDive(slug: $dive) { id }
-  storyNode: node(id: $id) { id }
-  diveNode: node(id: $diveId) { id }
-  stories(first: 100) { totalCount edges { node { slug } } }
-  filtered: stories(first: 100, filter: {topic: $topic}) { totalCount edges { node { slug } } }
-  topic(slug: $topic) {
+                 $visible: String!, $q: String!, $sourceId: ID!, $preview: Boolean! = false) {
+  story(slug: $slug, preview: $preview) { id status deepDive { slug } }
+  deepDive(slug: $dive, preview: $preview) { id }
+  storyNode: node(id: $id, preview: $preview) { id }
+  diveNode: node(id: $diveId, preview: $preview) { id }
+  sourceNode: node(id: $sourceId, preview: $preview) { id }
+  stories(first: 100, preview: $preview) { totalCount edges { node { slug } } }
+  filtered: stories(first: 100, filter: {topic: $topic}, preview: $preview) {
+    totalCount edges { node { slug } }
+  }
+  topic(slug: $topic, preview: $preview) {
     stories(first: 100) { totalCount edges { node { slug } } }
     deepDives(first: 100) { totalCount edges { node { slug } } }
   }
@@ -36,60 +40,137 @@ query Everywhere($slug: String!, $dive: String!, $id: ID!, $diveId: ID!, $topic:
     relatedStories(first: 100) { slug }
     deepDive { moreLikeThis(first: 100) { slug } }
   }
-  search(query: $q, first: 100) {
+  search(query: $q, first: 100, preview: $preview) {
     totalCount edges { node { ... on Story { slug } ... on DeepDive { slug } } }
   }
 }"""
 
 
-@pytest.mark.parametrize("state", list(HIDDEN))
-async def test_hidden_story_and_its_deep_dive_appear_nowhere(client, pool, state: str) -> None:
+async def everything(client, pool, state: str, key: str | None, preview: bool) -> dict:
+    """A visible story and another, each with a deep dive, and a hidden one (in `state`) whose
+    published deep dive is hidden with it; what the Everywhere query returns about them."""
     topic = await create_topic(pool)
     shared = {"topic_ids": [topic], "summary": "Zebrafish migration patterns."}
     visible = await create_story(pool, **shared)
     await create_deep_dive(pool, story_id=visible, title="Zebrafish analysis")
     other = await create_story(pool, **shared)
     await create_deep_dive(pool, story_id=other, title="Zebrafish outlook")
-    hidden = await create_story(pool, **shared, **HIDDEN[state])
+    hidden = await create_story(pool, **shared, **HIDDEN[state], leans=["CENTER"])
     # Published itself, but it analyses a hidden story, so it is hidden too.
     hidden_dive = await create_deep_dive(pool, story_id=hidden, title="Zebrafish secrets")
-
+    source = await pool.fetchval("SELECT source_id FROM story_sources WHERE story_id = $1", hidden)
     result = await data(
         client,
         EVERYWHERE,
+        key=key,
         slug=await slug_of(pool, "stories", hidden),
         dive=await slug_of(pool, "deep_dives", hidden_dive),
         id=to_global_id("Story", hidden),
         diveId=to_global_id("DeepDive", hidden_dive),
+        sourceId=to_global_id("Source", source),
         topic=await slug_of(pool, "topics", topic),
         visible=await slug_of(pool, "stories", visible),
         q="zebrafish",
+        preview=preview,
     )
-    hidden_slugs = {
+    result["hidden_slugs"] = {
         await slug_of(pool, "stories", hidden),
         await slug_of(pool, "deep_dives", hidden_dive),
     }
-    assert result["story"] is None
-    assert result["deepDive"] is None
-    assert result["storyNode"] is None
-    assert result["diveNode"] is None
-    lists = [
+    result["other"] = await slug_of(pool, "stories", other)
+    return result
+
+
+def listed(result: dict) -> list[dict]:
+    return [
         result["stories"],
         result["filtered"],
         result["topic"]["stories"],
         result["topic"]["deepDives"],
         result["search"],
     ]
-    for connection in lists:
+
+
+def recommended(result: dict) -> tuple[set[str], set[str]]:
+    related = {s["slug"] for s in result["visible"]["relatedStories"]}
+    more = {s["slug"] for s in result["visible"]["deepDive"]["moreLikeThis"]}
+    return related, more
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "anonymous")
+@pytest.mark.parametrize("state", list(HIDDEN))
+async def test_hidden_story_and_its_deep_dive_appear_nowhere(
+    client, pool, make_key, state: str, role: str | None
+) -> None:
+    key = await make_key(role) if role else None
+    result = await everything(client, pool, state, key, preview=False)
+    hidden_slugs = result["hidden_slugs"]
+    assert result["story"] is None
+    assert result["deepDive"] is None
+    assert result["storyNode"] is None
+    assert result["diveNode"] is None
+    assert result["sourceNode"] is None, "a source only a hidden story cites is hidden too"
+    for connection in listed(result):
         slugs = {edge["node"]["slug"] for edge in connection["edges"]}
         assert not slugs & hidden_slugs
         assert connection["totalCount"] == len(slugs)
     assert result["stories"]["totalCount"] == 2
     assert result["topic"]["deepDives"]["totalCount"] == 2
     assert result["search"]["totalCount"] == 4  # the two visible stories and their deep dives
-    related = {s["slug"] for s in result["visible"]["relatedStories"]}
-    more = {s["slug"] for s in result["visible"]["deepDive"]["moreLikeThis"]}
-    assert related == more == {await slug_of(pool, "stories", other)}
+    assert recommended(result) == ({result["other"]}, {result["other"]})
+
+
+@pytest.mark.parametrize("role", ["EDITOR", "ADMIN"])
+@pytest.mark.parametrize("state", list(HIDDEN))
+async def test_editors_reach_hidden_content_only_in_a_preview(
+    client, pool, make_key, state: str, role: str
+) -> None:
+    result = await everything(client, pool, state, await make_key(role), preview=True)
+    hidden_slugs = result["hidden_slugs"]
+    expected_status = {"draft": "DRAFT", "scheduled": "SCHEDULED", "archived": "ARCHIVED"}[state]
+    assert result["story"]["status"] == expected_status
+    assert result["story"]["deepDive"]["slug"] in hidden_slugs
+    assert result["deepDive"] and result["storyNode"] and result["diveNode"]
+    assert result["sourceNode"]
+    for connection in listed(result):
+        slugs = {edge["node"]["slug"] for edge in connection["edges"]}
+        assert slugs & hidden_slugs
+        assert connection["totalCount"] == len(slugs)
+    assert result["stories"]["totalCount"] == 3
+    assert result["search"]["totalCount"] == 6
+    assert recommended(result) == ({result["other"]}, {result["other"]}), "never recommended"
+
+
+@pytest.mark.parametrize("role", [None, "PUBLIC", "PARTNER"], ids=lambda r: r or "anonymous")
+async def test_readers_asking_for_a_preview_are_forbidden(client, make_key, role) -> None:
+    key = await make_key(role) if role else None
+    for query in (
+        '{ story(slug: "x", preview: true) { id } }',
+        '{ deepDive(slug: "x", preview: true) { id } }',
+        '{ node(id: "U3Rvcnk6MQ", preview: true) { id } }',
+        '{ topic(slug: "x", preview: true) { id } }',
+        '{ search(query: "x", preview: true) { totalCount } }',
+        "{ stories(preview: true) { totalCount } }",
+        "{ stories(filter: {status: [ARCHIVED]}) { totalCount } }",
+    ):
+        body = await graphql(client, query, key=key)
+        assert error_codes(body) == ["FORBIDDEN"], query
+        assert not any((body["data"] or {}).values()), "nothing is answered"
+
+
+async def test_editors_filter_by_status(client, pool, make_key) -> None:
+    for state in HIDDEN:
+        await create_story(pool, **HIDDEN[state])
+    await create_story(pool)
+    query = """query($s: [ContentStatus!]) { stories(filter: {status: $s}) {
+        totalCount edges { node { status } } } }"""
+    key = await make_key("EDITOR")
+    for status in ("DRAFT", "SCHEDULED", "PUBLISHED", "ARCHIVED"):
+        found = (await data(client, query, key=key, s=[status]))["stories"]
+        assert found["totalCount"] == 1
+        assert [e["node"]["status"] for e in found["edges"]] == [status]
+    both = (await data(client, query, key=key, s=["DRAFT", "SCHEDULED"]))["stories"]
+    assert both["totalCount"] == 2
 
 
 async def test_a_draft_deep_dive_of_a_published_story_is_hidden(client, pool) -> None:
