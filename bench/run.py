@@ -66,6 +66,17 @@ def main() -> None:
             check=True,
         )
         stories, slugs = asyncio.run(_inventory(url))
+    # A frontend's key, as in production: each API request is authenticated and rate-limited
+    # (a bucket large enough never to refuse the benchmark).
+    create_key = ["keys", "create", "--name", "bench", "--role", "public", "--rate", "1000000000"]
+    key = subprocess.run(
+        [sys.executable, "-m", "api.cli", *create_key],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     servers = [
         subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--port", str(API_PORT)],
@@ -76,7 +87,7 @@ def main() -> None:
         subprocess.Popen([sys.executable, "bench/floor.py", str(FLOOR_PORT)], cwd=ROOT, env=env),
     ]
     try:
-        asyncio.run(_bench(args, replace(settings, database_url=url), stories, slugs))
+        asyncio.run(_bench(args, replace(settings, database_url=url), stories, slugs, key))
     finally:
         for server in servers:
             server.terminate()
@@ -96,12 +107,15 @@ async def _inventory(url: str) -> tuple[int, list[str]]:
         await pool.close()
 
 
-def _graphql(name: str, variables: Callable[[], dict[str, Any]]) -> Request:
+def _graphql(name: str, variables: Callable[[], dict[str, Any]], key: str) -> Request:
     query = (OPERATIONS / f"{name}.graphql").read_text()
+    headers = {"Authorization": f"Bearer {key}"}
 
     async def send(client: httpx.AsyncClient) -> httpx.Response:
         response = await client.post(
-            f"http://127.0.0.1:{API_PORT}/graphql", json={"query": query, "variables": variables()}
+            f"http://127.0.0.1:{API_PORT}/graphql",
+            json={"query": query, "variables": variables()},
+            headers=headers,
         )
         if response.status_code == 200 and b'"errors"' in response.content:
             raise RuntimeError(response.text[:300])
@@ -118,13 +132,13 @@ def _get(path: Callable[[], str]) -> Request:
 
 
 async def _bench(
-    args: argparse.Namespace, settings: Settings, stories: int, slugs: list[str]
+    args: argparse.Namespace, settings: Settings, stories: int, slugs: list[str], key: str
 ) -> None:
     rng = random.Random(7)
     targets = {
-        ("HomeFeed", "api"): _graphql("HomeFeed", lambda: {"first": 20}),
+        ("HomeFeed", "api"): _graphql("HomeFeed", lambda: {"first": 20}, key),
         ("HomeFeed", "floor"): _get(lambda: "/home"),
-        ("StoryPage", "api"): _graphql("StoryPage", lambda: {"slug": rng.choice(slugs)}),
+        ("StoryPage", "api"): _graphql("StoryPage", lambda: {"slug": rng.choice(slugs)}, key),
         ("StoryPage", "floor"): _get(lambda: f"/story/{rng.choice(slugs)}"),
     }
     await _wait_until_up()
@@ -132,7 +146,7 @@ async def _bench(
     for key, request in targets.items():
         await _load(request, args.concurrency, 2.0)  # warm up caches and connections
         results[key] = await _load(request, args.concurrency, args.seconds)
-    statements = await _statements_per_request(settings, slugs[0])
+    statements = await _statements_per_request(settings, slugs[0], key)
     print(
         f"\n{stories} stories; {args.concurrency} concurrent clients, {args.seconds:g} s each; "
         f"{os.cpu_count()} cores shared by client, servers and PostgreSQL\n"
@@ -199,7 +213,7 @@ async def _load(request: Request, concurrency: int, seconds: float) -> dict[str,
     }
 
 
-async def _statements_per_request(settings: Settings, slug: str) -> dict[str, int]:
+async def _statements_per_request(settings: Settings, slug: str, key: str) -> dict[str, int]:
     """SQL statements one warm request sends, counted in-process with a query logger."""
     counter = StatementCounter()
     app = create_app(settings, connection_setup=counter.attach)
@@ -209,9 +223,11 @@ async def _statements_per_request(settings: Settings, slug: str) -> dict[str, in
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             for page, variables in (("HomeFeed", {"first": 20}), ("StoryPage", {"slug": slug})):
                 query = (OPERATIONS / f"{page}.graphql").read_text()
-                await client.post("/graphql", json={"query": query, "variables": variables})
+                body = {"query": query, "variables": variables}
+                headers = {"Authorization": f"Bearer {key}"}
+                await client.post("/graphql", json=body, headers=headers)
                 before = await counter.settled()
-                await client.post("/graphql", json={"query": query, "variables": variables})
+                await client.post("/graphql", json=body, headers=headers)
                 found[page] = await counter.settled() - before
     return found
 
