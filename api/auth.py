@@ -48,6 +48,16 @@ def rate_headers(decision: Decision) -> dict[str, str]:
     }
 
 
+def _is_ide_page(scope: Scope) -> bool:
+    """A browser's GET of /graphql without a query: the GraphiQL page, open to anyone."""
+    return (
+        scope["path"] == "/graphql"
+        and scope["method"] == "GET"
+        and not scope.get("query_string")
+        and "text/html" in Headers(scope=scope).get("accept", "")
+    )
+
+
 class Gate:
     def __init__(self, app: ASGIApp, access: Access) -> None:
         self.app = app
@@ -55,6 +65,11 @@ class Gate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(GATED_PATHS):
+            await self.app(scope, receive, send)
+            return
+        if _is_ide_page(scope):
+            # Strawberry builds a context for the page too; the page itself executes nothing.
+            scope["state"]["viewer"] = ANONYMOUS
             await self.app(scope, receive, send)
             return
         try:

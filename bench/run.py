@@ -27,6 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from api import migrations  # noqa: E402
 from api.app import create_app, with_lifespan_state  # noqa: E402
 from api.database import resolve_url  # noqa: E402
 from api.settings import Settings  # noqa: E402
@@ -47,6 +48,7 @@ def main() -> None:
     settings = Settings.from_env()
     url = resolve_url(settings.database_url, settings.data_dir)
     env = {**os.environ, "DATABASE_URL": url}
+    migrations.upgrade(url)
     stories, slugs = asyncio.run(_inventory(url))
     if stories < args.stories:
         print(f"generating {args.stories - stories} stories ...", flush=True)
@@ -143,9 +145,9 @@ async def _bench(
     }
     await _wait_until_up()
     results = {}
-    for key, request in targets.items():
+    for target, request in targets.items():
         await _load(request, args.concurrency, 2.0)  # warm up caches and connections
-        results[key] = await _load(request, args.concurrency, args.seconds)
+        results[target] = await _load(request, args.concurrency, args.seconds)
     statements = await _statements_per_request(settings, slugs[0], key)
     print(
         f"\n{stories} stories; {args.concurrency} concurrent clients, {args.seconds:g} s each; "

@@ -238,6 +238,9 @@ async def save(
         raise Invalid([_unique_problem(kind, error)]) from None
     except asyncpg.ForeignKeyViolationError as error:
         raise Invalid([_foreign_key_problem(error)]) from None
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:
+        # The documents' own checks should have caught it; still an input problem, not a 500.
+        raise Invalid([Problem((), "INVALID", f"refused by the database: {error}")]) from None
     return Saved(
         "created" if stored is None else "updated",
         saved_id,

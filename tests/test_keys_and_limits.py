@@ -231,3 +231,12 @@ def test_cli_rejects_bad_key_options(database_url: str, args: list[str], complai
 async def test_keys_only_read_with_the_role_they_have(client: Any, make_key: Any) -> None:
     key = await make_key("PUBLIC")
     assert (await data(client, PING, key=key))["stories"]["totalCount"] == 0
+
+
+async def test_the_graphiql_page_needs_no_key_but_its_queries_do(settings: Settings) -> None:
+    async with serving(limited(settings, anonymous=False)) as client:
+        html = {"Accept": "text/html"}
+        page = await client.get("/graphql", headers=html)
+        assert page.status_code == 200 and "graphiql" in page.text.lower()
+        query = await client.get("/graphql", params={"query": "{ __typename }"}, headers=html)
+        assert query.status_code == 401

@@ -397,3 +397,47 @@ async def test_the_audit_log_says_who_changed_what(
         ("create", "grid-deal", None, 1),
     ]
     assert {n["actor"] for n in newest} == {"desk"} and newest[0]["keyId"]
+
+
+DIVE_LIFECYCLE = """mutation($id: ID!, $version: Int!, $at: DateTime) {
+  publish: publishDeepDive(id: $id, version: $version, at: $at) {
+    deepDive { status version } userErrors { code } } }"""
+DIVE_HIDE = """mutation($id: ID!, $version: Int!) {
+  unpublish: unpublishDeepDive(id: $id, version: $version) { deepDive { status version } }
+}"""
+DIVE_ARCHIVE = """mutation($id: ID!, $version: Int!) {
+  archive: archiveDeepDive(id: $id, version: $version) { deepDive { status version } }
+}"""
+PUBLIC_DIVE = "query($slug: String!) { deepDive(slug: $slug) { status } }"
+
+
+async def test_deep_dives_have_the_same_lifecycle(
+    client: Any, editor: str, newsroom: dict[str, Any]
+) -> None:
+    story = await create(client, editor)
+    await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
+    made = await ok(
+        client,
+        CREATE_DIVE,
+        editor,
+        "createDeepDive",
+        input={"story": "grid-deal", "slug": "grid-dive", "title": "Grid dive"},
+    )
+    dive_id = made["deepDive"]["id"]
+    assert (await data(client, PUBLIC_DIVE, slug="grid-dive"))["deepDive"] is None
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    scheduled = await data(client, DIVE_LIFECYCLE, key=editor, id=dive_id, version=1, at=later)
+    assert scheduled["publish"]["deepDive"] == {"status": "SCHEDULED", "version": 2}
+    assert (await data(client, PUBLIC_DIVE, slug="grid-dive"))["deepDive"] is None
+    now = await data(client, DIVE_LIFECYCLE, key=editor, id=dive_id, version=2)
+    assert now["publish"]["deepDive"] == {"status": "PUBLISHED", "version": 3}
+    assert (await data(client, PUBLIC_DIVE, slug="grid-dive"))["deepDive"] == {
+        "status": "PUBLISHED"
+    }
+    hidden = await data(client, DIVE_HIDE, key=editor, id=dive_id, version=3)
+    assert hidden["unpublish"]["deepDive"]["status"] == "DRAFT"
+    archived = await data(client, DIVE_ARCHIVE, key=editor, id=dive_id, version=4)
+    assert archived["archive"]["deepDive"] == {"status": "ARCHIVED", "version": 5}
+    assert (await data(client, PUBLIC_DIVE, slug="grid-dive"))["deepDive"] is None
+    stale = await data(client, DIVE_LIFECYCLE, key=editor, id=dive_id, version=4)
+    assert stale["publish"]["userErrors"] == [{"code": "CONFLICT"}]
