@@ -8,13 +8,15 @@ path of the offending field, before PostgreSQL would refuse it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 
-from content.documents import Invalid, Path, Problem
+from content.documents import Invalid, Path, Problem, natural_key
+from db import audit
 from db.pool import Connection, Pool
 
 
@@ -111,8 +113,6 @@ def _stored(row: Any) -> Stored:
 
 
 def _json(value: Any) -> Any:
-    import orjson
-
     if isinstance(value, list):
         return [orjson.loads(item) for item in value]
     return orjson.loads(value)
@@ -470,9 +470,9 @@ async def has_stories(pool: Pool) -> bool:
 async def apply(
     pool: Pool,
     kind: str,
-    change: Any,
+    change: Callable[[dict[str, Any] | None], dict[str, Any]],
     *,
-    actor: Any,
+    actor: audit.Actor,
     action: str,
     item_id: int | None = None,
     expected_version: int | None = None,
@@ -482,9 +482,6 @@ async def apply(
     read, build the new document with change(current document or None) (which parses it and
     may raise Invalid), save it and note it in the audit log. Raises Invalid or Conflict;
     either way nothing is written."""
-    from content.documents import natural_key
-    from db import audit
-
     async with pool.acquire() as conn, conn.transaction():
         stored = await stored_by_id(conn, kind, item_id) if item_id is not None else None
         if item_id is not None and stored is None:
