@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -205,32 +206,69 @@ async def _replace_links(conn: Connection, table: str, owner_id: int, targets: l
 
 
 async def save(
-    conn: Connection,
+    conn: Connection, kind: str, document: dict[str, Any], *, create_only: bool = False
+) -> Saved:
+    """Create or update the item with the document's slug (URL for sources). Raises Invalid."""
+    stored = await stored_by_key(conn, kind, document[_KEY[kind]])
+    if stored is not None and create_only:
+        raise Invalid(
+            [Problem((_KEY[kind],), "TAKEN", f"{stored.document[_KEY[kind]]!r} is already taken")]
+        )
+    return await _save_over(conn, kind, document, stored)
+
+
+async def apply(
+    pool: Pool,
     kind: str,
-    document: dict[str, Any],
+    change: Callable[[dict[str, Any] | None], dict[str, Any]],
     *,
+    actor: audit.Actor,
+    action: str,
     item_id: int | None = None,
     expected_version: int | None = None,
     create_only: bool = False,
 ) -> Saved:
-    """Create or update the item the document describes (found by item_id when given, else
-    by its slug or URL). Raises Invalid, or Conflict when expected_version is stale."""
-    key = document[_KEY[kind]]
-    stored = (
-        await stored_by_id(conn, kind, item_id)
-        if item_id is not None
-        else await stored_by_key(conn, kind, key)
-    )
-    if stored is None and item_id is not None:
-        raise Invalid([Problem(("id",), "NOT_FOUND", "no such item")])
-    if stored is not None and create_only:
-        raise Invalid([Problem((_KEY[kind],), "TAKEN", f"{key!r} is already taken")])
-    if stored is not None and expected_version is not None and stored.version != expected_version:
-        raise Conflict(stored, expected_version)
+    """One write in one transaction. With item_id: read that item (locked), check the version
+    the caller read, and build the new document with change(current document); without: build
+    it with change(None) and save it by its slug or URL. change parses the document (it may
+    raise Invalid). The write is noted in the audit log. Raises Invalid or Conflict; either way
+    nothing is written."""
+    async with pool.acquire() as conn, conn.transaction():
+        if item_id is None:
+            document = change(None)
+            saved = await save(conn, kind, document, create_only=create_only)
+        else:
+            stored = await stored_by_id(conn, kind, item_id)
+            if stored is None:
+                raise Invalid([Problem(("id",), "NOT_FOUND", "no such item")])
+            if expected_version is not None and stored.version != expected_version:
+                raise Conflict(stored, expected_version)
+            document = change(stored.document)
+            saved = await _save_over(conn, kind, document, stored)
+        if saved.outcome != "unchanged":
+            await audit.record(
+                conn,
+                actor,
+                action,
+                kind,
+                saved.id,
+                natural_key(kind, document),
+                saved.before_version,
+                saved.after_version,
+            )
+    return saved
+
+
+async def _save_over(
+    conn: Connection, kind: str, document: dict[str, Any], stored: Stored | None
+) -> Saved:
+    """Write the document over the stored item (or as a new one): nothing when they are equal."""
     if stored is not None and stored.document == document:
         return Saved("unchanged", stored.id, stored.version, stored.version)
-    if stored is not None and stored.document[_KEY[kind]] != key:
-        await _check_key_free(conn, kind, key)
+    key = document[_KEY[kind]]
+    renamed = stored is not None and stored.document[_KEY[kind]] != key
+    if renamed and await stored_by_key(conn, kind, key) is not None:
+        raise Invalid([Problem((_KEY[kind],), "TAKEN", f"{key!r} is already taken")])
     try:
         async with conn.transaction():  # a savepoint: a refused write leaves nothing behind
             saved_id, version = await _WRITERS[kind](conn, document, stored)
@@ -247,11 +285,6 @@ async def save(
         stored.version if stored else None,
         version,
     )
-
-
-async def _check_key_free(conn: Connection, kind: str, key: str) -> None:
-    if await stored_by_key(conn, kind, key) is not None:
-        raise Invalid([Problem((_KEY[kind],), "TAKEN", f"{key!r} is already taken")])
 
 
 def _unique_problem(kind: str, error: asyncpg.UniqueViolationError) -> Problem:
@@ -273,86 +306,41 @@ def _foreign_key_problem(error: asyncpg.ForeignKeyViolationError) -> Problem:
     return Problem((), "UNKNOWN_REFERENCE", "refers to something that does not exist")
 
 
-async def _write_outlet(
-    conn: Connection, d: dict[str, Any], stored: Stored | None
-) -> tuple[int, None]:
-    values = (d["slug"], d["name"], d["domain"], d["country"], d["bias"], d["factuality"])
+_VERSIONED = {"stories", "deep_dives"}
+
+
+async def _write_row(
+    conn: Connection, values: dict[str, Any], stored: Stored | None, *, table: str
+) -> tuple[int, int | None]:
+    """Insert the row, or update the stored one (bumping its version where the table has one);
+    its id and version."""
+    names = ", ".join(values)
+    versioned = table in _VERSIONED
+    returning = "RETURNING id, " + ("version" if versioned else "NULL::int AS version")
     if stored is None:
-        sql = """INSERT INTO outlets (slug, name, domain, country, bias, factuality, owner)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"""
-        return await conn.fetchval(sql, *values, d["owner"]), None
-    await conn.execute(
-        """UPDATE outlets SET slug = $2, name = $3, domain = $4, country = $5, bias = $6,
-           factuality = $7, owner = $8, updated_at = now() WHERE id = $1""",
-        stored.id,
-        *values,
-        d["owner"],
-    )
-    return stored.id, None
-
-
-async def _write_topic(
-    conn: Connection, d: dict[str, Any], stored: Stored | None
-) -> tuple[int, None]:
-    values = (d["slug"], d["name"], d["kind"], d["description"])
-    if stored is None:
-        sql = """INSERT INTO topics (slug, name, kind, description)
-                 VALUES ($1, $2, $3, $4) RETURNING id"""
-        return await conn.fetchval(sql, *values), None
-    await conn.execute(
-        """UPDATE topics SET slug = $2, name = $3, kind = $4, description = $5,
-           updated_at = now() WHERE id = $1""",
-        stored.id,
-        *values,
-    )
-    return stored.id, None
-
-
-_SOURCE_COLUMNS = (
-    "url, outlet_id, title, author, published_at, language, excerpt, "
-    "image_url, image_alt, image_caption, image_credit"
-)
+        slots = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({slots}) {returning}"
+        row = await conn.fetchrow(sql, *values.values())
+    else:
+        slots = ", ".join(f"${i}" for i in range(2, len(values) + 2))
+        bump = (", version", ", version + 1") if versioned else ("", "")
+        sql = f"""UPDATE {table} SET ({names}{bump[0]}, updated_at) = ({slots}{bump[1]}, now())
+                  WHERE id = $1 {returning}"""
+        row = await conn.fetchrow(sql, stored.id, *values.values())
+    return row["id"], row["version"]
 
 
 async def _write_source(
     conn: Connection, d: dict[str, Any], stored: Stored | None
-) -> tuple[int, None]:
+) -> tuple[int, int | None]:
     outlet_id = await _one_id(conn, "outlets", "slug", d["outlet"], "outlet", "outlet")
-    values = (
-        d["url"],
-        outlet_id,
-        d["title"],
-        d["author"],
-        d["published_at"],
-        d["language"],
-        d["excerpt"],
-        d["image_url"],
-        d["image_alt"],
-        d["image_caption"],
-        d["image_credit"],
-    )
-    if stored is None:
-        sql = f"""INSERT INTO sources ({_SOURCE_COLUMNS})
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"""
-        return await conn.fetchval(sql, *values), None
-    await conn.execute(
-        f"""UPDATE sources SET ({_SOURCE_COLUMNS}, updated_at)
-            = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now()) WHERE id = $1""",
-        stored.id,
-        *values,
-    )
-    return stored.id, None
-
-
-_STORY_COLUMNS = (
-    "slug, title, summary, category_id, sentiment, hero_image_url, hero_image_alt, "
-    "hero_image_caption, hero_image_credit, status, published_at"
-)
+    values = {name: value for name, value in d.items() if name != "outlet"}
+    return await _write_row(conn, values | {"outlet_id": outlet_id}, stored, table="sources")
 
 
 async def _write_story(
     conn: Connection, d: dict[str, Any], stored: Stored | None
-) -> tuple[int, int]:
+) -> tuple[int, int | None]:
     category_id = None
     if d["category"] is not None:
         category_id = await conn.fetchval(
@@ -363,78 +351,47 @@ async def _write_story(
     topic_ids = await _ids(conn, "topics", "slug", d["topics"], ("topics",), "topic")
     source_ids = await _ids(conn, "sources", "url", d["sources"], ("sources",), "source")
     image = d["hero_image"] or {}
-    values = (
-        d["slug"],
-        d["title"],
-        d["summary"],
-        category_id,
-        d["sentiment"],
-        image.get("url"),
-        image.get("alt"),
-        image.get("caption"),
-        image.get("credit"),
-        d["status"],
-        d["published_at"],
-    )
-    if stored is None:
-        row = await conn.fetchrow(
-            f"""INSERT INTO stories ({_STORY_COLUMNS})
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, version""",
-            *values,
-        )
-    else:
-        row = await conn.fetchrow(
-            f"""UPDATE stories SET ({_STORY_COLUMNS}, version, updated_at)
-                = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, version + 1, now())
-                WHERE id = $1 RETURNING id, version""",
-            stored.id,
-            *values,
-        )
-    await _replace_links(conn, "story_sources", row["id"], source_ids)
-    await _replace_links(conn, "story_topics", row["id"], topic_ids)
-    return row["id"], row["version"]
+    values = {name: d[name] for name in ("slug", "title", "summary", "sentiment")}
+    values |= {f"hero_image_{part}": image.get(part) for part in ("url", "alt", "caption")}
+    values |= {
+        "hero_image_credit": image.get("credit"),
+        "category_id": category_id,
+        "status": d["status"],
+        "published_at": d["published_at"],
+    }
+    story_id, version = await _write_row(conn, values, stored, table="stories")
+    await _replace_links(conn, "story_sources", story_id, source_ids)
+    await _replace_links(conn, "story_topics", story_id, topic_ids)
+    return story_id, version
 
 
 async def _write_deep_dive(
     conn: Connection, d: dict[str, Any], stored: Stored | None
-) -> tuple[int, int]:
+) -> tuple[int, int | None]:
     story_id = await _one_id(conn, "stories", "slug", d["story"], "story", "story")
     actor_ids = await _ids(conn, "topics", "slug", d["key_actors"], ("key_actors",), "topic")
-    cited = [c["source"] for c in d["citations"]]
-    rows = await conn.fetch(
+    cited = await conn.fetch(
         """SELECT u.position, ss.source_id
            FROM unnest($2::text[]) WITH ORDINALITY AS u(url, position)
            LEFT JOIN sources so ON so.url = u.url
            LEFT JOIN story_sources ss ON ss.source_id = so.id AND ss.story_id = $1
            ORDER BY u.position""",
         story_id,
-        cited,
+        [c["source"] for c in d["citations"]],
     )
     problems = [
         Problem(
             ("citations", i, "source"), "NOT_A_STORY_SOURCE", "is not one of the story's sources"
         )
-        for i, row in enumerate(rows)
+        for i, row in enumerate(cited)
         if row["source_id"] is None
     ]
     if problems:
         raise Invalid(problems)
-    values = (d["slug"], story_id, d["title"], d["dek"], d["status"], d["published_at"])
-    if stored is None:
-        dive = await conn.fetchrow(
-            """INSERT INTO deep_dives (slug, story_id, title, dek, status, published_at)
-               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, version""",
-            *values,
-        )
-    else:
-        dive = await conn.fetchrow(
-            """UPDATE deep_dives SET (slug, story_id, title, dek, status, published_at, version,
-               updated_at) = ($2, $3, $4, $5, $6, $7, version + 1, now())
-               WHERE id = $1 RETURNING id, version""",
-            stored.id,
-            *values,
-        )
-    dive_id = dive["id"]
+    values = {name: d[name] for name in ("slug", "title", "dek", "status", "published_at")}
+    dive_id, version = await _write_row(
+        conn, values | {"story_id": story_id}, stored, table="deep_dives"
+    )
     for table in ("deep_dive_sections", "deep_dive_citations"):
         await conn.execute(f"DELETE FROM {table} WHERE deep_dive_id = $1", dive_id)
     await conn.executemany(
@@ -446,17 +403,17 @@ async def _write_deep_dive(
         """INSERT INTO deep_dive_citations (deep_dive_id, story_id, position, source_id, note)
            VALUES ($1, $2, $3, $4, $5)""",
         [
-            (dive_id, story_id, i, found["source_id"], c["note"])
-            for i, (found, c) in enumerate(zip(rows, d["citations"], strict=True), 1)
+            (dive_id, story_id, i, row["source_id"], c["note"])
+            for i, (row, c) in enumerate(zip(cited, d["citations"], strict=True), 1)
         ],
     )
     await _replace_links(conn, "deep_dive_key_actors", dive_id, actor_ids)
-    return dive_id, dive["version"]
+    return dive_id, version
 
 
 _WRITERS: dict[str, Any] = {
-    "outlet": _write_outlet,
-    "topic": _write_topic,
+    "outlet": partial(_write_row, table="outlets"),
+    "topic": partial(_write_row, table="topics"),
     "source": _write_source,
     "story": _write_story,
     "deep_dive": _write_deep_dive,
@@ -465,49 +422,3 @@ _WRITERS: dict[str, Any] = {
 
 async def has_stories(pool: Pool) -> bool:
     return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM stories)"))
-
-
-async def apply(
-    pool: Pool,
-    kind: str,
-    change: Callable[[dict[str, Any] | None], dict[str, Any]],
-    *,
-    actor: audit.Actor,
-    action: str,
-    item_id: int | None = None,
-    expected_version: int | None = None,
-    create_only: bool = False,
-) -> Saved:
-    """One write in one transaction: read the item (locked), check the version the caller
-    read, build the new document with change(current document or None) (which parses it and
-    may raise Invalid), save it and note it in the audit log. Raises Invalid or Conflict;
-    either way nothing is written."""
-    async with pool.acquire() as conn, conn.transaction():
-        stored = await stored_by_id(conn, kind, item_id) if item_id is not None else None
-        if item_id is not None and stored is None:
-            raise Invalid([Problem(("id",), "NOT_FOUND", "no such item")])
-        stale = expected_version is not None and stored and stored.version != expected_version
-        if stale:
-            assert stored is not None and expected_version is not None
-            raise Conflict(stored, expected_version)
-        document = change(stored.document if stored else None)
-        saved = await save(
-            conn,
-            kind,
-            document,
-            item_id=item_id,
-            expected_version=expected_version,
-            create_only=create_only,
-        )
-        if saved.outcome != "unchanged":
-            await audit.record(
-                conn,
-                actor,
-                action,
-                kind,
-                saved.id,
-                natural_key(kind, document),
-                saved.before_version,
-                saved.after_version,
-            )
-    return saved

@@ -82,7 +82,7 @@ async def import_lines(
             try:
                 kind, document = _decode(text)
                 saved = await editorial.save(conn, kind, document)
-            except (ValueError, Invalid, editorial.Conflict) as error:
+            except (ValueError, Invalid) as error:
                 report.rejections.append(Rejection(number, str(error)))
                 if strict:
                     return False, last
