@@ -2,6 +2,8 @@ from enum import Enum
 
 import strawberry
 
+from content.access import Role as Role  # re-exported: the GraphQL enum of roles
+
 
 @strawberry.enum(description="An outlet's political lean, as rated by Newsgraph's editors.")
 class Bias(Enum):
@@ -63,9 +65,5 @@ class ContentStatus(Enum):
     ARCHIVED = "ARCHIVED"
 
 
-@strawberry.enum(description="What an API key may do.")
-class Role(Enum):
-    PUBLIC = "PUBLIC"
-    PARTNER = "PARTNER"
-    EDITOR = "EDITOR"
-    ADMIN = "ADMIN"
+# The roles are content.access's, exposed as they are rather than copied.
+strawberry.enum(Role, description="What an API key may do.")

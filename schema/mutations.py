@@ -343,12 +343,28 @@ def _publishing(at: datetime | None) -> Change:
     return _merge({"status": "PUBLISHED", "published_at": when})
 
 
-StoryId = strawberry.argument(description="The story's global id.")
-Version = strawberry.argument(description="The `version` you last read (optimistic concurrency).")
-PublishAt = strawberry.argument(
-    description="When it goes live (with offset). Omit for now; a future time schedules it "
-    "(an embargo: invisible to readers until then, with no job needed)."
-)
+_UNPUBLISH = _merge({"status": "DRAFT", "published_at": None})
+_ARCHIVE = _merge({"status": "ARCHIVED"})
+
+
+async def _change_story(
+    info: Info, id: str, version: int, change: Change, action: str, **options: Any
+) -> StoryPayload:
+    """Change the story with this global id, given the version the caller read."""
+    result = await _write(
+        info, "story", change, action, item_id=_pk(id, "Story"), version=version, **options
+    )
+    return await _story_payload(info, result)
+
+
+async def _change_deep_dive(
+    info: Info, id: str, version: int, change: Change, action: str, **options: Any
+) -> DeepDivePayload:
+    """Change the deep dive with this global id, given the version the caller read."""
+    result = await _write(
+        info, "deep_dive", change, action, item_id=_pk(id, "DeepDive"), version=version, **options
+    )
+    return await _deep_dive_payload(info, result)
 
 
 @strawberry.type
@@ -364,75 +380,37 @@ class EditorialMutation:
         self, info: Info, id: strawberry.ID, version: int, input: UpdateStoryInput
     ) -> StoryPayload:
         change = _merge(_image(_fields(input)))
-        result = await _write(
-            info, "story", change, "update", item_id=_pk(id, "Story"), version=version
-        )
-        return await _story_payload(info, result)
+        return await _change_story(info, id, version, change, "update")
 
     @strawberry.mutation(description="Replace a story's sources (URLs), in editorial order.")
     async def set_story_sources(
         self, info: Info, id: strawberry.ID, version: int, sources: list[str]
     ) -> StoryPayload:
-        result = await _write(
-            info,
-            "story",
-            _merge({"sources": sources}),
-            "set_sources",
-            item_id=_pk(id, "Story"),
-            version=version,
-            prefix=(),
-        )
-        return await _story_payload(info, result)
+        change = _merge({"sources": sources})
+        return await _change_story(info, id, version, change, "set_sources", prefix=())
 
     @strawberry.mutation(description="Replace a story's topics (slugs), most relevant first.")
     async def set_story_topics(
         self, info: Info, id: strawberry.ID, version: int, topics: list[str]
     ) -> StoryPayload:
-        result = await _write(
-            info,
-            "story",
-            _merge({"topics": topics}),
-            "set_topics",
-            item_id=_pk(id, "Story"),
-            version=version,
-            prefix=(),
-        )
-        return await _story_payload(info, result)
+        change = _merge({"topics": topics})
+        return await _change_story(info, id, version, change, "set_topics", prefix=())
 
     @strawberry.mutation(description="Publish a story now, or schedule it for a future time.")
     async def publish_story(
         self, info: Info, id: strawberry.ID, version: int, at: datetime | None = None
     ) -> StoryPayload:
-        result = await _write(
-            info,
-            "story",
-            _publishing(at),
-            "publish",
-            item_id=_pk(id, "Story"),
-            version=version,
-            rename={"published_at": "at"},
+        return await _change_story(
+            info, id, version, _publishing(at), "publish", rename={"published_at": "at"}
         )
-        return await _story_payload(info, result)
 
     @strawberry.mutation(description="Take a story back to DRAFT (also cancels a schedule).")
     async def unpublish_story(self, info: Info, id: strawberry.ID, version: int) -> StoryPayload:
-        change = _merge({"status": "DRAFT", "published_at": None})
-        result = await _write(
-            info, "story", change, "unpublish", item_id=_pk(id, "Story"), version=version
-        )
-        return await _story_payload(info, result)
+        return await _change_story(info, id, version, _UNPUBLISH, "unpublish")
 
     @strawberry.mutation(description="Archive a story: readers no longer see it.")
     async def archive_story(self, info: Info, id: strawberry.ID, version: int) -> StoryPayload:
-        result = await _write(
-            info,
-            "story",
-            _merge({"status": "ARCHIVED"}),
-            "archive",
-            item_id=_pk(id, "Story"),
-            version=version,
-        )
-        return await _story_payload(info, result)
+        return await _change_story(info, id, version, _ARCHIVE, "archive")
 
     @strawberry.mutation(description="Create a deep dive of an existing story, as a DRAFT.")
     async def create_deep_dive(self, info: Info, input: CreateDeepDiveInput) -> DeepDivePayload:
@@ -444,54 +422,27 @@ class EditorialMutation:
     async def update_deep_dive(
         self, info: Info, id: strawberry.ID, version: int, input: UpdateDeepDiveInput
     ) -> DeepDivePayload:
-        result = await _write(
-            info,
-            "deep_dive",
-            _merge(_fields(input)),
-            "update",
-            item_id=_pk(id, "DeepDive"),
-            version=version,
-        )
-        return await _deep_dive_payload(info, result)
+        return await _change_deep_dive(info, id, version, _merge(_fields(input)), "update")
 
     @strawberry.mutation(description="Publish a deep dive now, or schedule it.")
     async def publish_deep_dive(
         self, info: Info, id: strawberry.ID, version: int, at: datetime | None = None
     ) -> DeepDivePayload:
-        result = await _write(
-            info,
-            "deep_dive",
-            _publishing(at),
-            "publish",
-            item_id=_pk(id, "DeepDive"),
-            version=version,
-            rename={"published_at": "at"},
+        return await _change_deep_dive(
+            info, id, version, _publishing(at), "publish", rename={"published_at": "at"}
         )
-        return await _deep_dive_payload(info, result)
 
     @strawberry.mutation(description="Take a deep dive back to DRAFT.")
     async def unpublish_deep_dive(
         self, info: Info, id: strawberry.ID, version: int
     ) -> DeepDivePayload:
-        change = _merge({"status": "DRAFT", "published_at": None})
-        result = await _write(
-            info, "deep_dive", change, "unpublish", item_id=_pk(id, "DeepDive"), version=version
-        )
-        return await _deep_dive_payload(info, result)
+        return await _change_deep_dive(info, id, version, _UNPUBLISH, "unpublish")
 
     @strawberry.mutation(description="Archive a deep dive: readers no longer see it.")
     async def archive_deep_dive(
         self, info: Info, id: strawberry.ID, version: int
     ) -> DeepDivePayload:
-        result = await _write(
-            info,
-            "deep_dive",
-            _merge({"status": "ARCHIVED"}),
-            "archive",
-            item_id=_pk(id, "DeepDive"),
-            version=version,
-        )
-        return await _deep_dive_payload(info, result)
+        return await _change_deep_dive(info, id, version, _ARCHIVE, "archive")
 
     @strawberry.mutation(description="Create an outlet, or replace the one with this slug.")
     async def upsert_outlet(self, info: Info, input: OutletInput) -> OutletPayload:

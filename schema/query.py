@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from content.access import Permission, PreviewGrant
 from db import deep_dives as db_deep_dives
@@ -19,6 +20,7 @@ from schema.deep_dives import DeepDive
 from schema.enums import Blindspot, ContentStatus, Sentiment
 from schema.errors import BadUserInput
 from schema.inputs import MAX_QUERY_LENGTH, checked_query, checked_slug, checked_text
+from schema.loaders import Loaders
 from schema.outlets import Outlet
 from schema.relay import (
     Connection,
@@ -89,21 +91,13 @@ PreviewToken = Annotated[
 ]
 
 
-def _by_id(loader: str) -> Callable[[Info, int, Scope], Awaitable[Any]]:
-    async def load(info: Info, pk: int, scope: Scope) -> Any:
-        found = getattr(info.context.loaders, loader)
-        return await (found[scope] if isinstance(found, dict) else found).load(pk)
-
-    return load
-
-
-# Each Node type, and how to fetch its records by id in a scope.
-_NODES: dict[str, tuple[type[Any], Callable[[Info, int, Scope], Awaitable[Any]]]] = {
-    "Story": (Story, _by_id("story_by_id")),
-    "DeepDive": (DeepDive, _by_id("deep_dive_by_id")),
-    "Source": (Source, _by_id("source_by_id")),
-    "Outlet": (Outlet, _by_id("outlet_by_id")),
-    "Topic": (Topic, _by_id("topic_by_id")),
+# Each Node type, and its loader by id in a scope (outlets and topics have no lifecycle).
+_NODES: dict[str, tuple[type[Any], Callable[[Loaders, Scope], DataLoader[int, Any]]]] = {
+    "Story": (Story, lambda loaders, scope: loaders.story_by_id[scope]),
+    "DeepDive": (DeepDive, lambda loaders, scope: loaders.deep_dive_by_id[scope]),
+    "Source": (Source, lambda loaders, scope: loaders.source_by_id[scope]),
+    "Outlet": (Outlet, lambda loaders, scope: loaders.outlet_by_id),
+    "Topic": (Topic, lambda loaders, scope: loaders.topic_by_id),
 }
 
 
@@ -123,6 +117,22 @@ async def _find(
     return record
 
 
+async def _by_slug(
+    info: Info,
+    node_type: type[Any],
+    fetch: Callable[[Any, str, Scope], Awaitable[Any]],
+    slug: str,
+    preview: bool,
+    preview_token: str | None,
+) -> Any:
+    """A Story or DeepDive by slug, in the caller's scope or through a preview token."""
+    slug = checked_slug(slug)
+    scope, grant = scope_for(info, preview), preview_grant(info, preview_token)
+    pool = info.context.pool
+    record = await _find(node_type.__name__, lambda s: fetch(pool, slug, s), scope, grant)
+    return node_type(record=record, scope=scope) if record else None
+
+
 @strawberry.type
 class ContentQuery:
     @strawberry.field(description="Any object by its global id; null if missing or not visible.")
@@ -138,8 +148,9 @@ class ContentQuery:
         type_name, pk = from_global_id(id)
         if type_name not in _NODES:
             return None
-        node_type, load = _NODES[type_name]
-        record = await _find(type_name, lambda s: load(info, pk, s), scope, grant)
+        node_type, loader = _NODES[type_name]
+        loaders = info.context.loaders
+        record = await _find(type_name, lambda s: loader(loaders, s).load(pk), scope, grant)
         node: Node | None = node_type(record=record, scope=scope) if record else None
         return node
 
@@ -151,13 +162,10 @@ class ContentQuery:
         preview: Preview = False,
         preview_token: PreviewToken = None,
     ) -> Story | None:
-        slug = checked_slug(slug)
-        scope, grant = scope_for(info, preview), preview_grant(info, preview_token)
-        pool = info.context.pool
-        record = await _find(
-            "Story", lambda s: db_stories.story_by_slug(pool, slug, s), scope, grant
+        found: Story | None = await _by_slug(
+            info, Story, db_stories.story_by_slug, slug, preview, preview_token
         )
-        return Story(record=record, scope=scope) if record else None
+        return found
 
     @strawberry.field(description="A published deep dive by slug; null if missing or not visible.")
     async def deep_dive(
@@ -167,13 +175,10 @@ class ContentQuery:
         preview: Preview = False,
         preview_token: PreviewToken = None,
     ) -> DeepDive | None:
-        slug = checked_slug(slug)
-        scope, grant = scope_for(info, preview), preview_grant(info, preview_token)
-        pool = info.context.pool
-        record = await _find(
-            "DeepDive", lambda s: db_deep_dives.deep_dive_by_slug(pool, slug, s), scope, grant
+        found: DeepDive | None = await _by_slug(
+            info, DeepDive, db_deep_dives.deep_dive_by_slug, slug, preview, preview_token
         )
-        return DeepDive(record=record, scope=scope) if record else None
+        return found
 
     @strawberry.field(description="A topic by slug; null if there is none.")
     async def topic(
