@@ -33,7 +33,7 @@ from db.pool import Pool, StatementCounter, create_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
-CONTENT_TABLES = "outlets, sources, topics, stories, deep_dives, audit_log, api_keys, rate_buckets"
+EMPTIED_TABLES = "outlets, sources, topics, stories, deep_dives, audit_log, api_keys, rate_buckets"
 
 
 def with_database(url: str, name: str) -> str:
@@ -158,8 +158,8 @@ async def session_pool(database_url: str) -> AsyncIterator[Pool]:
 
 @pytest.fixture
 async def pool(session_pool: Pool) -> Pool:
-    """The session pool, over content tables emptied for this test."""
-    await session_pool.execute(f"TRUNCATE {CONTENT_TABLES} RESTART IDENTITY CASCADE")
+    """The session pool, over content, key and audit tables emptied for this test."""
+    await session_pool.execute(f"TRUNCATE {EMPTIED_TABLES} RESTART IDENTITY CASCADE")
     return session_pool
 
 
