@@ -26,6 +26,7 @@ from api.auth import Gate
 from api.errors import json_error
 from api.limits import BodySizeLimit
 from api.settings import Settings
+from db import search
 from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
 from db.rate_limits import PostgresRateLimiter, RateLimiter, RedisRateLimiter
 from db.secrets import service_secret
@@ -117,6 +118,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
         )
         try:
             await _check_revision(pool)
+            await _ensure_search_index(pool, settings.search_config)
             secret = await service_secret(pool, "preview-tokens")
             yield {"pool": pool, "rate_limiter": limiter, "preview_secret": secret}
         finally:
@@ -154,6 +156,13 @@ async def health(request: Request) -> JSONResponse:
     """Liveness and database reachability, for load balancers."""
     revision = await schema_revision(request.state.pool)
     return JSONResponse({"status": "ok", "schemaRevision": revision})
+
+
+async def _ensure_search_index(pool: Pool, config: str) -> None:
+    try:
+        await search.ensure_index(pool, config)
+    except search.UnknownConfig as error:
+        raise SystemExit(f"NEWSGRAPH_SEARCH_CONFIG: {error}") from None
 
 
 async def _check_revision(pool: Pool) -> None:

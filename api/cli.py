@@ -269,7 +269,19 @@ def _ready(settings: Settings) -> Settings:
     """Settings pointing at a database that exists and is migrated to head."""
     url = resolve_url(settings.database_url, settings.data_dir)
     migrations.upgrade(url)
-    return replace(settings, database_url=url)
+    ready = replace(settings, database_url=url)
+    asyncio.run(_with_pool(ready, partial(_ensure_search_index, config=settings.search_config)))
+    return ready
+
+
+async def _ensure_search_index(pool: Pool, config: str) -> None:
+    from db import search
+
+    try:
+        if await search.ensure_index(pool, config):
+            log.info("search documents rebuilt with configuration %s", config)
+    except search.UnknownConfig as error:
+        raise SystemExit(f"NEWSGRAPH_SEARCH_CONFIG: {error}") from None
 
 
 async def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[Any]]) -> Any:

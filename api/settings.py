@@ -58,6 +58,9 @@ class Settings:
     statement_timeout_ms: int = 5_000
     pool_min_size: int = 2
     pool_max_size: int = 10
+    search_config: str = "english"
+    """PostgreSQL text-search configuration for search documents and queries (stemming,
+    stop words); changing it rebuilds every document at the next start."""
     limits: QueryLimits = field(default_factory=QueryLimits)
     access: Access = field(default_factory=Access)
 
@@ -73,6 +76,7 @@ class Settings:
             statement_timeout_ms=_int("NEWSGRAPH_STATEMENT_TIMEOUT_MS", 5_000),
             pool_min_size=_int("NEWSGRAPH_POOL_MIN", 2),
             pool_max_size=_int("NEWSGRAPH_POOL_MAX", 10),
+            search_config=env.get("NEWSGRAPH_SEARCH_CONFIG") or "english",
             limits=QueryLimits(
                 max_depth=_int("NEWSGRAPH_MAX_DEPTH", 10),
                 max_tokens=_int("NEWSGRAPH_MAX_TOKENS", 2_000),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -178,6 +178,21 @@ class _Checker:
             return None
         return value
 
+    def date(self, name: str) -> date | None:
+        value = self.raw.get(name)
+        if value is None:
+            return None
+        if isinstance(value, datetime) or not isinstance(value, str | date):
+            self.problem((name,), "INVALID", "must be an ISO-8601 date, e.g. 2026-03-01")
+            return None
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.problem((name,), "INVALID", "must be an ISO-8601 date, e.g. 2026-03-01")
+            return None
+
     def items(self, name: str, max_items: int) -> list[Any]:
         value = self.raw.get(name, [])
         if not isinstance(value, list):
@@ -221,6 +236,8 @@ def _outlet(c: _Checker) -> dict[str, Any]:
         "bias": c.choice("bias", BIASES, required=False),
         "factuality": c.choice("factuality", FACTUALITIES, required=False),
         "owner": c.field("owner", required=False, max_length=200),
+        "rating_basis": c.field("rating_basis", required=False, max_length=2000),
+        "rated_on": c.date("rated_on"),
     }
 
 
@@ -291,7 +308,7 @@ def _story(c: _Checker) -> dict[str, Any]:
         "category": c.slug(c.raw.get("category"), ("category",), required=False),
         "topics": c.refs("topics", c.slug, 50),
         "sources": c.refs("sources", c.url, 500),
-        "sentiment": c.choice("sentiment", SENTIMENTS, default="NEUTRAL"),
+        "sentiment": c.choice("sentiment", SENTIMENTS, required=False),
         "hero_image": _image(c),
         "status": status,
         "published_at": published_at,
@@ -346,7 +363,11 @@ def _deep_dive(c: _Checker) -> dict[str, Any]:
 
 
 _BUILDERS: dict[str, tuple[Callable[[_Checker], dict[str, Any]], set[str]]] = {
-    "outlet": (_outlet, {"slug", "name", "domain", "country", "bias", "factuality", "owner"}),
+    "outlet": (
+        _outlet,
+        {"slug", "name", "domain", "country", "bias", "factuality", "owner"}
+        | {"rating_basis", "rated_on"},
+    ),
     "topic": (_topic, {"slug", "name", "kind", "description"}),
     "source": (
         _source,

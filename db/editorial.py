@@ -17,7 +17,8 @@ import asyncpg
 import orjson
 
 from content.documents import Invalid, Path, Problem, natural_key
-from db import audit
+from content.sentiment import infer_sentiment
+from db import audit, search
 from db.pool import Connection, Pool
 
 
@@ -57,7 +58,7 @@ _IMAGE = """CASE WHEN s.hero_image_url IS NULL THEN NULL ELSE jsonb_build_object
     'caption', s.hero_image_caption, 'credit', s.hero_image_credit) END"""
 _SELECT = {
     "outlet": """SELECT o.id, NULL::int AS version, o.slug, o.name, o.domain, o.country, o.bias,
-        o.factuality, o.owner FROM outlets o""",
+        o.factuality, o.owner, o.rating_basis, o.rated_on FROM outlets o""",
     "topic": """SELECT t.id, NULL::int AS version, t.slug, t.name, t.kind, t.description
         FROM topics t""",
     "source": """SELECT so.id, NULL::int AS version, so.url, o.slug AS outlet, so.title,
@@ -358,10 +359,12 @@ async def _write_story(
         "category_id": category_id,
         "status": d["status"],
         "published_at": d["published_at"],
+        "sentiment_inferred": infer_sentiment(d["title"], d["summary"]),
     }
     story_id, version = await _write_row(conn, values, stored, table="stories")
     await _replace_links(conn, "story_sources", story_id, source_ids)
     await _replace_links(conn, "story_topics", story_id, topic_ids)
+    await search.refresh(conn, "story", [story_id])
     return story_id, version
 
 
@@ -408,12 +411,22 @@ async def _write_deep_dive(
         ],
     )
     await _replace_links(conn, "deep_dive_key_actors", dive_id, actor_ids)
+    await search.refresh(conn, "deep_dive", [dive_id])
     return dive_id, version
+
+
+async def _write_topic(
+    conn: Connection, d: dict[str, Any], stored: Stored | None
+) -> tuple[int, int | None]:
+    topic_id, version = await _write_row(conn, d, stored, table="topics")
+    if stored is not None and stored.document["name"] != d["name"]:
+        await search.refresh_topic(conn, topic_id)  # its name is in stories' documents
+    return topic_id, version
 
 
 _WRITERS: dict[str, Any] = {
     "outlet": partial(_write_row, table="outlets"),
-    "topic": partial(_write_row, table="topics"),
+    "topic": _write_topic,
     "source": _write_source,
     "story": _write_story,
     "deep_dive": _write_deep_dive,

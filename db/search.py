@@ -1,73 +1,293 @@
-"""Basic full-text search over stories and deep dives (ranked by ts_rank, keyset-paged)."""
+"""Full-text search over stories and deep dives: the stored documents and the ranked query.
+
+Each story and deep dive keeps a weighted tsvector (its search document), rebuilt by this
+module whenever it, its topics or its sections change:
+
+- story: title (A), summary (B), topic names (C)
+- deep dive: title (A), dek (B), key actor names and section headings (C), section bodies (D)
+
+Ranking: score = relevance x freshness, where relevance is ts_rank with weights
+D 0.1, C 0.2, B 0.4, A 1.0 (length-normalised), and freshness falls from 1 towards
+FRESHNESS_FLOOR with a half-life of FRESHNESS_HALF_LIFE_DAYS, measured from the moment the
+first page was asked for (`as_of`, carried in the cursor), so later pages rank exactly like the
+first. Ties break by kind and id, descending.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from db.pool import Pool
-from db.visibility import Scope, per_scope, visible, visible_deep_dive
+from db.pool import Connection, Pool
+from db.visibility import Scope, feed_time, per_scope, visible, visible_deep_dive
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_VERSION = 1
+"""Bump when the documents below change: the next start rebuilds every vector."""
+
+FRESHNESS_FLOOR = 0.5
+FRESHNESS_HALF_LIFE_DAYS = 30.0
+KINDS = ("story", "deep_dive")
 
 # Private-use characters mark matches in ts_headline output, so the caller can HTML-escape
 # the text first and only then turn the marks into tags.
 MATCH_START = "\ue000"
 MATCH_END = "\ue001"
+_CONFIG = "(SELECT config::regconfig FROM search_settings)"
 
-SearchCursor = tuple[float, str, int]
+
+def tsquery(parameter: str) -> str:
+    """SQL for the tsquery of a web-search-syntax query in parameter slot `parameter`."""
+    return f"websearch_to_tsquery({_CONFIG}, {parameter})"
+
+
+# --- the stored documents ---------------------------------------------------------------
+
+_STORY_DOCUMENTS = f"""
+UPDATE stories s SET search_vector =
+    setweight(to_tsvector(c.config, s.title), 'A')
+    || setweight(to_tsvector(c.config, s.summary), 'B')
+    || setweight(to_tsvector(c.config, coalesce((
+        SELECT string_agg(t.name, ' ' ORDER BY st.position)
+        FROM story_topics st JOIN topics t ON t.id = st.topic_id WHERE st.story_id = s.id
+    ), '')), 'C')
+FROM (SELECT {_CONFIG} AS config) AS c
+WHERE s.id = ANY($1::bigint[])
+"""
+_DEEP_DIVE_DOCUMENTS = f"""
+UPDATE deep_dives d SET search_vector =
+    setweight(to_tsvector(c.config, d.title), 'A')
+    || setweight(to_tsvector(c.config, d.dek), 'B')
+    || setweight(to_tsvector(c.config, coalesce((
+        SELECT string_agg(t.name, ' ' ORDER BY a.position)
+        FROM deep_dive_key_actors a JOIN topics t ON t.id = a.topic_id
+        WHERE a.deep_dive_id = d.id
+    ), '') || ' ' || coalesce((
+        SELECT string_agg(x.heading, ' ' ORDER BY x.position)
+        FROM deep_dive_sections x WHERE x.deep_dive_id = d.id
+    ), '')), 'C')
+    || setweight(to_tsvector(c.config, coalesce((
+        SELECT string_agg(x.body, ' ' ORDER BY x.position)
+        FROM deep_dive_sections x WHERE x.deep_dive_id = d.id
+    ), '')), 'D')
+FROM (SELECT {_CONFIG} AS config) AS c
+WHERE d.id = ANY($1::bigint[])
+"""
+_NAMING_TOPIC = {
+    "story": "SELECT story_id FROM story_topics WHERE topic_id = $1",
+    "deep_dive": "SELECT deep_dive_id FROM deep_dive_key_actors WHERE topic_id = $1",
+}
+_ALL_IDS = {
+    "story": "SELECT id FROM stories WHERE id > $1 ORDER BY id LIMIT $2",
+    "deep_dive": "SELECT id FROM deep_dives WHERE id > $1 ORDER BY id LIMIT $2",
+}
+_DOCUMENTS = {"story": _STORY_DOCUMENTS, "deep_dive": _DEEP_DIVE_DOCUMENTS}
+
+
+async def refresh(conn: Connection | Pool, kind: str, ids: list[int]) -> None:
+    """Rebuild the search documents of these stories or deep dives."""
+    if ids:
+        await conn.execute(_DOCUMENTS[kind], ids)
+
+
+async def refresh_topic(conn: Connection, topic_id: int) -> None:
+    """Rebuild the documents that contain the topic's name."""
+    for kind in KINDS:
+        ids = [row[0] for row in await conn.fetch(_NAMING_TOPIC[kind], topic_id)]
+        await refresh(conn, kind, ids)
+
+
+class UnknownConfig(ValueError):
+    """The configured text-search configuration does not exist in the database."""
+
+
+async def ensure_index(pool: Pool, config: str, batch: int = 20_000) -> bool:
+    """Make the stored documents match `config` and DOCUMENT_VERSION, rebuilding them all
+    when either changed. True when it rebuilt. Raises UnknownConfig."""
+    async with pool.acquire() as conn:
+        # One process rebuilds; the others wait here and then find nothing to do.
+        await conn.execute("SELECT pg_advisory_lock(hashtext('newsgraph.search_index'))")
+        await conn.execute("SET statement_timeout = 0")  # a rebuild may take minutes
+        try:
+            return await _ensure_index(conn, config, batch)
+        finally:
+            await conn.execute("RESET statement_timeout")
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('newsgraph.search_index'))")
+
+
+async def _ensure_index(conn: Connection, config: str, batch: int) -> bool:
+    known = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = $1)", config
+    )
+    if not known:
+        names = await conn.fetch("SELECT cfgname FROM pg_ts_config ORDER BY cfgname")
+        raise UnknownConfig(
+            f"no text-search configuration {config!r}; this database has: "
+            + ", ".join(row[0] for row in names)
+        )
+    stored = await conn.fetchrow("SELECT config, document_version FROM search_settings")
+    if stored["config"] == config and stored["document_version"] == DOCUMENT_VERSION:
+        return False
+    log.info("rebuilding search documents (configuration %s)", config)
+    await conn.execute("UPDATE search_settings SET config = $1", config)
+    for kind in KINDS:
+        last = 0
+        while ids := [row[0] for row in await conn.fetch(_ALL_IDS[kind], last, batch)]:
+            await refresh(conn, kind, ids)
+            last = ids[-1]
+    await conn.execute("UPDATE search_settings SET document_version = $1", DOCUMENT_VERSION)
+    return True
+
+
+# --- the query ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Narrows search hits; every field that is set must hold (AND). Category, topic and
+    outlet apply to a deep dive through the story it analyses."""
+
+    category: str | None = None
+    topic: str | None = None
+    outlet: str | None = None
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+    kinds: tuple[str, ...] = KINDS
+
+
+@dataclass(frozen=True)
+class SearchCursor:
+    as_of: datetime
+    score: float
+    kind: str
+    id: int
 
 
 @dataclass(frozen=True)
 class Hit:
     kind: str  # "story" or "deep_dive"
     id: int
-    rank: float
+    score: float
     headline: str
 
 
-_HEADLINE_OPTIONS = f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=30, MinWords=10"
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[Hit]
+    as_of: datetime
 
 
-def _matches(scope: Scope) -> str:
+_HEADLINE_OPTIONS = (
+    f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=35, MinWords=12, "
+    'MaxFragments=2, FragmentDelimiter=" … "'
+)
+# $1 query, $2 as_of, $3 category, $4 topic, $5 outlet, $6 after, $7 before, $8 kinds.
+_STORY_FILTERS = """
+    ($3::text IS NULL OR {s}.category_id = (SELECT id FROM topics WHERE slug = $3))
+    AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM story_topics ft JOIN topics t
+        ON t.id = ft.topic_id WHERE ft.story_id = {s}.id AND t.slug = $4))
+    AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM story_sources fs
+        JOIN sources so ON so.id = fs.source_id JOIN outlets o ON o.id = so.outlet_id
+        WHERE fs.story_id = {s}.id AND o.slug = $5))"""
+
+
+def _time_filters(item: str, scope: Scope) -> str:
+    time = feed_time(item, scope)
+    return f"($6::timestamptz IS NULL OR {time} >= $6) AND ($7::timestamptz IS NULL OR {time} < $7)"
+
+
+def _score(item: str, scope: Scope) -> str:
+    age = f"$2::timestamptz - {feed_time(item, scope)}"
+    age_days = f"greatest(0, extract(epoch FROM {age}) / 86400)"
+    return (
+        f"ts_rank('{{0.1, 0.2, 0.4, 1.0}}', {item}.search_vector, q.query, 1)::float8 "
+        f"* ({FRESHNESS_FLOOR} + {1 - FRESHNESS_FLOOR} "
+        f"* power(0.5, {age_days} / {FRESHNESS_HALF_LIFE_DAYS}))"
+    )
+
+
+def _hits(scope: Scope) -> str:
     return f"""
-WITH q AS (SELECT websearch_to_tsquery('english', $1) AS query),
+WITH q AS (SELECT {tsquery("$1")} AS query),
 hits AS (
-    SELECT 'story' AS kind, s.id, ts_rank(s.search_vector, q.query) AS rank,
-        s.title || ' — ' || s.summary AS text
-    FROM stories s, q WHERE s.search_vector @@ q.query AND {visible("s", scope)}
+    SELECT 'story' AS kind, s.id, {_score("s", scope)} AS score
+    FROM stories s, q
+    WHERE 'story' = ANY($8::text[]) AND s.search_vector @@ q.query AND {visible("s", scope)}
+      AND {_STORY_FILTERS.format(s="s")} AND {_time_filters("s", scope)}
     UNION ALL
-    SELECT 'deep_dive', d.id, ts_rank(d.search_vector, q.query), d.title || ' — ' || d.dek
-    FROM deep_dives d, q
-    WHERE d.search_vector @@ q.query AND {visible_deep_dive("d", scope)}
+    SELECT 'deep_dive', d.id, {_score("d", scope)}
+    FROM deep_dives d JOIN stories ds ON ds.id = d.story_id, q
+    WHERE 'deep_dive' = ANY($8::text[]) AND d.search_vector @@ q.query
+      AND {visible_deep_dive("d", scope)}
+      AND {_STORY_FILTERS.format(s="ds")} AND {_time_filters("d", scope)}
 )
 """
 
 
 _PAGE = per_scope(
     lambda scope: (
-        _matches(scope)
+        _hits(scope)
         + f"""
-SELECT kind, id, rank, ts_headline('english', text, q.query, '{_HEADLINE_OPTIONS}') AS headline
+SELECT page.kind, page.id, page.score, ts_headline({_CONFIG}, CASE page.kind
+    WHEN 'story' THEN (SELECT s.title || ' — ' || s.summary FROM stories s WHERE s.id = page.id)
+    ELSE (SELECT d.title || ' — ' || d.dek || ' — ' || coalesce(string_agg(x.body, ' '
+            ORDER BY x.position), '')
+          FROM deep_dives d LEFT JOIN deep_dive_sections x ON x.deep_dive_id = d.id
+          WHERE d.id = page.id GROUP BY d.id)
+    END, q.query, '{_HEADLINE_OPTIONS}') AS headline
 FROM (
     SELECT * FROM hits
-    WHERE $2::real IS NULL OR (rank, kind, id) < ($2::real, $3::text, $4::bigint)
-    ORDER BY rank DESC, kind DESC, id DESC
-    LIMIT $5
+    WHERE $9::float8 IS NULL OR (score, kind, id) < ($9::float8, $10::text, $11::bigint)
+    ORDER BY score DESC, kind DESC, id DESC
+    LIMIT $12
 ) AS page, q
-ORDER BY rank DESC, kind DESC, id DESC
+ORDER BY page.score DESC, page.kind DESC, page.id DESC
 """
     )
 )
-_COUNT = per_scope(lambda scope: _matches(scope) + "SELECT count(*) FROM hits")
+_COUNT = per_scope(lambda scope: _hits(scope) + "SELECT count(*) FROM hits")
+
+
+def _arguments(query: str, as_of: datetime, search_filter: SearchFilter) -> list[Any]:
+    f = search_filter
+    return [
+        query,
+        as_of,
+        f.category,
+        f.topic,
+        f.outlet,
+        f.published_after,
+        f.published_before,
+        list(f.kinds),
+    ]
 
 
 async def search(
-    pool: Pool, query: str, first: int, after: SearchCursor | None, scope: Scope = Scope.PUBLIC
-) -> list[Hit]:
-    """Up to first + 1 hits, best first."""
-    rank, kind, hit_id = after if after is not None else (None, None, None)
-    rows = await pool.fetch(_PAGE[scope], query, rank, kind, hit_id, first + 1)
-    return [Hit(row["kind"], row["id"], row["rank"], row["headline"]) for row in rows]
+    pool: Pool,
+    query: str,
+    first: int,
+    after: SearchCursor | None,
+    search_filter: SearchFilter = SearchFilter(),
+    scope: Scope = Scope.PUBLIC,
+) -> SearchPage:
+    """Up to first + 1 hits, best first, ranked as of the first page's time."""
+    as_of = after.as_of if after is not None else datetime.now(UTC)
+    position = (after.score, after.kind, after.id) if after is not None else (None, None, None)
+    arguments = _arguments(query, as_of, search_filter)
+    rows = await pool.fetch(_PAGE[scope], *arguments, *position, first + 1)
+    hits = [Hit(row["kind"], row["id"], row["score"], row["headline"]) for row in rows]
+    return SearchPage(hits, as_of)
 
 
-async def search_count(pool: Pool, query: str, scope: Scope = Scope.PUBLIC) -> int:
-    count: int = await pool.fetchval(_COUNT[scope], query)
+async def search_count(
+    pool: Pool,
+    query: str,
+    search_filter: SearchFilter = SearchFilter(),
+    scope: Scope = Scope.PUBLIC,
+) -> int:
+    arguments = _arguments(query, datetime.now(UTC), search_filter)
+    count: int = await pool.fetchval(_COUNT[scope], *arguments)
     return count

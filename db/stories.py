@@ -8,6 +8,7 @@ from typing import Any
 from db.paging import FeedCursor, PageKey, counts_by_owner, feed_window, fetch_pages
 from db.pool import Pool
 from db.records import build, columns, in_key_order
+from db.search import tsquery
 from db.visibility import Scope, feed_time, lifecycle_status, per_scope, visible
 
 
@@ -18,7 +19,8 @@ class Story:
     title: str
     summary: str
     category_id: int | None
-    sentiment: str
+    sentiment: str | None
+    sentiment_inferred: str
     hero_image_url: str | None
     hero_image_alt: str | None
     hero_image_caption: str | None
@@ -67,10 +69,10 @@ _FILTER_SQL = {
                 WHERE ss.story_id = s.id AND o.slug = {})""",
     "published_after": "s.published_at >= {}",
     "published_before": "s.published_at < {}",
-    "sentiment": "s.sentiment = {}",
+    "sentiment": "coalesce(s.sentiment, s.sentiment_inferred) = {}",
     "blindspot": """EXISTS (SELECT 1 FROM story_coverage c
                 WHERE c.story_id = s.id AND c.blindspot = {})""",
-    "query": "s.search_vector @@ websearch_to_tsquery('english', {})",
+    "query": f"s.search_vector @@ {tsquery('{}')}",
     "statuses": f"{lifecycle_status('s')} = ANY({{}}::text[])",
 }
 STORY_COLUMNS = columns(Story, "s", status=lifecycle_status("s"))

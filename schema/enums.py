@@ -41,6 +41,21 @@ class Sentiment(Enum):
     NEGATIVE = "NEGATIVE"
 
 
+@strawberry.enum(description="Where a story's sentiment comes from.")
+class SentimentSource(Enum):
+    SET = strawberry.enum_value("SET", description="An editor set it.")
+    INFERRED = strawberry.enum_value(
+        "INFERRED",
+        description="No editor set it; a lexicon classifier (VADER) read the title and summary.",
+    )
+
+
+@strawberry.enum(description="What kind of item a search hit is.")
+class SearchType(Enum):
+    STORY = strawberry.enum_value("STORY", description="A story.")
+    DEEP_DIVE = strawberry.enum_value("DEEP_DIVE", description="A deep dive.")
+
+
 @strawberry.enum(description="The side that barely covers a story.")
 class Blindspot(Enum):
     LEFT = "LEFT"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from schema.errors import BadUserInput
 
@@ -37,4 +38,16 @@ def checked_query(value: str, field: str = "query") -> str:
     checked_text(value, field, max_length=MAX_QUERY_LENGTH)
     if not value.strip():
         raise BadUserInput(f"`{field}` must contain at least one word.", field=field)
+    return value
+
+
+def optional_slug(value: str | None, field: str) -> str | None:
+    return checked_slug(value, field) if value is not None else None
+
+
+def aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise BadUserInput(
+            f"`{field}` needs a time zone offset, e.g. 2026-03-01T00:00:00Z.", field=field
+        )
     return value

@@ -18,8 +18,14 @@ from schema.access import preview_grant, require, scope_for
 from schema.context import Info
 from schema.deep_dives import DeepDive
 from schema.enums import Blindspot, ContentStatus, Sentiment
-from schema.errors import BadUserInput
-from schema.inputs import MAX_QUERY_LENGTH, checked_query, checked_slug, checked_text
+from schema.inputs import (
+    MAX_QUERY_LENGTH,
+    aware,
+    checked_query,
+    checked_slug,
+    checked_text,
+    optional_slug,
+)
 from schema.loaders import Loaders
 from schema.outlets import Outlet
 from schema.relay import (
@@ -32,7 +38,7 @@ from schema.relay import (
     feed_cursor_of,
     from_global_id,
 )
-from schema.search import SearchConnection, search
+from schema.search import SearchConnection, SearchFilter, search
 from schema.sources import Source
 from schema.stories import Story
 from schema.topics import Topic
@@ -56,7 +62,9 @@ class StoryFilter:
         default=None, description="Only stories with this blindspot."
     )
     query: str | None = strawberry.field(
-        default=None, description="Full-text query (web search syntax) over title and summary."
+        default=None,
+        description="Full-text query (web search syntax) over the story's title, summary and "
+        "topic names; the list stays newest first.",
     )
     status: list[ContentStatus] | None = strawberry.field(
         default=None,
@@ -65,11 +73,11 @@ class StoryFilter:
 
     def to_db(self) -> db_stories.StoryFilter:
         return db_stories.StoryFilter(
-            category=_optional_slug(self.category, "filter.category"),
-            topic=_optional_slug(self.topic, "filter.topic"),
-            outlet=_optional_slug(self.outlet, "filter.outlet"),
-            published_after=_aware(self.published_after, "filter.publishedAfter"),
-            published_before=_aware(self.published_before, "filter.publishedBefore"),
+            category=optional_slug(self.category, "filter.category"),
+            topic=optional_slug(self.topic, "filter.topic"),
+            outlet=optional_slug(self.outlet, "filter.outlet"),
+            published_after=aware(self.published_after, "filter.publishedAfter"),
+            published_before=aware(self.published_before, "filter.publishedBefore"),
             sentiment=self.sentiment.value if self.sentiment else None,
             blindspot=self.blindspot.value if self.blindspot else None,
             query=checked_query(self.query, "filter.query") if self.query is not None else None,
@@ -219,9 +227,11 @@ class ContentQuery:
         )
 
     @strawberry.field(
-        description=f"Full-text search over published stories and deep dives, best match "
-        f'first. `query` uses web search syntax ("quoted phrase", OR, -exclude); '
-        f"1 to {MAX_QUERY_LENGTH} characters."
+        description=f"Full-text search over published stories and deep dives, best first: "
+        f"relevance (title above summary or dek above topics, key actors and headings above "
+        f"section bodies) times freshness. `query` uses web search syntax "
+        f'("quoted phrase", OR, -exclude), 1 to {MAX_QUERY_LENGTH} characters; a query of '
+        f"only stop words (the, and, ...) matches nothing."
     )
     async def search(
         self,
@@ -229,18 +239,9 @@ class ContentQuery:
         query: str,
         first: int = 10,
         after: str | None = None,
+        filter: SearchFilter | None = None,
         preview: Preview = False,
     ) -> SearchConnection:
-        return await search(info, checked_query(query), first, after, scope_for(info, preview))
-
-
-def _optional_slug(value: str | None, field: str) -> str | None:
-    return checked_slug(value, field) if value is not None else None
-
-
-def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise BadUserInput(
-            f"`{field}` needs a time zone offset, e.g. 2026-03-01T00:00:00Z.", field=field
-        )
-    return value
+        search_filter = filter.to_db() if filter else SearchFilter().to_db()
+        scope = scope_for(info, preview)
+        return await search(info, checked_query(query), first, after, search_filter, scope)

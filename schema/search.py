@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -10,10 +11,47 @@ from db import search as db_search
 from db.visibility import Scope
 from schema.context import Info
 from schema.deep_dives import DeepDive
+from schema.enums import SearchType
+from schema.errors import BadUserInput
+from schema.inputs import aware, optional_slug
 from schema.relay import PageInfo, check_first, decode_cursor, encode_cursor, page_info
 from schema.stories import Story
 
 SearchResult = Annotated[Story | DeepDive, strawberry.union("SearchResult")]
+
+
+@strawberry.input(
+    description="Narrows search hits; every field that is set must hold. Category, topic and "
+    "outlet apply to a deep dive through the story it analyses."
+)
+class SearchFilter:
+    category: str | None = strawberry.field(default=None, description="Category topic slug.")
+    topic: str | None = strawberry.field(default=None, description="Topic slug.")
+    outlet: str | None = strawberry.field(
+        default=None, description="Outlet slug: items whose story has a source from it."
+    )
+    published_after: datetime | None = strawberry.field(
+        default=None, description="Published at or after this time (with offset)."
+    )
+    published_before: datetime | None = strawberry.field(
+        default=None, description="Published before this time (with offset)."
+    )
+    types: list[SearchType] | None = strawberry.field(
+        default=None, description="Only these kinds of item; default both."
+    )
+
+    def to_db(self) -> db_search.SearchFilter:
+        if self.types is not None and not self.types:
+            raise BadUserInput("`filter.types` must name at least one type.", field="filter.types")
+        kinds = {SearchType.STORY: "story", SearchType.DEEP_DIVE: "deep_dive"}
+        return db_search.SearchFilter(
+            category=optional_slug(self.category, "filter.category"),
+            topic=optional_slug(self.topic, "filter.topic"),
+            outlet=optional_slug(self.outlet, "filter.outlet"),
+            published_after=aware(self.published_after, "filter.publishedAfter"),
+            published_before=aware(self.published_before, "filter.publishedBefore"),
+            kinds=tuple(kinds[t] for t in self.types) if self.types else db_search.KINDS,
+        )
 
 
 @strawberry.type(description="A search hit with its highlighted snippet.")
@@ -24,6 +62,10 @@ class SearchEdge:
         "HTML-escaped, so it is safe to insert as HTML."
     )
     node: SearchResult = strawberry.field(description="The story or deep dive that matched.")
+    score: float = strawberry.field(
+        description="Relevance times freshness, as ranked (higher is better); comparable "
+        "only within one search."
+    )
 
 
 @strawberry.type(description="A page of search hits, best first.")
@@ -43,13 +85,17 @@ def highlight(headline: str) -> str:
 
 
 async def search(
-    info: Info, query: str, first: int, after: str | None, scope: Scope
+    info: Info,
+    query: str,
+    first: int,
+    after: str | None,
+    search_filter: db_search.SearchFilter,
+    scope: Scope,
 ) -> SearchConnection:
     check_first(first)
-    cursor = decode_cursor(after, "search", 3)
-    position = (float(cursor[0]), str(cursor[1]), int(cursor[2])) if cursor else None
-    hits = await db_search.search(info.context.pool, query, first, position, scope)
-    page = hits[:first]
+    pool = info.context.pool
+    found = await db_search.search(pool, query, first, _position(after), search_filter, scope)
+    page = found.hits[:first]
     loaders = info.context.loaders
     stories = await loaders.story_by_id[scope].load_many([h.id for h in page if h.kind == "story"])
     dives = await loaders.deep_dive_by_id[scope].load_many(
@@ -58,18 +104,39 @@ async def search(
     nodes: dict[tuple[str, int], Story | DeepDive] = {}
     nodes.update({("story", r.id): Story(record=r, scope=scope) for r in stories if r})
     nodes.update({("deep_dive", r.id): DeepDive(record=r, scope=scope) for r in dives if r})
+    as_of = found.as_of.isoformat()
     edges = [
         SearchEdge(
-            cursor=encode_cursor("search", h.rank, h.kind, h.id),
+            cursor=encode_cursor("search", as_of, h.score, h.kind, h.id),
             highlight=highlight(h.headline),
             node=nodes[(h.kind, h.id)],
+            score=h.score,
         )
         for h in page
         if (h.kind, h.id) in nodes
     ]
-    pool = info.context.pool
+    has_next = len(found.hits) > first
     return SearchConnection(
         edges=edges,
-        page_info=page_info([edge.cursor for edge in edges], len(hits) > first, after is not None),
-        count=lambda: db_search.search_count(pool, query, scope),
+        page_info=page_info([edge.cursor for edge in edges], has_next, after is not None),
+        count=lambda: db_search.search_count(pool, query, search_filter, scope),
     )
+
+
+def _position(after: str | None) -> db_search.SearchCursor | None:
+    values = decode_cursor(after, "search", 4)
+    if values is None:
+        return None
+    try:
+        as_of, score, kind, hit_id = values
+        cursor = db_search.SearchCursor(
+            datetime.fromisoformat(as_of), float(score), str(kind), int(hit_id)
+        )
+    except (TypeError, ValueError):
+        cursor = None
+    if cursor is None or cursor.kind not in db_search.KINDS or cursor.as_of.tzinfo is None:
+        raise BadUserInput(
+            "`after` is not a cursor from this search; pass an endCursor or edge cursor.",
+            field="after",
+        )
+    return cursor

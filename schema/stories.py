@@ -12,7 +12,7 @@ from db.sources import StorySource
 from db.stories import Story as StoryRecord
 from schema.common import Image, Share, image, share
 from schema.context import Info
-from schema.enums import Blindspot, Sentiment
+from schema.enums import Blindspot, Sentiment, SentimentSource
 from schema.relay import (
     Connection,
     Publishable,
@@ -94,9 +94,16 @@ class Story(Publishable):
     def read_time_minutes(self) -> int:
         return read_time_minutes(self.word_count())
 
-    @strawberry.field(description="Overall tone of the news.")
+    @strawberry.field(
+        description="Overall tone of the news: the editor's rating, or when there is none, "
+        "the classifier's (see sentimentSource)."
+    )
     def sentiment(self) -> Sentiment:
-        return Sentiment(self.record.sentiment)
+        return Sentiment(self.record.sentiment or self.record.sentiment_inferred)
+
+    @strawberry.field(description="Whether an editor set the sentiment or it was inferred.")
+    def sentiment_source(self) -> SentimentSource:
+        return SentimentSource.SET if self.record.sentiment else SentimentSource.INFERRED
 
     @strawberry.field(description="How many sources the story has.")
     async def source_count(self, info: Info) -> int:
@@ -121,7 +128,7 @@ class Story(Publishable):
         "'Mixed' on a tie and 'Unrated' without rated sources."
     )
     async def coverage_label(self, info: Info) -> str:
-        return coverage_label(await _coverage(info, self.record.id), self.record.sentiment)
+        return coverage_label(await _coverage(info, self.record.id), self.sentiment().value)
 
     @strawberry.field(
         description="The side that barely covers this story: set when that side has no rated "

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from db import search
 from db.pool import Pool
 
 _serial = itertools.count(1)
@@ -71,6 +72,7 @@ async def create_story(
     ]
     await _link(pool, "story_sources", "story_id", story_id, "source_id", sources)
     await _link(pool, "story_topics", "story_id", story_id, "topic_id", topic_ids)
+    await search.refresh(pool, "story", [story_id])  # as every write path does
     return story_id
 
 
@@ -102,6 +104,7 @@ async def create_deep_dive(
             body,
         )
     await _link(pool, "deep_dive_key_actors", "deep_dive_id", dive_id, "topic_id", key_actor_ids)
+    await search.refresh(pool, "deep_dive", [dive_id])
     return dive_id
 
 
