@@ -168,37 +168,15 @@ def _generate(args: argparse.Namespace, settings: Settings) -> None:
     if args.stories < 1:
         raise SystemExit("--stories must be at least 1")
     settings = _ready(settings)
-    summary = asyncio.run(_with_pool(settings, lambda pool: _generate_into(pool, args)))
-    print(summary)
+    from api.transfer import generate
 
+    def work(pool: Pool) -> Awaitable[str]:
+        return generate(pool, args.stories, seed=args.seed)
 
-async def _generate_into(pool: Pool, args: argparse.Namespace) -> str:
-    from dataclasses import asdict
-
-    from tqdm import tqdm
-
-    from content.synthetic import FirstIds, Generator, chunks
-    from db import bulk
-
-    if await bulk.slug_taken(pool, "outlets", f"s{args.seed}-outlet-0"):
-        raise SystemExit(f"content for seed {args.seed} is already here; use another --seed")
-    ids = await bulk.next_ids(pool)
-    generator = Generator(
-        args.seed,
-        FirstIds(ids["outlets"], ids["topics"], ids["sources"], ids["stories"], ids["deep_dives"]),
-    )
-    await bulk.copy_tables(pool, {"outlets": generator.outlets(), "topics": generator.topics()})
-    totals: dict[str, int] = {}
-    with tqdm(total=args.stories, unit="story", disable=None) as progress:
-        for start, count in chunks(args.stories, 5_000):
-            batch = asdict(generator.stories(start, count))
-            await bulk.copy_tables(pool, batch)
-            for table, rows in batch.items():
-                totals[table] = totals.get(table, 0) + len(rows)
-            progress.update(count)
-    await bulk.sync_sequences(pool)
-    await bulk.vacuum_analyze(pool)
-    return "generated: " + ", ".join(f"{n} {table}" for table, n in totals.items())
+    try:
+        print(asyncio.run(_with_pool(settings, work)))
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
 
 
 def _aware_time(text: str) -> datetime:

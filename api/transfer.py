@@ -96,3 +96,33 @@ async def load_demo(pool: Pool) -> Report:
     return await import_lines(
         pool, enumerate(text.splitlines(), 1), actor=Actor("demo loader", None), strict=True
     )
+
+
+async def generate(pool: Pool, stories: int, *, seed: int = 1, progress: bool = True) -> str:
+    """Insert `stories` deterministic synthetic stories (content.synthetic) with their
+    outlets, topics, sources and deep dives; a one-line summary. Raises ValueError when the
+    seed's content is already here."""
+    from dataclasses import asdict
+
+    from content.synthetic import FirstIds, Generator, chunks
+    from db import bulk
+
+    if await bulk.slug_taken(pool, "outlets", f"s{seed}-outlet-0"):
+        raise ValueError(f"content for seed {seed} is already here; use another --seed")
+    ids = await bulk.next_ids(pool)
+    generator = Generator(
+        seed,
+        FirstIds(ids["outlets"], ids["topics"], ids["sources"], ids["stories"], ids["deep_dives"]),
+    )
+    await bulk.copy_tables(pool, {"outlets": generator.outlets(), "topics": generator.topics()})
+    totals: dict[str, int] = {}
+    with tqdm(total=stories, unit="story", disable=None if progress else True) as bar:
+        for start, count in chunks(stories, 5_000):
+            batch = asdict(generator.stories(start, count))
+            await bulk.copy_tables(pool, batch)
+            for table, rows in batch.items():
+                totals[table] = totals.get(table, 0) + len(rows)
+            bar.update(count)
+    await bulk.sync_sequences(pool)
+    await bulk.vacuum_analyze(pool)
+    return "generated: " + ", ".join(f"{n} {table}" for table, n in totals.items())

@@ -1,0 +1,278 @@
+"""Search: documents and weights, web-search syntax, freshness, paging, highlights, filters,
+bad input, the text-search configuration setting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from api import migrations
+from api.app import create_app
+from db.pool import create_pool
+from tests.conftest import data, error_codes, graphql, serving
+from tests.factories import (
+    PAST,
+    create_deep_dive,
+    create_outlet,
+    create_source,
+    create_story,
+    create_topic,
+    slug_of,
+)
+
+SEARCH = """
+query Search($q: String!, $first: Int = 20, $after: String, $filter: SearchFilter) {
+  search(query: $q, first: $first, after: $after, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges {
+      cursor
+      highlight
+      score
+      node { __typename ... on Story { slug } ... on DeepDive { slug } }
+    }
+  }
+}
+"""
+
+
+async def slugs(client, q: str, **variables) -> list[str]:
+    result = (await data(client, SEARCH, q=q, **variables))["search"]
+    return [edge["node"]["slug"] for edge in result["edges"]]
+
+
+async def test_title_outranks_summary_outranks_topic_name(client, pool) -> None:
+    topic = await create_topic(pool, name="Heliostat")
+    in_topic = await create_story(pool, slug="in-topic", topic_ids=[topic], published_at=PAST)
+    in_summary = await create_story(
+        pool, slug="in-summary", summary="A heliostat field opens.", published_at=PAST
+    )
+    in_title = await create_story(
+        pool, slug="in-title", title="Heliostat field opens", published_at=PAST
+    )
+    del in_topic, in_summary, in_title
+    assert await slugs(client, "heliostat") == ["in-title", "in-summary", "in-topic"]
+
+
+async def test_deep_dive_sections_and_key_actors_are_searchable(client, pool) -> None:
+    actor = await create_topic(pool, name="Quarrington Authority")
+    story = await create_story(pool)
+    await create_deep_dive(
+        pool,
+        story_id=story,
+        slug="dive",
+        sections=[("Background", "The aqueduct was never finished.")],
+        key_actor_ids=[actor],
+    )
+    assert await slugs(client, "aqueduct") == ["dive"]
+    assert await slugs(client, "Quarrington") == ["dive"]
+    assert await slugs(client, "background") == ["dive"]
+
+
+async def test_web_search_syntax(client, pool) -> None:
+    await create_story(pool, slug="red-apple", title="Red apples ripen early")
+    await create_story(pool, slug="green-apple", title="Green apples ripen late")
+    await create_story(pool, slug="red-pear", title="Red pears fall")
+    assert set(await slugs(client, "apples")) == {"red-apple", "green-apple"}
+    assert await slugs(client, "apples -green") == ["red-apple"]
+    assert set(await slugs(client, "pears OR green")) == {"green-apple", "red-pear"}
+    assert await slugs(client, '"red apples"') == ["red-apple"]
+    assert await slugs(client, '"apples red"') == []
+    assert await slugs(client, "ripening") != [], "English stemming: ripening ~ ripen"
+
+
+async def test_freshness_breaks_equal_relevance_but_not_a_much_better_match(client, pool) -> None:
+    await create_story(pool, slug="old", title="Tidal barrage", published_at=PAST)
+    await create_story(
+        pool, slug="new", title="Tidal barrage", published_at=PAST + timedelta(days=60)
+    )
+    assert await slugs(client, "tidal barrage") == ["new", "old"]
+
+    await create_story(
+        pool,
+        slug="old-title-match",
+        title="Estuary dredging",
+        published_at=PAST - timedelta(days=365),
+    )
+    await create_story(
+        pool,
+        slug="new-summary-match",
+        summary="Also mentions estuary dredging in passing among many other words here.",
+        published_at=PAST + timedelta(days=60),
+    )
+    assert await slugs(client, "estuary dredging") == ["old-title-match", "new-summary-match"]
+
+
+async def test_pages_walk_every_hit_once_in_ranked_order(client, pool) -> None:
+    for n in range(23):
+        # Equal text and equal times for some: ties must still page without gaps or repeats.
+        await create_story(
+            pool,
+            slug=f"canal-{n}",
+            title="Canal lock " + "works " * (n % 3),
+            published_at=PAST - timedelta(days=n % 4),
+        )
+    whole = await slugs(client, "canal lock", first=100)
+    assert len(whole) == 23
+    walked, after = [], None
+    while True:
+        result = (await data(client, SEARCH, q="canal lock", first=4, after=after))["search"]
+        walked += [edge["node"]["slug"] for edge in result["edges"]]
+        assert result["totalCount"] == 23
+        if not result["pageInfo"]["hasNextPage"]:
+            break
+        after = result["pageInfo"]["endCursor"]
+    assert walked == whole
+    scores = [
+        edge["score"] for edge in (await data(client, SEARCH, q="canal lock"))["search"]["edges"]
+    ]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_highlight_marks_matches_and_escapes_markup(client, pool) -> None:
+    await create_story(
+        pool,
+        title='Harbour <script>alert("x")</script> & <b>pier</b> berths 3 < 4 > 2',
+        summary="The harbour pier reopens after repairs.",
+    )
+    (edge,) = (await data(client, SEARCH, q="harbour pier"))["search"]["edges"]
+    tags = edge["highlight"].replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in tags and ">" not in tags, edge["highlight"]
+    assert "&amp;" in tags and "&lt;" in tags and "&gt;" in tags
+    assert "<mark>Harbour</mark>" in edge["highlight"]
+    assert "<mark>pier</mark>" in edge["highlight"]
+
+
+async def test_filters_narrow_hits_and_counts(client, pool) -> None:
+    world = await create_topic(pool, kind="CATEGORY", slug="world", name="World")
+    sport = await create_topic(pool, kind="CATEGORY", slug="sport", name="Sport")
+    glacier = await create_topic(pool, slug="glaciers", name="Glaciers")
+    outlet = await create_outlet(pool, slug="the-herald")
+    herald_source = await create_source(pool, outlet_id=outlet)
+    first = await create_story(
+        pool, slug="melt-world", title="Meltwater rises", category_id=world, topic_ids=[glacier]
+    )
+    await pool.execute(
+        "INSERT INTO story_sources (story_id, source_id, position) VALUES ($1, $2, 1)",
+        first,
+        herald_source,
+    )
+    await create_story(
+        pool,
+        slug="melt-sport",
+        title="Meltwater delays the race",
+        category_id=sport,
+        published_at=PAST - timedelta(days=40),
+    )
+    await create_deep_dive(pool, story_id=first, slug="melt-dive", title="Meltwater explained")
+
+    async def hits(**search_filter) -> tuple[set[str], int]:
+        result = (await data(client, SEARCH, q="meltwater", filter=search_filter))["search"]
+        return {e["node"]["slug"] for e in result["edges"]}, result["totalCount"]
+
+    assert await hits() == ({"melt-world", "melt-sport", "melt-dive"}, 3)
+    assert await hits(category="world") == ({"melt-world", "melt-dive"}, 2)
+    assert await hits(topic="glaciers") == ({"melt-world", "melt-dive"}, 2)
+    assert await hits(outlet="the-herald") == ({"melt-world", "melt-dive"}, 2)
+    assert await hits(types=["STORY"]) == ({"melt-world", "melt-sport"}, 2)
+    assert await hits(types=["DEEP_DIVE"]) == ({"melt-dive"}, 1)
+    before = (PAST - timedelta(days=10)).isoformat()
+    assert await hits(publishedBefore=before) == ({"melt-sport"}, 1)
+    assert await hits(publishedAfter=before, types=["STORY"]) == ({"melt-world"}, 1)
+    assert await hits(category="no-such-category") == (set(), 0)
+    assert await slug_of(pool, "stories", first) == "melt-world"
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "message"),
+    [
+        ("", {}, "at least one word"),
+        ("   \t ", {}, "at least one word"),
+        ("x" * 501, {}, "at most 500"),
+        ("nul\x00byte", {}, "NUL"),
+        ("fine", {"after": "not-a-cursor"}, "cursor"),
+        ("fine", {"first": 101}, "100"),
+        ("fine", {"filter": {"types": []}}, "at least one type"),
+        ("fine", {"filter": {"category": "Not A Slug"}}, "lower-case"),
+        ("fine", {"filter": {"publishedAfter": "2026-01-01T00:00:00"}}, "offset"),
+    ],
+)
+async def test_bad_input_is_a_clear_user_error(client, pool, query, variables, message) -> None:
+    body = await graphql(client, SEARCH, q=query, **variables)
+    assert error_codes(body) == ["BAD_USER_INPUT"], body
+    assert message in body["errors"][0]["message"]
+
+
+async def test_a_cursor_from_another_list_is_refused(client, pool) -> None:
+    await create_story(pool, title="Cursor check")
+    await create_story(pool, title="Cursor check again")
+    feed = await data(client, "{ stories(first: 1) { pageInfo { endCursor } } }")
+    body = await graphql(client, SEARCH, q="cursor", after=feed["stories"]["pageInfo"]["endCursor"])
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+
+
+async def test_stop_words_only_match_nothing(client, pool) -> None:
+    await create_story(pool, title="The and of it")
+    result = (await data(client, SEARCH, q="the and of"))["search"]
+    assert result == {
+        "totalCount": 0,
+        "pageInfo": {"hasNextPage": False, "endCursor": None},
+        "edges": [],
+    }
+
+
+async def test_story_filter_query_uses_the_same_documents(client, pool) -> None:
+    topic = await create_topic(pool, name="Saltmarsh")
+    await create_story(pool, slug="tagged", topic_ids=[topic])
+    await create_story(pool, slug="other")
+    result = await data(
+        client, '{ stories(filter: {query: "saltmarsh"}) { edges { node { slug } } } }'
+    )
+    assert [e["node"]["slug"] for e in result["stories"]["edges"]] == ["tagged"]
+
+
+@pytest.fixture
+def fresh_database(make_database) -> str:
+    url: str = make_database()
+    migrations.upgrade(url)
+    return url
+
+
+async def test_search_configuration_is_a_setting(settings, fresh_database) -> None:
+    url = fresh_database
+    simple = replace(settings, database_url=url, search_config="simple")
+    query = '{ search(query: "ripening") { totalCount } }'
+    async with serving(simple) as client:
+        pool = await create_pool(url, statement_timeout_ms=5_000, min_size=1)
+        try:
+            await create_story(pool, title="Apples ripen")
+        finally:
+            await pool.close()
+        # No stemming in the simple configuration: "ripening" is not "ripen".
+        assert (await data(client, query))["search"]["totalCount"] == 0
+    english = replace(simple, search_config="english")
+    async with serving(english) as client:  # the start rebuilds every document
+        assert (await data(client, query))["search"]["totalCount"] == 1
+
+
+async def test_an_unknown_configuration_stops_the_start_with_a_clear_message(settings) -> None:
+    app = create_app(replace(settings, search_config="klingon"))
+    with pytest.raises(SystemExit, match="no text-search configuration 'klingon'"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+async def test_renaming_a_topic_rebuilds_the_documents_that_name_it(client, pool, make_key) -> None:
+    topic = await create_topic(pool, slug="fjords", name="Fjords")
+    story = await create_story(pool, slug="tagged", topic_ids=[topic])
+    await create_deep_dive(pool, story_id=story, slug="dive", key_actor_ids=[topic])
+    editor = await make_key("EDITOR")
+    rename = """mutation($input: TopicInput!) { upsertTopic(input: $input) {
+      userErrors { code } } }"""
+    topic_input = {"slug": "fjords", "name": "Norwegian inlets", "kind": "TOPIC"}
+    result = await data(client, rename, key=editor, input=topic_input)
+    assert result["upsertTopic"]["userErrors"] == []
+    assert set(await slugs(client, "inlets")) == {"tagged", "dive"}
+    assert await slugs(client, "fjords") == []
