@@ -9,6 +9,12 @@ from dataclasses import dataclass
 WORDS_PER_MINUTE = 230
 _WORD = re.compile(r"[\w'\u2019-]+")  # apostrophes and hyphens stay inside a word
 
+BLINDSPOT_MIN_SOURCES = 3
+"""A side is a blindspot only when the other side has at least this many rated sources ..."""
+BLINDSPOT_MIN_SHARE = 80
+"""... and at least this percentage of rated sources. The story_coverage view applies both
+(migration 0001); these name them for the API."""
+
 _LABEL_OF_SIDE = {"left": "Left", "center": "Center", "right": "Right"}
 _SIDES = ("left", "center", "right")
 
@@ -52,6 +58,12 @@ class Coverage:
         top = max(counts.values())
         leaders = [side for side, count in counts.items() if count == top]
         return _LABEL_OF_SIDE[leaders[0]] if len(leaders) == 1 else "Mixed"
+
+
+def shares(counts: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Each count's share of their sum in whole percent, summing to exactly 100 (largest
+    remainder); None when the sum is 0."""
+    return _largest_remainder(counts, 100) if sum(counts) else None
 
 
 def coverage_label(coverage: Coverage, sentiment: str) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from db.pool import Pool
 from db.records import build, columns, in_key_order
@@ -17,6 +18,8 @@ class Outlet:
     bias: str | None
     factuality: str | None
     owner: str | None
+    rating_basis: str | None
+    rated_on: date | None
 
 
 _BY_IDS = f"SELECT {columns(Outlet, 'o')} FROM outlets o WHERE o.id = ANY($1::bigint[])"
@@ -25,3 +28,11 @@ _BY_IDS = f"SELECT {columns(Outlet, 'o')} FROM outlets o WHERE o.id = ANY($1::bi
 async def outlets_by_ids(pool: Pool, ids: Sequence[int]) -> list[Outlet | None]:
     rows = await pool.fetch(_BY_IDS, list(ids))
     return in_key_order(ids, (build(Outlet, row) for row in rows), lambda o: o.id)
+
+
+_BY_SLUG = f"SELECT {columns(Outlet, 'o')} FROM outlets o WHERE o.slug = $1"
+
+
+async def outlet_by_slug(pool: Pool, slug: str) -> Outlet | None:
+    row = await pool.fetchrow(_BY_SLUG, slug)
+    return build(Outlet, row) if row else None

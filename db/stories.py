@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +42,7 @@ class StoryFilter:
     published_after: datetime | None = None
     published_before: datetime | None = None
     sentiment: str | None = None
-    blindspot: str | None = None
+    blindspot: list[str] | None = None
     query: str | None = None
     statuses: list[str] | None = None
 
@@ -59,6 +59,25 @@ class Coverage:
     blindspot: str | None
 
 
+@dataclass(frozen=True)
+class Facet:
+    """How many of a story's sources share one value (None: the outlet has none)."""
+
+    value: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class CoverageDetail:
+    """A story's sources by outlet factuality and by outlet country, and when they ran."""
+
+    story_id: int
+    factuality: list[Facet]
+    countries: list[Facet]
+    earliest_source_at: datetime | None
+    latest_source_at: datetime | None
+
+
 # Fixed SQL per filter field; only values travel as parameters. `{}` is the parameter slot.
 _FILTER_SQL = {
     "category": "s.category_id = (SELECT id FROM topics WHERE slug = {})",
@@ -71,7 +90,7 @@ _FILTER_SQL = {
     "published_before": "s.published_at < {}",
     "sentiment": "coalesce(s.sentiment, s.sentiment_inferred) = {}",
     "blindspot": """EXISTS (SELECT 1 FROM story_coverage c
-                WHERE c.story_id = s.id AND c.blindspot = {})""",
+                WHERE c.story_id = s.id AND c.blindspot = ANY({}::text[]))""",
     "query": f"s.search_vector @@ {tsquery('{}')}",
     "statuses": f"{lifecycle_status('s')} = ANY({{}}::text[])",
 }
@@ -113,6 +132,48 @@ SELECT st.topic_id AS owner, count(*) AS n
 FROM story_topics st JOIN stories s ON s.id = st.story_id
 WHERE st.topic_id = ANY($1::bigint[]) AND {visible("s", scope)}
 GROUP BY st.topic_id
+"""
+    )
+)
+
+# GROUPING(...) tells the grouping sets apart: 1 by factuality, 2 by country, 3 the whole story.
+_COVERAGE_DETAIL = """
+SELECT ss.story_id, GROUPING(o.factuality, o.country) AS facet, o.factuality, o.country,
+    count(*) AS n, min(so.published_at) AS earliest, max(so.published_at) AS latest
+FROM story_sources ss
+JOIN sources so ON so.id = ss.source_id
+JOIN outlets o ON o.id = so.outlet_id
+WHERE ss.story_id = ANY($1::bigint[])
+GROUP BY GROUPING SETS ((ss.story_id, o.factuality), (ss.story_id, o.country), (ss.story_id))
+ORDER BY ss.story_id, n DESC, o.factuality, o.country
+"""
+_CITING_OUTLET = """s.id IN (SELECT ss.story_id FROM story_sources ss
+    JOIN sources so ON so.id = ss.source_id WHERE so.outlet_id = {})"""
+_OUTLET_WINDOW = per_scope(
+    lambda scope: (
+        f"""
+SELECT k.outlet_id AS owner, p.*
+FROM unnest($1::bigint[]) AS k(outlet_id)
+CROSS JOIN LATERAL (
+    SELECT {STORY_COLUMNS}
+    FROM stories s
+    WHERE {_CITING_OUTLET.format("k.outlet_id")} AND {visible("s", scope)}
+      AND ($3::timestamptz IS NULL OR ({feed_time("s", scope)}, s.id) < ($3, $4))
+    ORDER BY {feed_time("s", scope)} DESC, s.id DESC
+    LIMIT $2
+) AS p
+"""
+    )
+)
+_OUTLET_COUNTS = per_scope(
+    lambda scope: (
+        f"""
+SELECT so.outlet_id AS owner, count(DISTINCT s.id) AS n
+FROM sources so
+JOIN story_sources ss ON ss.source_id = so.id
+JOIN stories s ON s.id = ss.story_id
+WHERE so.outlet_id = ANY($1::bigint[]) AND {visible("s", scope)}
+GROUP BY so.outlet_id
 """
     )
 )
@@ -189,3 +250,33 @@ def _where(story_filter: StoryFilter, scope: Scope) -> tuple[list[str], list[Any
             args.append(value)
             where.append(_FILTER_SQL[field.name].format(f"${len(args)}"))
     return where, args
+
+
+async def coverage_details_by_story_ids(
+    pool: Pool, story_ids: Sequence[int]
+) -> list[CoverageDetail]:
+    details = {story_id: CoverageDetail(story_id, [], [], None, None) for story_id in story_ids}
+    for row in await pool.fetch(_COVERAGE_DETAIL, list(story_ids)):
+        detail = details[row["story_id"]]
+        if row["facet"] == 1:
+            detail.factuality.append(Facet(row["factuality"], row["n"]))
+        elif row["facet"] == 2:
+            detail.countries.append(Facet(row["country"], row["n"]))
+        else:
+            details[row["story_id"]] = replace(
+                detail, earliest_source_at=row["earliest"], latest_source_at=row["latest"]
+            )
+    return [details[story_id] for story_id in story_ids]
+
+
+async def outlet_story_pages(
+    pool: Pool, keys: Sequence[PageKey[FeedCursor]], scope: Scope = Scope.PUBLIC
+) -> list[list[Story]]:
+    """Per key, up to first + 1 visible stories citing the outlet, newest first."""
+    return await fetch_pages(keys, feed_window(pool, _OUTLET_WINDOW[scope], Story))
+
+
+async def outlet_story_counts(
+    pool: Pool, outlet_ids: Sequence[int], scope: Scope = Scope.PUBLIC
+) -> list[int]:
+    return await counts_by_owner(pool, _OUTLET_COUNTS[scope], outlet_ids)

@@ -49,12 +49,15 @@ class Loaders:
     topic_ids_by_story: DataLoader[int, list[int]]
     key_actor_ids_by_deep_dive: DataLoader[int, list[int]]
     coverage_by_story: DataLoader[int, stories.Coverage]
+    coverage_detail_by_story: DataLoader[int, stories.CoverageDetail]
     deep_dive_by_story: Scoped[int, deep_dives.DeepDive | None]
     rendered_sections_by_deep_dive: DataLoader[int, list[RenderedSection]]
     citations_by_deep_dive: DataLoader[int, list[deep_dives.Citation]]
     source_page_by_story: DataLoader[Any, list[sources.StorySource]]
     story_page_by_topic: Scoped[Any, list[stories.Story]]
     story_count_by_topic: Scoped[int, int]
+    story_page_by_outlet: Scoped[Any, list[stories.Story]]
+    story_count_by_outlet: Scoped[int, int]
     deep_dive_page_by_topic: Scoped[Any, list[deep_dives.DeepDive]]
     deep_dive_count_by_topic: Scoped[int, int]
     related_stories: DataLoader[recommendations.RelatedKey, list[stories.Story]]
@@ -71,12 +74,15 @@ class Loaders:
             topic_ids_by_story=_loader(pool, topics.topic_ids_by_story_ids),
             key_actor_ids_by_deep_dive=_loader(pool, topics.key_actor_ids_by_deep_dive_ids),
             coverage_by_story=_loader(pool, stories.coverage_by_story_ids),
+            coverage_detail_by_story=_loader(pool, stories.coverage_details_by_story_ids),
             deep_dive_by_story=_scoped(pool, deep_dives.deep_dives_by_story_ids),
             rendered_sections_by_deep_dive=_loader(pool, _rendered_sections),
             citations_by_deep_dive=_loader(pool, deep_dives.citations_by_deep_dive_ids),
             source_page_by_story=_loader(pool, sources.story_source_pages),
             story_page_by_topic=_scoped(pool, stories.topic_story_pages),
             story_count_by_topic=_scoped(pool, stories.topic_story_counts),
+            story_page_by_outlet=_scoped(pool, stories.outlet_story_pages),
+            story_count_by_outlet=_scoped(pool, stories.outlet_story_counts),
             deep_dive_page_by_topic=_scoped(pool, deep_dives.topic_deep_dive_pages),
             deep_dive_count_by_topic=_scoped(pool, deep_dives.topic_deep_dive_counts),
             related_stories=_loader(pool, recommendations.related_stories),

@@ -132,7 +132,11 @@ class CreateStoryInput:
     sources: list[str] = strawberry.field(
         default_factory=list, description="Source URLs (canonicalised), in editorial order."
     )
-    sentiment: Sentiment = Sentiment.NEUTRAL
+    sentiment: Sentiment | None = strawberry.field(
+        default=None,
+        description="The editor's reading of the news; leave it out to have it inferred from "
+        "the title and summary (Story.sentimentSource says which).",
+    )
     hero_image: ImageInput | None = None
 
 
@@ -142,7 +146,9 @@ class UpdateStoryInput:
     title: str | None = UNSET
     summary: str | None = UNSET
     category: str | None = strawberry.field(default=UNSET, description="null clears it.")
-    sentiment: Sentiment | None = UNSET
+    sentiment: Sentiment | None = strawberry.field(
+        default=UNSET, description="null clears it: the sentiment is then inferred."
+    )
     hero_image: ImageInput | None = strawberry.field(default=UNSET, description="null clears it.")
 
 

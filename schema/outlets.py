@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 
 from db.outlets import Outlet as OutletRecord
+from schema.context import Info
 from schema.enums import Bias, Factuality
-from schema.relay import Node
+from schema.relay import Connection, Node, owned_feed
+
+if TYPE_CHECKING:
+    from schema.stories import Story
+
+StoryRef = Annotated["Story", strawberry.lazy("schema.stories")]
 
 
 @strawberry.type(description="A news organisation whose articles are sources.")
@@ -38,3 +47,30 @@ class Outlet(Node):
     @strawberry.field(description="Who owns the outlet, if known.")
     def owner(self) -> str | None:
         return self.record.owner
+
+    @strawberry.field(
+        description="Why the outlet has its bias and factuality ratings: the method or "
+        "sources behind them; null when not recorded."
+    )
+    def rating_basis(self) -> str | None:
+        return self.record.rating_basis
+
+    @strawberry.field(description="The date the ratings were last set; null when not recorded.")
+    def rated_on(self) -> date | None:
+        return self.record.rated_on
+
+    @strawberry.field(description="Published stories with a source from this outlet, newest first.")
+    async def stories(
+        self, info: Info, first: int = 10, after: str | None = None
+    ) -> Connection[StoryRef]:
+        from schema.stories import Story
+
+        loaders = info.context.loaders
+        return await owned_feed(
+            self.record.id,
+            first,
+            after,
+            pages=loaders.story_page_by_outlet[self.scope],
+            counts=loaders.story_count_by_outlet[self.scope],
+            node=lambda record: Story(record=record, scope=self.scope),
+        )

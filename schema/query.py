@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from content.access import Permission, PreviewGrant
 from db import deep_dives as db_deep_dives
+from db import outlets as db_outlets
 from db import stories as db_stories
 from db import topics as db_topics
 from db.visibility import Scope
@@ -79,7 +80,7 @@ class StoryFilter:
             published_after=aware(self.published_after, "filter.publishedAfter"),
             published_before=aware(self.published_before, "filter.publishedBefore"),
             sentiment=self.sentiment.value if self.sentiment else None,
-            blindspot=self.blindspot.value if self.blindspot else None,
+            blindspot=[self.blindspot.value] if self.blindspot else None,
             query=checked_query(self.query, "filter.query") if self.query is not None else None,
             statuses=[s.value for s in self.status] if self.status is not None else None,
         )
@@ -199,6 +200,28 @@ class ContentQuery:
         record = await db_topics.topic_by_slug(info.context.pool, checked_slug(slug))
         return Topic(record=record, scope=scope) if record else None
 
+    @strawberry.field(
+        description="An outlet's profile by slug: its ratings, their basis and date, and its "
+        "recent stories; null if there is none."
+    )
+    async def outlet(self, info: Info, slug: str) -> Outlet | None:
+        record = await db_outlets.outlet_by_slug(info.context.pool, checked_slug(slug))
+        return Outlet(record=record) if record else None
+
+    @strawberry.field(
+        description="Stories one side is not covering (see Story.blindspot), newest first; "
+        "`side` is the side that misses them, both when omitted."
+    )
+    async def blindspots(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        side: Blindspot | None = None,
+    ) -> Connection[Story]:
+        sides = [side.value] if side else [b.value for b in Blindspot]
+        return await _feed(info, first, after, db_stories.StoryFilter(blindspot=sides))
+
     @strawberry.field(description="Published stories, newest first; at most 100 a page.")
     async def stories(
         self,
@@ -208,23 +231,11 @@ class ContentQuery:
         filter: StoryFilter | None = None,
         preview: Preview = False,
     ) -> Connection[Story]:
-        check_first(first)
-        cursor = feed_cursor(decode_cursor(after, "feed", 2))
         story_filter = filter.to_db() if filter else db_stories.StoryFilter()
         if story_filter.statuses is not None:
             require(info, Permission.PREVIEW)
             preview = True
-        scope = scope_for(info, preview)
-        pool = info.context.pool
-        rows = await db_stories.story_feed(pool, story_filter, first, cursor, scope)
-        return connection(
-            rows,
-            first,
-            has_previous=after is not None,
-            node=lambda record: Story(record=record, scope=scope),
-            cursor=feed_cursor_of,
-            count=lambda: db_stories.story_feed_count(pool, story_filter, scope),
-        )
+        return await _feed(info, first, after, story_filter, scope_for(info, preview))
 
     @strawberry.field(
         description=f"Full-text search over published stories and deep dives, best first: "
@@ -245,3 +256,24 @@ class ContentQuery:
         search_filter = filter.to_db() if filter else SearchFilter().to_db()
         scope = scope_for(info, preview)
         return await search(info, checked_query(query), first, after, search_filter, scope)
+
+
+async def _feed(
+    info: Info,
+    first: int,
+    after: str | None,
+    story_filter: db_stories.StoryFilter,
+    scope: Scope = Scope.PUBLIC,
+) -> Connection[Story]:
+    check_first(first)
+    cursor = feed_cursor(decode_cursor(after, "feed", 2))
+    pool = info.context.pool
+    rows = await db_stories.story_feed(pool, story_filter, first, cursor, scope)
+    return connection(
+        rows,
+        first,
+        has_previous=after is not None,
+        node=lambda record: Story(record=record, scope=scope),
+        cursor=feed_cursor_of,
+        count=lambda: db_stories.story_feed_count(pool, story_filter, scope),
+    )

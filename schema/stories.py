@@ -12,6 +12,7 @@ from db.sources import StorySource
 from db.stories import Story as StoryRecord
 from schema.common import Image, Share, image, share
 from schema.context import Info
+from schema.coverage import StoryCoverage, story_coverage
 from schema.enums import Blindspot, Sentiment, SentimentSource
 from schema.relay import (
     Connection,
@@ -137,6 +138,16 @@ class Story(Publishable):
     async def blindspot(self, info: Info) -> Blindspot | None:
         found = await info.context.loaders.coverage_by_story.load(self.record.id)
         return Blindspot(found.blindspot) if found.blindspot else None
+
+    @strawberry.field(
+        description="Who covers the story: sources by outlet factuality and country, the "
+        "blindspot with the rule it used, and when the first and latest sources ran."
+    )
+    async def coverage(self, info: Info) -> StoryCoverage:
+        loaders = info.context.loaders
+        detail = await loaders.coverage_detail_by_story.load(self.record.id)
+        found = await loaders.coverage_by_story.load(self.record.id)
+        return story_coverage(detail, found.blindspot)
 
     @strawberry.field(description="The story's lead image, if any.")
     def hero_image(self) -> Image | None:
