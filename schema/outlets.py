@@ -8,7 +8,7 @@ import strawberry
 from db.outlets import Outlet as OutletRecord
 from schema.context import Info
 from schema.enums import Bias, Factuality
-from schema.relay import Connection, Node, owned_feed
+from schema.relay import Connection, Node
 
 if TYPE_CHECKING:
     from schema.stories import Story
@@ -63,14 +63,14 @@ class Outlet(Node):
     async def stories(
         self, info: Info, first: int = 10, after: str | None = None
     ) -> Connection[StoryRef]:
-        from schema.stories import Story
+        from schema.stories import owned_stories
 
         loaders = info.context.loaders
-        return await owned_feed(
+        return await owned_stories(
             self.record.id,
             first,
             after,
-            pages=loaders.story_page_by_outlet[self.scope],
-            counts=loaders.story_count_by_outlet[self.scope],
-            node=lambda record: Story(record=record, scope=self.scope),
+            loaders.story_page_by_outlet[self.scope],
+            loaders.story_count_by_outlet[self.scope],
+            self.scope,
         )

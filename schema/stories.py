@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from content.figures import Coverage, coverage_label, read_time_minutes, word_count
 from db.paging import PageKey
 from db.recommendations import RelatedKey
 from db.sources import StorySource
 from db.stories import Story as StoryRecord
+from db.visibility import Scope
 from schema.common import Image, Share, image, share
 from schema.context import Info
 from schema.coverage import StoryCoverage, story_coverage
@@ -21,6 +23,7 @@ from schema.relay import (
     connection,
     decode_cursor,
     encode_cursor,
+    owned_feed,
 )
 from schema.sources import Source
 
@@ -191,6 +194,25 @@ class Story(Publishable):
     @strawberry.field(description="What a share button needs for this story.")
     def share(self, info: Info) -> Share:
         return share(story_url(info, self.record.slug), self.record.title, self.record.summary)
+
+
+async def owned_stories(
+    owner_id: int,
+    first: int,
+    after: str | None,
+    pages: DataLoader[PageKey[Any], list[StoryRecord]],
+    counts: DataLoader[int, int],
+    scope: Scope,
+) -> Connection[Story]:
+    """A page of the stories a topic or an outlet lists, from its scoped loaders."""
+    return await owned_feed(
+        owner_id,
+        first,
+        after,
+        pages=pages,
+        counts=counts,
+        node=lambda record: Story(record=record, scope=scope),
+    )
 
 
 def story_url(info: Info, slug: str) -> str:

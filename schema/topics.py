@@ -45,16 +45,16 @@ class Topic(Node):
     async def stories(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[StoryRef]:
-        from schema.stories import Story
+        from schema.stories import owned_stories
 
         loaders = info.context.loaders
-        return await owned_feed(
+        return await owned_stories(
             self.record.id,
             first,
             after,
-            pages=loaders.story_page_by_topic[self.scope],
-            counts=loaders.story_count_by_topic[self.scope],
-            node=lambda record: Story(record=record, scope=self.scope),
+            loaders.story_page_by_topic[self.scope],
+            loaders.story_count_by_topic[self.scope],
+            self.scope,
         )
 
     @strawberry.field(
