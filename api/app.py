@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
@@ -26,7 +28,7 @@ from api.auth import Gate
 from api.errors import json_error
 from api.limits import BodySizeLimit
 from api.settings import Settings
-from db import search
+from db import embeddings, search
 from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
 from db.rate_limits import PostgresRateLimiter, RateLimiter, RedisRateLimiter
 from db.secrets import service_secret
@@ -42,6 +44,7 @@ class State(TypedDict):
     pool: Pool
     rate_limiter: RateLimiter
     preview_secret: bytes
+    embeddings: EmbeddingsSwitch
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -79,14 +82,32 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         pool: Pool = request.state.pool
+        semantic = await request.state.embeddings.on()
         return Context(
             pool=pool,
-            loaders=Loaders.for_request(pool),
+            loaders=Loaders.for_request(pool, semantic=semantic),
+            semantic=semantic,
             public_url=self.public_url,
             viewer=request.state.viewer,
             preview_secret=request.state.preview_secret,
             default_key_rate=self.default_key_rate,
         )
+
+
+class EmbeddingsSwitch:
+    """Whether recommendations use story embeddings: looked up at most once a minute, so a
+    first `newsgraph embed` takes effect without a restart."""
+
+    TTL_SECONDS = 60.0
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool, self.value, self.checked = pool, False, -math.inf
+
+    async def on(self) -> bool:
+        if time.monotonic() - self.checked > self.TTL_SECONDS:
+            self.value = await embeddings.available(self.pool)
+            self.checked = time.monotonic()
+        return self.value
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -120,7 +141,12 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             await _check_revision(pool)
             await _ensure_search_index(pool, settings.search_config)
             secret = await service_secret(pool, "preview-tokens")
-            yield {"pool": pool, "rate_limiter": limiter, "preview_secret": secret}
+            yield {
+                "pool": pool,
+                "rate_limiter": limiter,
+                "preview_secret": secret,
+                "embeddings": EmbeddingsSwitch(pool),
+            }
         finally:
             await limiter.close()
             await pool.close()

@@ -1,5 +1,5 @@
-"""EXPLAIN the statements the API really sends for feed pages, slug lookups and topic pages,
-and report any sequential scan of stories.
+"""EXPLAIN the statements the API really sends for feed pages, slug lookups, topic pages,
+search, recommendations and coverage, and report any sequential scan of stories.
 
 Run after `newsgraph generate`: DATABASE_URL=... python bench/explain.py
 (without DATABASE_URL it uses the embedded server in NEWSGRAPH_DATA_DIR).
@@ -15,7 +15,7 @@ from typing import Any
 
 from api.database import resolve_url
 from api.settings import Settings
-from db import deep_dives, recommendations, stories, topics
+from db import deep_dives, recommendations, search, stories, topics
 from db.paging import PageKey
 from db.pool import Pool, create_pool, is_driver_housekeeping
 
@@ -26,7 +26,9 @@ async def sample(pool: Pool) -> dict[str, Any]:
     row = await pool.fetchrow(
         """SELECT s.id, s.slug, s.category_id, s.published_at,
                   (SELECT slug FROM topics WHERE id = s.category_id) AS category,
-                  t.slug AS topic, t.id AS topic_id
+                  t.slug AS topic, t.id AS topic_id, split_part(s.title, ' ', 2) AS title_word,
+                  (SELECT so.outlet_id FROM story_sources ss JOIN sources so
+                   ON so.id = ss.source_id WHERE ss.story_id = s.id LIMIT 1) AS outlet_id
            FROM stories s
            JOIN LATERAL (SELECT t.slug, t.id FROM story_topics st
                          JOIN topics t ON t.id = st.topic_id
@@ -57,8 +59,19 @@ def probes(s: dict[str, Any]) -> dict[str, Probe]:
             p, [PageKey(s["topic_id"], 5)]
         ),
         "topic by slug": lambda p: topics.topic_by_slug(p, s["topic"]),
-        "related stories": lambda p: recommendations.related_stories(
-            p, [recommendations.RelatedKey(s["id"], 5)]
+        "related stories": lambda p: recommendations.related(
+            p, [recommendations.RelatedKey(s["id"], 5)], require_deep_dive=False, semantic=False
+        ),
+        "more like this": lambda p: recommendations.related(
+            p, [recommendations.RelatedKey(s["id"], 3)], require_deep_dive=True, semantic=False
+        ),
+        "for you": lambda p: recommendations.for_you(p, [s["topic"]], [], 40),
+        "search": lambda p: search.search(p, s["title_word"], 10, None),
+        "search count": lambda p: search.search_count(p, s["title_word"]),
+        "coverage details": lambda p: stories.coverage_details_by_story_ids(p, [s["id"]]),
+        "outlet stories": lambda p: stories.outlet_story_pages(p, [PageKey(s["outlet_id"], 10)]),
+        "blindspots": lambda p: stories.story_feed(
+            p, stories.StoryFilter(blindspot=["LEFT", "RIGHT"]), 20, None
         ),
     }
 

@@ -1,20 +1,39 @@
-"""First-version recommendations: shared topics, same category, recency.
+"""Recommendation candidates and their signals, one statement per batch of items.
 
-Candidates are bounded (the newest few hundred per shared topic and in the category, read
-from indexes), so the cost does not grow with the number of stories.
+Candidates for an item come from bounded, indexed sources, so the cost does not grow with the
+number of stories: the newest CANDIDATES_PER_SOURCE stories on each of its topics (its story's
+topics and its deep dive's key actors), the newest in its category, its editor's pins and,
+where embeddings exist, its nearest neighbours by vector (HNSW). Each candidate is scored:
+
+    relevance = 3 x shared topics (rarity-weighted: ln(1 + 5000 / stories with the topic),
+                    as a share of the item's own topic weight)
+              + 2 x similar text (ts_rank of the item's title and summary words, 0-1)
+              + 1 x same category
+              + 1 x freshness (halves every 30 days)
+              + 3 x semantic similarity (cosine, when embeddings are on)
+
+Only visible (published, due) stories are ever returned, never the item itself. The
+viewpoint-diversity step happens afterwards, in content.ranking.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from db.pool import Pool
+from db import audit
+from db.pool import Connection, Pool
 from db.records import build, grouped
-from db.stories import STORY_COLUMNS, Story
+from db.search import SEARCH_CONFIG
+from db.stories import STORY_COLUMNS, Coverage, Story
 from db.visibility import visible, visible_deep_dive
 
 CANDIDATES_PER_SOURCE = 200
+SEMANTIC_NEIGHBOURS = 50
+RARITY_CAP = 5_000
+WEIGHTS = {"topics": 3.0, "text": 2.0, "category": 1.0, "freshness": 1.0, "semantic": 3.0}
+FRESHNESS_HALF_LIFE_DAYS = 30.0
 
 
 @dataclass(frozen=True)
@@ -23,69 +42,283 @@ class RelatedKey:
     first: int
 
 
-def _related_sql(require_deep_dive: bool) -> str:
-    has_deep_dive = (
-        f"EXISTS (SELECT 1 FROM deep_dives d WHERE d.story_id = s.id AND {visible_deep_dive('d')})"
+@dataclass(frozen=True)
+class Candidate:
+    story: Story
+    coverage: Coverage
+    relevance: float
+    topic_score: float  # 0-1: share of the item's topic weight this candidate shares
+    shared_topic_ids: list[int]  # rarest first
+    text_score: float  # 0-1
+    same_category: bool
+    semantic_score: float | None  # cosine similarity, when embeddings are on
+    pin: int | None  # the editor's position, when pinned
+
+
+def _rarity(topic_id: str) -> str:
+    """SQL for the weight of a topic: rarer topics say more about what an item is about. The
+    count stops at RARITY_CAP, so a huge topic costs no more than a big one."""
+    return f"""ln(1 + {RARITY_CAP}.0 / greatest(1, (SELECT count(*) FROM (
+        SELECT 1 FROM story_topics x WHERE x.topic_id = {topic_id} LIMIT {RARITY_CAP}) AS c)))"""
+
+
+_FRESHNESS = (
+    "power(0.5, greatest(0, extract(epoch FROM now() - s.published_at)) / 86400 "
+    f"/ {FRESHNESS_HALF_LIFE_DAYS})"
+)
+# The item's own words (stemmed lexemes of its title and summary) as one OR query; quoted
+# so that the lexemes go into the tsquery as they are.
+_WORDS = f"""(SELECT coalesce(string_agg(quote_literal(w), ' | '), '')::tsquery
+    FROM unnest(tsvector_to_array(to_tsvector({SEARCH_CONFIG}, s.title || ' ' || s.summary)))
+    AS w)"""
+
+
+_CANDIDATE_COLUMNS = f"""r.relevance, r.topic_score, r.shared AS shared_topic_ids, r.text_score,
+    r.same_category, r.semantic_score, r.pin,
+    coalesce(c.lefts, 0) AS lefts, coalesce(c.centers, 0) AS centers,
+    coalesce(c.rights, 0) AS rights, coalesce(c.unrated, 0) AS unrated, c.blindspot,
+    {STORY_COLUMNS}"""
+
+
+def _related_sql(*, require_deep_dive: bool, semantic: bool) -> str:
+    deep_dive = (
+        f"AND EXISTS (SELECT 1 FROM deep_dives d WHERE d.story_id = s.id AND "
+        f"{visible_deep_dive('d')})"
+        if require_deep_dive
+        else ""
     )
-    deep_dive = f"AND {has_deep_dive}" if require_deep_dive else ""
+    semantic_cte = (
+        f""",
+semantic AS (
+    SELECT me.id AS owner, n.story_id AS candidate, 1 - n.distance AS similarity
+    FROM me JOIN story_embeddings mine ON mine.story_id = me.id
+    CROSS JOIN LATERAL (
+        SELECT e.story_id, e.embedding <=> mine.embedding AS distance FROM story_embeddings e
+        WHERE e.story_id <> me.id ORDER BY e.embedding <=> mine.embedding
+        LIMIT {SEMANTIC_NEIGHBOURS}
+    ) AS n
+)"""
+        if semantic
+        else ""
+    )
+    semantic_pool = "UNION SELECT owner, candidate FROM semantic" if semantic else ""
+    semantic_join = (
+        "LEFT JOIN semantic sm ON sm.owner = pl.owner AND sm.candidate = pl.candidate"
+        if semantic
+        else ""
+    )
+    similarity = "sm.similarity" if semantic else "NULL::float8"
     return f"""
-SELECT k.story_id AS owner, r.*
-FROM unnest($1::bigint[]) AS k(story_id)
-JOIN stories me ON me.id = k.story_id
-CROSS JOIN LATERAL (
-    SELECT {STORY_COLUMNS}
+WITH me AS (
+    SELECT s.id, s.category_id, {_WORDS} AS words
+    FROM unnest($1::bigint[]) AS k(id) JOIN stories s ON s.id = k.id
+),
+my_topics AS (
+    SELECT me.id AS owner, t.topic_id FROM me CROSS JOIN LATERAL (
+        SELECT st.topic_id FROM story_topics st WHERE st.story_id = me.id
+        UNION
+        SELECT a.topic_id FROM deep_dives d
+        JOIN deep_dive_key_actors a ON a.deep_dive_id = d.id WHERE d.story_id = me.id
+    ) AS t
+),
+weighted AS (SELECT mt.owner, mt.topic_id, {_rarity("mt.topic_id")} AS weight FROM my_topics mt),
+totals AS (SELECT owner, sum(weight) AS total FROM weighted GROUP BY owner),
+by_topic AS (
+    SELECT w.owner, c.story_id AS candidate, sum(w.weight) AS weight,
+        array_agg(w.topic_id ORDER BY w.weight DESC, w.topic_id) AS shared
+    FROM weighted w CROSS JOIN LATERAL (
+        SELECT st.story_id FROM story_topics st
+        WHERE st.topic_id = w.topic_id AND st.story_id <> w.owner
+        ORDER BY st.story_id DESC LIMIT {CANDIDATES_PER_SOURCE}
+    ) AS c
+    GROUP BY w.owner, c.story_id
+),
+by_category AS (
+    SELECT me.id AS owner, c.id AS candidate FROM me CROSS JOIN LATERAL (
+        SELECT x.id FROM stories x
+        WHERE x.category_id = me.category_id AND x.status = 'PUBLISHED' AND x.id <> me.id
+        ORDER BY x.published_at DESC, x.id DESC LIMIT {CANDIDATES_PER_SOURCE}
+    ) AS c
+),
+pinned AS (
+    SELECT p.story_id AS owner, p.pinned_story_id AS candidate, p.position
+    FROM recommendation_pins p WHERE p.story_id = ANY($1::bigint[])
+){semantic_cte},
+candidates AS (
+    SELECT owner, candidate FROM by_topic
+    UNION SELECT owner, candidate FROM by_category
+    UNION SELECT owner, candidate FROM pinned
+    {semantic_pool}
+),
+scored AS (
+    SELECT pl.owner, s.id, pn.position AS pin, coalesce(bt.shared, '{{}}') AS shared,
+        coalesce(bt.weight / nullif(tt.total, 0), 0)::float8 AS topic_score,
+        ts_rank(s.search_vector, me.words, 32)::float8 AS text_score,
+        coalesce(s.category_id = me.category_id, false) AS same_category,
+        {_FRESHNESS}::float8 AS freshness,
+        {similarity}::float8 AS semantic_score
+    FROM candidates pl
+    JOIN me ON me.id = pl.owner
+    JOIN stories s ON s.id = pl.candidate
+    LEFT JOIN by_topic bt ON bt.owner = pl.owner AND bt.candidate = pl.candidate
+    LEFT JOIN totals tt ON tt.owner = pl.owner
+    LEFT JOIN pinned pn ON pn.owner = pl.owner AND pn.candidate = pl.candidate
+    {semantic_join}
+    WHERE s.id <> pl.owner AND {visible("s")} {deep_dive}
+),
+ranked AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY owner ORDER BY pin NULLS LAST, relevance DESC, id DESC) AS rank
     FROM (
-        SELECT candidate, max(shared) AS shared FROM (
-            SELECT cand.story_id, count(*)
-            FROM story_topics mine
-            CROSS JOIN LATERAL (
-                SELECT st.story_id FROM story_topics st
-                WHERE st.topic_id = mine.topic_id AND st.story_id <> me.id
-                ORDER BY st.story_id DESC LIMIT {CANDIDATES_PER_SOURCE}
-            ) AS cand
-            WHERE mine.story_id = me.id
-            GROUP BY cand.story_id
-            UNION ALL
-            (SELECT c.id, 0 FROM stories c
-             WHERE c.category_id = me.category_id AND c.status = 'PUBLISHED' AND c.id <> me.id
-             ORDER BY c.published_at DESC, c.id DESC LIMIT {CANDIDATES_PER_SOURCE})
-        ) AS candidates(candidate, shared)
-        GROUP BY candidate
-    ) AS ranked
-    JOIN stories s ON s.id = ranked.candidate
-    WHERE {visible("s")} {deep_dive}
-    ORDER BY
-        3 * ranked.shared
-        + 2 * (s.category_id IS NOT DISTINCT FROM me.category_id)::int
-        + 1.0 / (1 + extract(epoch FROM now() - s.published_at) / 86400 / 30) DESC,
-        s.published_at DESC, s.id DESC
-    LIMIT $2
-) AS r
+        SELECT *, {WEIGHTS["topics"]} * topic_score + {WEIGHTS["text"]} * text_score
+            + {WEIGHTS["category"]} * same_category::int + {WEIGHTS["freshness"]} * freshness
+            + {WEIGHTS["semantic"]} * coalesce(semantic_score, 0) AS relevance
+        FROM scored
+    ) AS r
+)
+SELECT r.owner, {_CANDIDATE_COLUMNS}
+FROM ranked r
+JOIN stories s ON s.id = r.id
+LEFT JOIN story_coverage c ON c.story_id = r.id
+WHERE r.rank <= $2
+ORDER BY r.owner, r.rank
 """
 
 
-_RELATED = _related_sql(require_deep_dive=False)
-_WITH_DEEP_DIVE = _related_sql(require_deep_dive=True)
+_RELATED = {
+    (require_deep_dive, semantic): _related_sql(
+        require_deep_dive=require_deep_dive, semantic=semantic
+    )
+    for require_deep_dive in (False, True)
+    for semantic in (False, True)
+}
 
 
-async def related_stories(pool: Pool, keys: Sequence[RelatedKey]) -> list[list[Story]]:
-    """Per key, up to `first` visible stories related to the story, best first."""
-    return await _ranked(pool, _RELATED, keys)
+def candidate_limit(first: int) -> int:
+    """How many scored candidates the diversity step chooses `first` from."""
+    return max(4 * first, 20)
 
 
-async def stories_with_deep_dives_like(pool: Pool, keys: Sequence[RelatedKey]) -> list[list[Story]]:
-    """Like related_stories, keeping only stories that have a visible deep dive."""
-    return await _ranked(pool, _WITH_DEEP_DIVE, keys)
-
-
-async def _ranked(pool: Pool, sql: str, keys: Sequence[RelatedKey]) -> list[list[Story]]:
+async def related(
+    pool: Pool, keys: Sequence[RelatedKey], *, require_deep_dive: bool, semantic: bool
+) -> list[list[Candidate]]:
+    """Per key, up to candidate_limit(first) scored candidates: pins first, then by relevance."""
+    sql = _RELATED[(require_deep_dive, semantic)]
     by_first: dict[int, list[int]] = {}
     for key in dict.fromkeys(keys):
         by_first.setdefault(key.first, []).append(key.story_id)
-    found: dict[RelatedKey, list[Story]] = {}
+    found: dict[RelatedKey, list[Candidate]] = {}
     for first, story_ids in by_first.items():
-        rows = await pool.fetch(sql, story_ids, first)
-        pairs = ((row["owner"], build(Story, row)) for row in rows)
-        for story_id, stories in zip(story_ids, grouped(story_ids, pairs), strict=True):
-            found[RelatedKey(story_id, first)] = stories
+        rows = await pool.fetch(sql, story_ids, candidate_limit(first))
+        pairs = ((row["owner"], _candidate(row)) for row in rows)
+        for story_id, candidates in zip(story_ids, grouped(story_ids, pairs), strict=True):
+            found[RelatedKey(story_id, first)] = candidates
     return [found[key] for key in keys]
+
+
+def _candidate(row: Any) -> Candidate:
+    story = build(Story, row)
+    return Candidate(
+        story=story,
+        coverage=Coverage(
+            story.id, row["lefts"], row["centers"], row["rights"], row["unrated"], row["blindspot"]
+        ),
+        relevance=row["relevance"],
+        topic_score=row["topic_score"],
+        shared_topic_ids=list(row["shared_topic_ids"]),
+        text_score=row["text_score"],
+        same_category=row["same_category"],
+        semantic_score=row["semantic_score"],
+        pin=row["pin"],
+    )
+
+
+# A reader's feed: the newest visible stories on each followed topic (by publish time), minus
+# what the reader has read; freshness weighs twice as much as the topic match here.
+_FOR_YOU = f"""
+WITH followed AS (
+    SELECT t.id AS topic_id, {_rarity("t.id")} AS weight
+    FROM topics t WHERE t.slug = ANY($1::text[])
+),
+totals AS (SELECT sum(weight) AS total FROM followed),
+by_topic AS (
+    SELECT c.id AS candidate, sum(f.weight) AS weight,
+        array_agg(f.topic_id ORDER BY f.weight DESC, f.topic_id) AS shared
+    FROM followed f CROSS JOIN LATERAL (
+        SELECT s.id FROM story_topics st JOIN stories s ON s.id = st.story_id
+        WHERE st.topic_id = f.topic_id AND {visible("s")} AND NOT (s.id = ANY($2::bigint[]))
+        ORDER BY s.published_at DESC, s.id DESC LIMIT {CANDIDATES_PER_SOURCE}
+    ) AS c
+    GROUP BY c.id
+),
+ranked AS (
+    SELECT *, row_number() OVER (ORDER BY relevance DESC, id DESC) AS rank FROM (
+        SELECT s.id, NULL::int AS pin, bt.shared, FALSE AS same_category,
+            NULL::float8 AS semantic_score, 0::float8 AS text_score,
+            (bt.weight / nullif(totals.total, 0))::float8 AS topic_score,
+            (bt.weight / nullif(totals.total, 0) + 2 * {_FRESHNESS})::float8 AS relevance
+        FROM by_topic bt CROSS JOIN totals JOIN stories s ON s.id = bt.candidate
+    ) AS r
+)
+SELECT {_CANDIDATE_COLUMNS}
+FROM ranked r
+JOIN stories s ON s.id = r.id
+LEFT JOIN story_coverage c ON c.story_id = r.id
+WHERE r.rank <= $3
+ORDER BY r.rank
+"""
+
+
+async def for_you(
+    pool: Pool, topic_slugs: Sequence[str], exclude_ids: Sequence[int], limit: int
+) -> list[Candidate]:
+    """Up to `limit` scored stories on the followed topics, newest and most on-topic first."""
+    rows = await pool.fetch(_FOR_YOU, list(topic_slugs), list(exclude_ids), limit)
+    return [_candidate(row) for row in rows]
+
+
+# --- editor pins -------------------------------------------------------------------------
+
+MAX_PINS = 10
+
+
+async def pinned_ids(conn: Connection | Pool, story_id: int) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT pinned_story_id FROM recommendation_pins WHERE story_id = $1 ORDER BY position",
+        story_id,
+    )
+    return [row[0] for row in rows]
+
+
+async def set_pins(conn: Connection, story_id: int, pinned: Sequence[int]) -> None:
+    """Make the story's pins exactly `pinned`, in order (inside the caller's transaction)."""
+    await conn.execute("DELETE FROM recommendation_pins WHERE story_id = $1", story_id)
+    await conn.execute(
+        """INSERT INTO recommendation_pins (story_id, pinned_story_id, position)
+           SELECT $1, u.pinned, u.position
+           FROM unnest($2::bigint[]) WITH ORDINALITY AS u(pinned, position)""",
+        story_id,
+        list(pinned),
+    )
+
+
+async def pin(
+    pool: Pool, story_id: int, pinned: Sequence[int], actor: audit.Actor
+) -> list[int] | None:
+    """Replace the story's pins (one transaction, audited). None when the story does not
+    exist; else the pinned ids that name no story, in which case nothing was written."""
+    async with pool.acquire() as conn, conn.transaction():
+        slug = await conn.fetchval("SELECT slug FROM stories WHERE id = $1 FOR UPDATE", story_id)
+        if slug is None:
+            return None
+        found = {
+            row[0]
+            for row in await conn.fetch(
+                "SELECT id FROM stories WHERE id = ANY($1::bigint[])", list(pinned)
+            )
+        }
+        missing = [story for story in pinned if story not in found]
+        if not missing and await pinned_ids(conn, story_id) != list(pinned):
+            await set_pins(conn, story_id, pinned)
+            await audit.record(conn, actor, "pin_recommendations", "story", story_id, slug)
+        return missing

@@ -36,12 +36,13 @@ KINDS = ("story", "deep_dive")
 # the text first and only then turn the marks into tags.
 MATCH_START = "\ue000"
 MATCH_END = "\ue001"
-_CONFIG = "(SELECT config::regconfig FROM search_settings)"
+SEARCH_CONFIG = "(SELECT config::regconfig FROM search_settings)"
+"""SQL for the configured text-search configuration."""
 
 
 def tsquery(parameter: str) -> str:
     """SQL for the tsquery of a web-search-syntax query in parameter slot `parameter`."""
-    return f"websearch_to_tsquery({_CONFIG}, {parameter})"
+    return f"websearch_to_tsquery({SEARCH_CONFIG}, {parameter})"
 
 
 # --- the stored documents ---------------------------------------------------------------
@@ -54,7 +55,7 @@ UPDATE stories s SET search_vector =
         SELECT string_agg(t.name, ' ' ORDER BY st.position)
         FROM story_topics st JOIN topics t ON t.id = st.topic_id WHERE st.story_id = s.id
     ), '')), 'C')
-FROM (SELECT {_CONFIG} AS config) AS c
+FROM (SELECT {SEARCH_CONFIG} AS config) AS c
 WHERE s.id = ANY($1::bigint[])
 """
 _DEEP_DIVE_DOCUMENTS = f"""
@@ -73,7 +74,7 @@ UPDATE deep_dives d SET search_vector =
         SELECT string_agg(x.body, ' ' ORDER BY x.position)
         FROM deep_dive_sections x WHERE x.deep_dive_id = d.id
     ), '')), 'D')
-FROM (SELECT {_CONFIG} AS config) AS c
+FROM (SELECT {SEARCH_CONFIG} AS config) AS c
 WHERE d.id = ANY($1::bigint[])
 """
 _NAMING_TOPIC = {
@@ -231,7 +232,7 @@ _PAGE = per_scope(
     lambda scope: (
         _hits(scope)
         + f"""
-SELECT page.kind, page.id, page.score, ts_headline({_CONFIG}, CASE page.kind
+SELECT page.kind, page.id, page.score, ts_headline({SEARCH_CONFIG}, CASE page.kind
     WHEN 'story' THEN (SELECT s.title || ' — ' || s.summary FROM stories s WHERE s.id = page.id)
     ELSE (SELECT d.title || ' — ' || d.dek || ' — ' || coalesce(string_agg(x.body, ' '
             ORDER BY x.position), '')

@@ -12,15 +12,16 @@ from schema.errors import log_unexpected
 from schema.limits import extension_factories
 from schema.mutations import EditorialMutation
 from schema.query import ContentQuery
+from schema.recommendations import RecommendationMutation, RecommendationQuery
 
 
 @strawberry.type
-class Query(ContentQuery, AdminQuery):
+class Query(ContentQuery, RecommendationQuery, AdminQuery):
     pass
 
 
 @strawberry.type
-class Mutation(EditorialMutation, AdminMutation):
+class Mutation(EditorialMutation, RecommendationMutation, AdminMutation):
     pass
 
 

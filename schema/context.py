@@ -21,6 +21,8 @@ class Context:
     viewer: Viewer
     preview_secret: bytes
     default_key_rate: int = 600
+    semantic: bool = False
+    """Whether recommendations blend in embedding similarity (pgvector and vectors present)."""
 
 
 Info = strawberry.Info[Context, None]

@@ -7,12 +7,12 @@ import strawberry
 from content.figures import read_time_minutes, word_count
 from content.text import RenderedSection
 from db.deep_dives import DeepDive as DeepDiveRecord
-from db.recommendations import RelatedKey
 from db.visibility import Scope
 from schema.common import Share, share
 from schema.context import Info
 from schema.enums import BodyFormat
-from schema.relay import Publishable, check_first
+from schema.recommendations import related
+from schema.relay import Publishable
 from schema.sources import Source
 from schema.stories import Story
 from schema.topics import Topic, topic_or_none, topics_in_order
@@ -153,10 +153,7 @@ class DeepDive(Publishable):
         "and only ever published ones, also in a preview."
     )
     async def more_like_this(self, info: Info, first: int = 3) -> list[Story]:
-        check_first(first)
-        key = RelatedKey(self.record.story_id, first)
-        found = await info.context.loaders.stories_like_deep_dive.load(key)
-        return [Story(record=record) for record in found]
+        return await related(info, self.record.story_id, first, deep_dives=True)
 
     async def _story(self, info: Info) -> Story:
         record = await info.context.loaders.story_by_id[self.scope].load(self.record.story_id)

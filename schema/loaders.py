@@ -60,11 +60,13 @@ class Loaders:
     story_count_by_outlet: Scoped[int, int]
     deep_dive_page_by_topic: Scoped[Any, list[deep_dives.DeepDive]]
     deep_dive_count_by_topic: Scoped[int, int]
-    related_stories: DataLoader[recommendations.RelatedKey, list[stories.Story]]
-    stories_like_deep_dive: DataLoader[recommendations.RelatedKey, list[stories.Story]]
+    related_stories: DataLoader[recommendations.RelatedKey, list[recommendations.Candidate]]
+    stories_like_deep_dive: DataLoader[recommendations.RelatedKey, list[recommendations.Candidate]]
 
     @classmethod
-    def for_request(cls, pool: Pool) -> Loaders:
+    def for_request(cls, pool: Pool, *, semantic: bool = False) -> Loaders:
+        """semantic: blend embedding similarity into recommendations (db.embeddings)."""
+        related = partial(recommendations.related, semantic=semantic)
         return cls(
             story_by_id=_scoped(pool, stories.stories_by_ids),
             deep_dive_by_id=_scoped(pool, deep_dives.deep_dives_by_ids),
@@ -85,8 +87,8 @@ class Loaders:
             story_count_by_outlet=_scoped(pool, stories.outlet_story_counts),
             deep_dive_page_by_topic=_scoped(pool, deep_dives.topic_deep_dive_pages),
             deep_dive_count_by_topic=_scoped(pool, deep_dives.topic_deep_dive_counts),
-            related_stories=_loader(pool, recommendations.related_stories),
-            stories_like_deep_dive=_loader(pool, recommendations.stories_with_deep_dives_like),
+            related_stories=_loader(pool, partial(related, require_deep_dive=False)),
+            stories_like_deep_dive=_loader(pool, partial(related, require_deep_dive=True)),
         )
 
 

@@ -8,7 +8,6 @@ from strawberry.dataloader import DataLoader
 
 from content.figures import Coverage, coverage_label, read_time_minutes, word_count
 from db.paging import PageKey
-from db.recommendations import RelatedKey
 from db.sources import StorySource
 from db.stories import Story as StoryRecord
 from db.visibility import Scope
@@ -16,6 +15,7 @@ from schema.common import Image, Share, image, share
 from schema.context import Info
 from schema.coverage import StoryCoverage, story_coverage
 from schema.enums import Blindspot, Sentiment, SentimentSource
+from schema.recommendations import RecommendationReason, related
 from schema.relay import (
     Connection,
     Publishable,
@@ -52,6 +52,7 @@ class BiasBreakdown:
 @strawberry.type(description="A news story built from many sources.")
 class Story(Publishable):
     record: strawberry.Private[StoryRecord]
+    recommended_because: strawberry.Private[RecommendationReason | None] = None
 
     @strawberry.field(description="URL-safe identifier, unique among stories.")
     def slug(self) -> str:
@@ -183,13 +184,20 @@ class Story(Publishable):
         return DeepDive(record=record, scope=self.scope) if record else None
 
     @strawberry.field(
-        description="Other stories on the same topics or in the same section; only ever "
-        "published ones, also in a preview."
+        description="Stories like this one (shared topics, similar text, same section, "
+        "freshness; editor's pins first), mixed so that they do not all lean one way when "
+        "similarly relevant alternatives exist; only ever published ones, also in a preview. "
+        "Each says why in `reason`."
     )
     async def related_stories(self, info: Info, first: int = 5) -> list[Story]:
-        check_first(first)
-        found = await info.context.loaders.related_stories.load(RelatedKey(self.record.id, first))
-        return [Story(record=record) for record in found]
+        return await related(info, self.record.id, first, deep_dives=False)
+
+    @strawberry.field(
+        description="Why this story was recommended; set on the items of relatedStories, "
+        "moreLikeThis and forYou, null everywhere else."
+    )
+    def reason(self) -> RecommendationReason | None:
+        return self.recommended_because
 
     @strawberry.field(description="What a share button needs for this story.")
     def share(self, info: Info) -> Share:
