@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     generate.set_defaults(run=_generate)
 
+    embed = commands.add_parser(
+        "embed",
+        help="embed stories for semantic recommendations (needs the embeddings extra and "
+        "pgvector; only changed stories)",
+    )
+    embed.add_argument("--batch-size", type=int, default=256, help="stories per batch")
+    embed.set_defaults(run=_embed)
+
     keys = commands.add_parser("keys", help="create, list and revoke API keys")
     key_commands = keys.add_subparsers(title="key commands", required=True, metavar="ACTION")
     create = key_commands.add_parser("create", help="create a key and print it (shown once)")
@@ -177,6 +185,18 @@ def _generate(args: argparse.Namespace, settings: Settings) -> None:
         print(asyncio.run(_with_pool(settings, work)))
     except ValueError as error:
         raise SystemExit(str(error)) from None
+
+
+def _embed(args: argparse.Namespace, settings: Settings) -> None:
+    from api.embedder import EmbeddingsUnavailable, embed
+
+    if args.batch_size < 1:
+        raise SystemExit("--batch-size must be at least 1")
+    settings = _ready(settings)
+    try:
+        print(asyncio.run(_with_pool(settings, partial(embed, batch_size=args.batch_size))))
+    except EmbeddingsUnavailable as error:
+        raise SystemExit(f"newsgraph embed: {error}") from None
 
 
 def _aware_time(text: str) -> datetime:

@@ -179,7 +179,9 @@ ranked AS (
 SELECT r.owner, {_CANDIDATE_COLUMNS}
 FROM ranked r
 JOIN stories s ON s.id = r.id
-LEFT JOIN story_coverage c ON c.story_id = r.id
+LEFT JOIN LATERAL (  -- OFFSET 0: keeps the view per row, never aggregated in full
+    SELECT * FROM story_coverage x WHERE x.story_id = r.id OFFSET 0
+) AS c ON TRUE
 WHERE r.rank <= $2
 ORDER BY r.owner, r.rank
 """
@@ -263,7 +265,9 @@ ranked AS (
 SELECT {_CANDIDATE_COLUMNS}
 FROM ranked r
 JOIN stories s ON s.id = r.id
-LEFT JOIN story_coverage c ON c.story_id = r.id
+LEFT JOIN LATERAL (  -- OFFSET 0: keeps the view per row, never aggregated in full
+    SELECT * FROM story_coverage x WHERE x.story_id = r.id OFFSET 0
+) AS c ON TRUE
 WHERE r.rank <= $3
 ORDER BY r.rank
 """

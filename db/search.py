@@ -11,6 +11,10 @@ D 0.1, C 0.2, B 0.4, A 1.0 (length-normalised), and freshness falls from 1 towar
 FRESHNESS_FLOOR with a half-life of FRESHNESS_HALF_LIFE_DAYS, measured from the moment the
 first page was asked for (`as_of`, carried in the cursor), so later pages rank exactly like the
 first. Ties break by kind and id, descending.
+
+A query that matches more than RANKED_PER_KIND stories (or deep dives) ranks only the newest
+that many of them; older matches are found by narrowing the query or the dates. totalCount
+counts every match.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ log = logging.getLogger(__name__)
 DOCUMENT_VERSION = 1
 """Bump when the documents below change: the next start rebuilds every vector."""
 
+RANKED_PER_KIND = 5_000
+"""A query matching more stories (or deep dives) than this ranks only the newest this many:
+ranking costs a read of each match's document, and common words match hundreds of thousands."""
 FRESHNESS_FLOOR = 0.5
 FRESHNESS_HALF_LIFE_DAYS = 30.0
 KINDS = ("story", "deep_dive")
@@ -211,19 +218,26 @@ def _score(item: str, scope: Scope) -> str:
 
 
 def _hits(scope: Scope) -> str:
+    # Each kind ranks at most its RANKED_PER_KIND newest matches (see the module docstring).
     return f"""
 WITH q AS (SELECT {tsquery("$1")} AS query),
 hits AS (
     SELECT 'story' AS kind, s.id, {_score("s", scope)} AS score
-    FROM stories s, q
-    WHERE 'story' = ANY($8::text[]) AND s.search_vector @@ q.query AND {visible("s", scope)}
-      AND {_STORY_FILTERS.format(s="s")} AND {_time_filters("s", scope)}
+    FROM (
+        SELECT s.id FROM stories s, q
+        WHERE 'story' = ANY($8::text[]) AND s.search_vector @@ q.query AND {visible("s", scope)}
+          AND {_STORY_FILTERS.format(s="s")} AND {_time_filters("s", scope)}
+        ORDER BY {feed_time("s", scope)} DESC, s.id DESC LIMIT {RANKED_PER_KIND}
+    ) AS newest JOIN stories s ON s.id = newest.id, q
     UNION ALL
     SELECT 'deep_dive', d.id, {_score("d", scope)}
-    FROM deep_dives d JOIN stories ds ON ds.id = d.story_id, q
-    WHERE 'deep_dive' = ANY($8::text[]) AND d.search_vector @@ q.query
-      AND {visible_deep_dive("d", scope)}
-      AND {_STORY_FILTERS.format(s="ds")} AND {_time_filters("d", scope)}
+    FROM (
+        SELECT d.id FROM deep_dives d JOIN stories ds ON ds.id = d.story_id, q
+        WHERE 'deep_dive' = ANY($8::text[]) AND d.search_vector @@ q.query
+          AND {visible_deep_dive("d", scope)}
+          AND {_STORY_FILTERS.format(s="ds")} AND {_time_filters("d", scope)}
+        ORDER BY {feed_time("d", scope)} DESC, d.id DESC LIMIT {RANKED_PER_KIND}
+    ) AS newest JOIN deep_dives d ON d.id = newest.id, q
 )
 """
 
@@ -249,7 +263,20 @@ ORDER BY page.score DESC, page.kind DESC, page.id DESC
 """
     )
 )
-_COUNT = per_scope(lambda scope: _hits(scope) + "SELECT count(*) FROM hits")
+_COUNT = per_scope(
+    lambda scope: (
+        f"""
+WITH q AS (SELECT {tsquery("$1")} AS query, $2::timestamptz AS as_of)  -- as_of: unused here
+SELECT (SELECT count(*) FROM stories s, q
+        WHERE 'story' = ANY($8::text[]) AND s.search_vector @@ q.query AND {visible("s", scope)}
+          AND {_STORY_FILTERS.format(s="s")} AND {_time_filters("s", scope)})
+     + (SELECT count(*) FROM deep_dives d JOIN stories ds ON ds.id = d.story_id, q
+        WHERE 'deep_dive' = ANY($8::text[]) AND d.search_vector @@ q.query
+          AND {visible_deep_dive("d", scope)}
+          AND {_STORY_FILTERS.format(s="ds")} AND {_time_filters("d", scope)})
+"""
+    )
+)
 
 
 def _arguments(query: str, as_of: datetime, search_filter: SearchFilter) -> list[Any]:

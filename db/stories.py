@@ -89,8 +89,9 @@ _FILTER_SQL = {
     "published_after": "s.published_at >= {}",
     "published_before": "s.published_at < {}",
     "sentiment": "coalesce(s.sentiment, s.sentiment_inferred) = {}",
-    "blindspot": """EXISTS (SELECT 1 FROM story_coverage c
-                WHERE c.story_id = s.id AND c.blindspot = ANY({}::text[]))""",
+    # OFFSET 0 keeps the view evaluated per story; as a join it would aggregate every story.
+    "blindspot": """(SELECT c.blindspot FROM story_coverage c
+                WHERE c.story_id = s.id OFFSET 0) = ANY({}::text[])""",
     "query": f"s.search_vector @@ {tsquery('{}')}",
     "statuses": f"{lifecycle_status('s')} = ANY({{}}::text[])",
 }
