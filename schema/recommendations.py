@@ -29,7 +29,7 @@ TopicRef = Annotated["Topic", strawberry.lazy("schema.topics")]
 StoryRef = Annotated["Story", strawberry.lazy("schema.stories")]
 
 SIMILAR_TEXT = 0.1  # text score (0-1) from which wording counts as a reason
-SIMILAR_MEANING = 0.5  # cosine similarity from which meaning counts as a reason
+SIMILAR_MEANING = 0.3  # cosine similarity (all-MiniLM-L6-v2: related news scores 0.3-0.6)
 MAX_FOLLOWED = 20
 MAX_EXCLUDED = 200
 
