@@ -92,11 +92,14 @@ async def key_by_id(pool: Pool, key_id: int) -> ApiKey | None:
 
 
 async def key_by_reference(pool: Pool, reference: str) -> ApiKey | None:
-    """A key by its id (digits) or its prefix."""
-    if reference.isdigit():
-        return await key_by_id(pool, int(reference))
+    """A key by its prefix, else by its id (digits): a prefix of 8 hex characters can be all
+    digits too, and it names a key unambiguously, so it is tried first."""
     row = await pool.fetchrow(_BY_PREFIX, reference)
-    return build(ApiKey, row) if row else None
+    if row:
+        return build(ApiKey, row)
+    if reference.isdigit() and len(reference) <= 18:
+        return await key_by_id(pool, int(reference))
+    return None
 
 
 async def revoke_key(pool: Pool, key_id: int) -> ApiKey | None:

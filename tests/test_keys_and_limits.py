@@ -201,6 +201,17 @@ def test_cli_creates_lists_and_revokes_keys(database_url: str) -> None:
     assert missing.returncode != 0 and "no key" in missing.stderr
 
 
+async def test_a_prefix_of_digits_only_still_names_its_key(
+    pool: Pool, make_key: Any, database_url: str
+) -> None:
+    # About 1 prefix in 40 is all digits; it must not be read as a key id.
+    await make_key(name="digits")
+    await pool.execute("UPDATE api_keys SET prefix = '12345678' WHERE name = 'digits'")
+    revoked = newsgraph("keys", "revoke", "12345678", database_url=database_url)
+    assert revoked.returncode == 0, revoked.stderr
+    assert await pool.fetchval("SELECT revoked_at IS NOT NULL FROM api_keys") is True
+
+
 @pytest.mark.parametrize(
     "args, complaint",
     [
