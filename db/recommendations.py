@@ -26,7 +26,7 @@ from db import audit
 from db.pool import Connection, Pool
 from db.records import build, grouped
 from db.search import SEARCH_CONFIG
-from db.stories import STORY_COLUMNS, Coverage, Story
+from db.stories import STORY_COLUMNS, Coverage, Story, coverage_of
 from db.visibility import visible, visible_deep_dive
 
 CANDIDATES_PER_SOURCE = 200
@@ -78,6 +78,20 @@ _CANDIDATE_COLUMNS = f"""r.relevance, r.topic_score, r.shared AS shared_topic_id
     coalesce(c.lefts, 0) AS lefts, coalesce(c.centers, 0) AS centers,
     coalesce(c.rights, 0) AS rights, coalesce(c.unrated, 0) AS unrated, c.blindspot,
     {STORY_COLUMNS}"""
+
+
+def _chosen(limit: str, *, per_owner: bool) -> str:
+    """The end of every candidate statement: the best `limit` rows of a `ranked` CTE (id,
+    rank, scores; `owner` when per_owner) with their story and its coverage."""
+    owner = "r.owner, " if per_owner else ""
+    return f"""
+SELECT {owner}{_CANDIDATE_COLUMNS}
+FROM ranked r
+JOIN stories s ON s.id = r.id
+LEFT JOIN LATERAL {coverage_of("r.id")} AS c ON TRUE
+WHERE r.rank <= {limit}
+ORDER BY {owner}r.rank
+"""
 
 
 def _related_sql(*, require_deep_dive: bool, semantic: bool) -> str:
@@ -176,15 +190,7 @@ ranked AS (
         FROM scored
     ) AS r
 )
-SELECT r.owner, {_CANDIDATE_COLUMNS}
-FROM ranked r
-JOIN stories s ON s.id = r.id
-LEFT JOIN LATERAL (  -- OFFSET 0: keeps the view per row, never aggregated in full
-    SELECT * FROM story_coverage x WHERE x.story_id = r.id OFFSET 0
-) AS c ON TRUE
-WHERE r.rank <= $2
-ORDER BY r.owner, r.rank
-"""
+{_chosen("$2", per_owner=True)}"""
 
 
 _RELATED = {
@@ -262,15 +268,7 @@ ranked AS (
         FROM by_topic bt CROSS JOIN totals JOIN stories s ON s.id = bt.candidate
     ) AS r
 )
-SELECT {_CANDIDATE_COLUMNS}
-FROM ranked r
-JOIN stories s ON s.id = r.id
-LEFT JOIN LATERAL (  -- OFFSET 0: keeps the view per row, never aggregated in full
-    SELECT * FROM story_coverage x WHERE x.story_id = r.id OFFSET 0
-) AS c ON TRUE
-WHERE r.rank <= $3
-ORDER BY r.rank
-"""
+{_chosen("$3", per_owner=False)}"""
 
 
 async def for_you(
