@@ -25,8 +25,8 @@ from typing import Any
 from db import audit
 from db.pool import Connection, Pool
 from db.records import build, grouped
-from db.search import SEARCH_CONFIG
 from db.stories import STORY_COLUMNS, Coverage, Story, coverage_of
+from db.text_search import SEARCH_CONFIG
 from db.visibility import visible, visible_deep_dive
 
 CANDIDATES_PER_SOURCE = 200

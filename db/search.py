@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from db.pool import Connection, Pool
+from db.stories import story_condition
+from db.text_search import SEARCH_CONFIG, tsquery
 from db.visibility import Scope, feed_time, per_scope, visible, visible_deep_dive
 
 log = logging.getLogger(__name__)
@@ -43,15 +45,6 @@ KINDS = ("story", "deep_dive")
 # the text first and only then turn the marks into tags.
 MATCH_START = "\ue000"
 MATCH_END = "\ue001"
-SEARCH_CONFIG = "(SELECT config::regconfig FROM search_settings)"
-"""SQL for the configured text-search configuration."""
-
-
-def tsquery(parameter: str) -> str:
-    """SQL for the tsquery of a web-search-syntax query in parameter slot `parameter`."""
-    return f"websearch_to_tsquery({SEARCH_CONFIG}, {parameter})"
-
-
 # --- the stored documents ---------------------------------------------------------------
 
 _STORY_DOCUMENTS = f"""
@@ -192,23 +185,37 @@ _HEADLINE_OPTIONS = (
     f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=35, MinWords=12, "
     'MaxFragments=2, FragmentDelimiter=" … "'
 )
-# $1 query, $2 as_of, $3 category, $4 topic, $5 outlet, $6 after, $7 before, $8 kinds.
-_STORY_FILTERS = """
-    ($3::text IS NULL OR {s}.category_id = (SELECT id FROM topics WHERE slug = $3))
-    AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM story_topics ft JOIN topics t
-        ON t.id = ft.topic_id WHERE ft.story_id = {s}.id AND t.slug = $4))
-    AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM story_sources fs
-        JOIN sources so ON so.id = fs.source_id JOIN outlets o ON o.id = so.outlet_id
-        WHERE fs.story_id = {s}.id AND o.slug = $5))"""
+
+
+# $1 query, $2 category, $3 topic, $4 outlet, $5 after, $6 before, $7 kinds; the page adds
+# $8 as_of, $9-$11 the cursor (score, kind, id) and $12 the limit.
+def _story_filters(story: str) -> str:
+    return " AND ".join(
+        f"({slot}::text IS NULL OR {story_condition(field, story, slot)})"
+        for field, slot in (("category", "$2"), ("topic", "$3"), ("outlet", "$4"))
+    )
 
 
 def _time_filters(item: str, scope: Scope) -> str:
     time = feed_time(item, scope)
-    return f"($6::timestamptz IS NULL OR {time} >= $6) AND ($7::timestamptz IS NULL OR {time} < $7)"
+    return f"($5::timestamptz IS NULL OR {time} >= $5) AND ($6::timestamptz IS NULL OR {time} < $6)"
+
+
+def _story_matches(scope: Scope) -> str:
+    return f"""FROM stories s, q
+        WHERE 'story' = ANY($7::text[]) AND s.search_vector @@ q.query AND {visible("s", scope)}
+          AND {_story_filters("s")} AND {_time_filters("s", scope)}"""
+
+
+def _deep_dive_matches(scope: Scope) -> str:
+    return f"""FROM deep_dives d JOIN stories ds ON ds.id = d.story_id, q
+        WHERE 'deep_dive' = ANY($7::text[]) AND d.search_vector @@ q.query
+          AND {visible_deep_dive("d", scope)}
+          AND {_story_filters("ds")} AND {_time_filters("d", scope)}"""
 
 
 def _score(item: str, scope: Scope) -> str:
-    age = f"$2::timestamptz - {feed_time(item, scope)}"
+    age = f"$8::timestamptz - {feed_time(item, scope)}"
     age_days = f"greatest(0, extract(epoch FROM {age}) / 86400)"
     return (
         f"ts_rank('{{0.1, 0.2, 0.4, 1.0}}', {item}.search_vector, q.query, 1)::float8 "
@@ -217,25 +224,23 @@ def _score(item: str, scope: Scope) -> str:
     )
 
 
+_QUERY = f"WITH q AS (SELECT {tsquery('$1')} AS query)"
+
+
 def _hits(scope: Scope) -> str:
     # Each kind ranks at most its RANKED_PER_KIND newest matches (see the module docstring).
     return f"""
-WITH q AS (SELECT {tsquery("$1")} AS query),
+{_QUERY},
 hits AS (
     SELECT 'story' AS kind, s.id, {_score("s", scope)} AS score
     FROM (
-        SELECT s.id FROM stories s, q
-        WHERE 'story' = ANY($8::text[]) AND s.search_vector @@ q.query AND {visible("s", scope)}
-          AND {_STORY_FILTERS.format(s="s")} AND {_time_filters("s", scope)}
+        SELECT s.id {_story_matches(scope)}
         ORDER BY {feed_time("s", scope)} DESC, s.id DESC LIMIT {RANKED_PER_KIND}
     ) AS newest JOIN stories s ON s.id = newest.id, q
     UNION ALL
     SELECT 'deep_dive', d.id, {_score("d", scope)}
     FROM (
-        SELECT d.id FROM deep_dives d JOIN stories ds ON ds.id = d.story_id, q
-        WHERE 'deep_dive' = ANY($8::text[]) AND d.search_vector @@ q.query
-          AND {visible_deep_dive("d", scope)}
-          AND {_STORY_FILTERS.format(s="ds")} AND {_time_filters("d", scope)}
+        SELECT d.id {_deep_dive_matches(scope)}
         ORDER BY {feed_time("d", scope)} DESC, d.id DESC LIMIT {RANKED_PER_KIND}
     ) AS newest JOIN deep_dives d ON d.id = newest.id, q
 )
@@ -266,24 +271,17 @@ ORDER BY page.score DESC, page.kind DESC, page.id DESC
 _COUNT = per_scope(
     lambda scope: (
         f"""
-WITH q AS (SELECT {tsquery("$1")} AS query, $2::timestamptz AS as_of)  -- as_of: unused here
-SELECT (SELECT count(*) FROM stories s, q
-        WHERE 'story' = ANY($8::text[]) AND s.search_vector @@ q.query AND {visible("s", scope)}
-          AND {_STORY_FILTERS.format(s="s")} AND {_time_filters("s", scope)})
-     + (SELECT count(*) FROM deep_dives d JOIN stories ds ON ds.id = d.story_id, q
-        WHERE 'deep_dive' = ANY($8::text[]) AND d.search_vector @@ q.query
-          AND {visible_deep_dive("d", scope)}
-          AND {_STORY_FILTERS.format(s="ds")} AND {_time_filters("d", scope)})
+{_QUERY}
+SELECT (SELECT count(*) {_story_matches(scope)}) + (SELECT count(*) {_deep_dive_matches(scope)})
 """
     )
 )
 
 
-def _arguments(query: str, as_of: datetime, search_filter: SearchFilter) -> list[Any]:
+def _arguments(query: str, search_filter: SearchFilter) -> list[Any]:
     f = search_filter
     return [
         query,
-        as_of,
         f.category,
         f.topic,
         f.outlet,
@@ -304,8 +302,8 @@ async def search(
     """Up to first + 1 hits, best first, ranked as of the first page's time."""
     as_of = after.as_of if after is not None else datetime.now(UTC)
     position = (after.score, after.kind, after.id) if after is not None else (None, None, None)
-    arguments = _arguments(query, as_of, search_filter)
-    rows = await pool.fetch(_PAGE[scope], *arguments, *position, first + 1)
+    arguments = _arguments(query, search_filter)
+    rows = await pool.fetch(_PAGE[scope], *arguments, as_of, *position, first + 1)
     hits = [Hit(row["kind"], row["id"], row["score"], row["headline"]) for row in rows]
     return SearchPage(hits, as_of)
 
@@ -316,6 +314,5 @@ async def search_count(
     search_filter: SearchFilter = SearchFilter(),
     scope: Scope = Scope.PUBLIC,
 ) -> int:
-    arguments = _arguments(query, datetime.now(UTC), search_filter)
-    count: int = await pool.fetchval(_COUNT[scope], *arguments)
+    count: int = await pool.fetchval(_COUNT[scope], *_arguments(query, search_filter))
     return count

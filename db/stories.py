@@ -8,7 +8,7 @@ from typing import Any
 from db.paging import FeedCursor, PageKey, counts_by_owner, feed_window, fetch_pages
 from db.pool import Pool
 from db.records import build, columns, in_key_order
-from db.search import tsquery
+from db.text_search import tsquery
 from db.visibility import Scope, feed_time, lifecycle_status, per_scope, visible
 
 
@@ -83,24 +83,33 @@ def coverage_of(story_id: str) -> str:
 
     OFFSET 0 keeps the planner from merging the view into the outer query, where it would
     aggregate the sources of every story (seconds on 1M stories) instead of this one's."""
-    return f"(SELECT * FROM story_coverage x WHERE x.story_id = {story_id} OFFSET 0)"
+    return f"(SELECT * FROM story_coverage cov WHERE cov.story_id = {story_id} OFFSET 0)"
 
 
-# Fixed SQL per filter field; only values travel as parameters. `{}` is the parameter slot.
+# Fixed SQL per filter field; only values travel as parameters. `{s}` is the stories row's
+# alias, `{value}` the parameter slot.
 _FILTER_SQL = {
-    "category": "s.category_id = (SELECT id FROM topics WHERE slug = {})",
-    "topic": """EXISTS (SELECT 1 FROM story_topics st JOIN topics t ON t.id = st.topic_id
-                WHERE st.story_id = s.id AND t.slug = {})""",
-    "outlet": """EXISTS (SELECT 1 FROM story_sources ss
-                JOIN sources so ON so.id = ss.source_id JOIN outlets o ON o.id = so.outlet_id
-                WHERE ss.story_id = s.id AND o.slug = {})""",
-    "published_after": "s.published_at >= {}",
-    "published_before": "s.published_at < {}",
-    "sentiment": "coalesce(s.sentiment, s.sentiment_inferred) = {}",
-    "blindspot": f"(SELECT c.blindspot FROM {coverage_of('s.id')} AS c) = ANY({{}}::text[])",
-    "query": f"s.search_vector @@ {tsquery('{}')}",
-    "statuses": f"{lifecycle_status('s')} = ANY({{}}::text[])",
+    "category": "{s}.category_id = (SELECT id FROM topics WHERE slug = {value})",
+    "topic": """EXISTS (SELECT 1 FROM story_topics ft JOIN topics t ON t.id = ft.topic_id
+                WHERE ft.story_id = {s}.id AND t.slug = {value})""",
+    "outlet": """EXISTS (SELECT 1 FROM story_sources fs
+                JOIN sources so ON so.id = fs.source_id JOIN outlets o ON o.id = so.outlet_id
+                WHERE fs.story_id = {s}.id AND o.slug = {value})""",
+    "published_after": "{s}.published_at >= {value}",
+    "published_before": "{s}.published_at < {value}",
+    "sentiment": "coalesce({s}.sentiment, {s}.sentiment_inferred) = {value}",
+    "blindspot": f"(SELECT c.blindspot FROM {coverage_of('{s}.id')} AS c) = ANY({{value}}::text[])",
+    "query": f"{{s}}.search_vector @@ {tsquery('{value}')}",
+    "statuses": f"{lifecycle_status('{s}')} = ANY({{value}}::text[])",
 }
+
+
+def story_condition(field: str, alias: str, slot: str) -> str:
+    """SQL for one StoryFilter field on the stories row `alias`, its value in parameter slot
+    `slot` (e.g. "$3")."""
+    return _FILTER_SQL[field].format(s=alias, value=slot)
+
+
 STORY_COLUMNS = columns(Story, "s", status=lifecycle_status("s"))
 _BY_IDS = per_scope(
     lambda scope: (
@@ -255,7 +264,7 @@ def _where(story_filter: StoryFilter, scope: Scope) -> tuple[list[str], list[Any
         value = getattr(story_filter, field.name)
         if value is not None:
             args.append(value)
-            where.append(_FILTER_SQL[field.name].format(f"${len(args)}"))
+            where.append(story_condition(field.name, "s", f"${len(args)}"))
     return where, args
 
 
