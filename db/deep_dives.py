@@ -4,7 +4,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from db.paging import FeedCursor, PageKey, counts_by_owner, feed_window, fetch_pages
+from db.paging import (
+    FeedCursor,
+    PageKey,
+    counts_by_owner,
+    feed_window,
+    fetch_pages,
+    owned_window,
+)
 from db.pool import Pool
 from db.records import build, columns, grouped, in_key_order
 from db.visibility import Scope, feed_time, lifecycle_status, per_scope, visible_deep_dive
@@ -72,18 +79,12 @@ _ABOUT_TOPIC = """d.id IN (
     WHERE st.topic_id = {0}
 )"""
 _TOPIC_WINDOW = per_scope(
-    lambda scope: (
-        f"""
-SELECT k.topic_id AS owner, p.*
-FROM unnest($1::bigint[]) AS k(topic_id)
-CROSS JOIN LATERAL (
-    SELECT {_DIVE} FROM deep_dives d
-    WHERE {_ABOUT_TOPIC.format("k.topic_id")} AND {visible_deep_dive("d", scope)}
-      AND ($3::timestamptz IS NULL OR ({feed_time("d", scope)}, d.id) < ($3, $4))
-    ORDER BY {feed_time("d", scope)} DESC, d.id DESC
-    LIMIT $2
-) AS p
-"""
+    lambda scope: owned_window(
+        _DIVE,
+        "deep_dives d",
+        f"{_ABOUT_TOPIC.format('k.owner_id')} AND {visible_deep_dive('d', scope)}",
+        alias="d",
+        time=feed_time("d", scope),
     )
 )
 _TOPIC_COUNTS = per_scope(

@@ -42,6 +42,22 @@ async def fetch_pages(keys: Sequence[PageKey[C]], fetch_window: FetchWindow[C, T
     return [pages[key] for key in keys]
 
 
+def owned_window(columns: str, rows: str, condition: str, *, alias: str, time: str) -> str:
+    """A statement for feed_window: per owner id (`k.owner_id` in `condition`), the rows of
+    `rows` that meet `condition`, newest first by `time` then `alias`.id, after the cursor."""
+    return f"""
+SELECT k.owner_id AS owner, p.*
+FROM unnest($1::bigint[]) AS k(owner_id)
+CROSS JOIN LATERAL (
+    SELECT {columns} FROM {rows}
+    WHERE {condition}
+      AND ($3::timestamptz IS NULL OR ({time}, {alias}.id) < ($3, $4))
+    ORDER BY {time} DESC, {alias}.id DESC
+    LIMIT $2
+) AS p
+"""
+
+
 def feed_window(
     pool: Any, sql: str, row_type: Callable[..., T]
 ) -> Callable[[list[int], int, FeedCursor | None], Awaitable[list[tuple[int, T]]]]:

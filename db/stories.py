@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from db.paging import FeedCursor, PageKey, counts_by_owner, feed_window, fetch_pages
+from db.paging import (
+    FeedCursor,
+    PageKey,
+    counts_by_owner,
+    feed_window,
+    fetch_pages,
+    owned_window,
+)
 from db.pool import Pool
-from db.records import build, columns, in_key_order
+from db.records import build, columns, grouped, in_key_order
 from db.text_search import tsquery
 from db.visibility import Scope, feed_time, lifecycle_status, per_scope, visible
 
@@ -126,19 +133,12 @@ _COVERAGE = f"""
 SELECT {columns(Coverage, "c")} FROM story_coverage c WHERE c.story_id = ANY($1::bigint[])
 """
 _TOPIC_WINDOW = per_scope(
-    lambda scope: (
-        f"""
-SELECT k.topic_id AS owner, p.*
-FROM unnest($1::bigint[]) AS k(topic_id)
-CROSS JOIN LATERAL (
-    SELECT {STORY_COLUMNS}
-    FROM story_topics st JOIN stories s ON s.id = st.story_id
-    WHERE st.topic_id = k.topic_id AND {visible("s", scope)}
-      AND ($3::timestamptz IS NULL OR ({feed_time("s", scope)}, s.id) < ($3, $4))
-    ORDER BY {feed_time("s", scope)} DESC, s.id DESC
-    LIMIT $2
-) AS p
-"""
+    lambda scope: owned_window(
+        STORY_COLUMNS,
+        "story_topics st JOIN stories s ON s.id = st.story_id",
+        f"st.topic_id = k.owner_id AND {visible('s', scope)}",
+        alias="s",
+        time=feed_time("s", scope),
     )
 )
 _TOPIC_COUNTS = per_scope(
@@ -163,22 +163,15 @@ WHERE ss.story_id = ANY($1::bigint[])
 GROUP BY GROUPING SETS ((ss.story_id, o.factuality), (ss.story_id, o.country), (ss.story_id))
 ORDER BY ss.story_id, n DESC, o.factuality, o.country
 """
-_CITING_OUTLET = """s.id IN (SELECT ss.story_id FROM story_sources ss
-    JOIN sources so ON so.id = ss.source_id WHERE so.outlet_id = {})"""
 _OUTLET_WINDOW = per_scope(
-    lambda scope: (
-        f"""
-SELECT k.outlet_id AS owner, p.*
-FROM unnest($1::bigint[]) AS k(outlet_id)
-CROSS JOIN LATERAL (
-    SELECT {STORY_COLUMNS}
-    FROM stories s
-    WHERE {_CITING_OUTLET.format("k.outlet_id")} AND {visible("s", scope)}
-      AND ($3::timestamptz IS NULL OR ({feed_time("s", scope)}, s.id) < ($3, $4))
-    ORDER BY {feed_time("s", scope)} DESC, s.id DESC
-    LIMIT $2
-) AS p
-"""
+    lambda scope: owned_window(
+        STORY_COLUMNS,
+        "stories s",
+        f"""s.id IN (SELECT ss.story_id FROM story_sources ss
+            JOIN sources so ON so.id = ss.source_id WHERE so.outlet_id = k.owner_id)
+        AND {visible("s", scope)}""",
+        alias="s",
+        time=feed_time("s", scope),
     )
 )
 _OUTLET_COUNTS = per_scope(
@@ -271,18 +264,20 @@ def _where(story_filter: StoryFilter, scope: Scope) -> tuple[list[str], list[Any
 async def coverage_details_by_story_ids(
     pool: Pool, story_ids: Sequence[int]
 ) -> list[CoverageDetail]:
-    details = {story_id: CoverageDetail(story_id, [], [], None, None) for story_id in story_ids}
-    for row in await pool.fetch(_COVERAGE_DETAIL, list(story_ids)):
-        detail = details[row["story_id"]]
-        if row["facet"] == 1:
-            detail.factuality.append(Facet(row["factuality"], row["n"]))
-        elif row["facet"] == 2:
-            detail.countries.append(Facet(row["country"], row["n"]))
-        else:
-            details[row["story_id"]] = replace(
-                detail, earliest_source_at=row["earliest"], latest_source_at=row["latest"]
-            )
-    return [details[story_id] for story_id in story_ids]
+    rows = await pool.fetch(_COVERAGE_DETAIL, list(story_ids))
+    per_story = grouped(story_ids, ((row["story_id"], row) for row in rows))
+    return [_detail(story_id, found) for story_id, found in zip(story_ids, per_story, strict=True)]
+
+
+def _detail(story_id: int, rows: list[Any]) -> CoverageDetail:
+    whole = next((row for row in rows if row["facet"] == 3), None)
+    return CoverageDetail(
+        story_id,
+        factuality=[Facet(row["factuality"], row["n"]) for row in rows if row["facet"] == 1],
+        countries=[Facet(row["country"], row["n"]) for row in rows if row["facet"] == 2],
+        earliest_source_at=whole["earliest"] if whole else None,
+        latest_source_at=whole["latest"] if whole else None,
+    )
 
 
 async def outlet_story_pages(
