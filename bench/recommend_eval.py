@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from api.database import resolve_url  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from content.ranking import diversify  # noqa: E402
+from content.ranking import BALANCE  # noqa: E402
 from db import recommendations  # noqa: E402
 from db.pool import Pool, create_pool  # noqa: E402
-from schema.recommendations import lean  # noqa: E402
+from schema.recommendations import choose, lean  # noqa: E402
 
 CLUSTER = re.compile(r"^s\d+-c(\d+)-t\d+$")
 
@@ -79,18 +79,11 @@ async def _evaluate(pool: Pool, size: int, first: int) -> None:
     clusters = await _clusters(pool, candidate_ids)
     print(f"{len(sample)} stories, top {first}, {elapsed / len(sample) * 1000:.1f} ms per list")
     print(f"{'ranking':<22} {'hit rate':>8} {'diverse':>8} {'leans':>6}")
-    for name, balance in (("with diversity (0.7)", 0.7), ("relevance only (1.0)", 1.0)):
+    for name, balance in ((f"with diversity ({BALANCE})", BALANCE), ("relevance only (1.0)", 1.0)):
         hits = total = diverse = 0
         leans_per_list = []
         for (_, cluster), candidates in zip(sample, lists, strict=True):
-            top = diversify(
-                candidates,
-                first,
-                relevance=lambda c: c.relevance,
-                lean=lean,
-                pinned=lambda c: c.pin is not None,
-                balance=balance,
-            )
+            top = choose(candidates, first, balance)
             hits += sum(1 for c in top if clusters.get(c.story.id) == cluster)
             total += len(top)
             leans = {lean(c) for c in top}

@@ -24,6 +24,7 @@ from schema.relay import (
     decode_cursor,
     encode_cursor,
     from_global_id,
+    pk_of,
     to_global_id,
 )
 
@@ -187,10 +188,7 @@ class AdminMutation:
     @strawberry.mutation(description="Revoke an API key at once (ADMIN only); null if unknown.")
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKey | None:
         require(info, Permission.ADMINISTER)
-        type_name, pk = from_global_id(id)
-        if type_name != "ApiKey":
-            raise BadUserInput("`id` must be an ApiKey id.", field="id")
-        record = await keys.revoke_key(info.context.pool, pk)
+        record = await keys.revoke_key(info.context.pool, pk_of(id, "ApiKey"))
         return ApiKey(record=record) if record else None
 
     @strawberry.mutation(

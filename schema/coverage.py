@@ -6,7 +6,8 @@ from datetime import datetime
 
 import strawberry
 
-from content.figures import BLINDSPOT_MIN_SHARE, BLINDSPOT_MIN_SOURCES, shares
+from content.figures import BLINDSPOT_MIN_SHARE, BLINDSPOT_MIN_SOURCES, Coverage, shares
+from db import stories as db_stories
 from db.stories import CoverageDetail, Facet
 from schema.enums import Blindspot, Factuality
 
@@ -65,6 +66,11 @@ class StoryCoverage:
     latest_source_at: datetime | None = strawberry.field(
         description="When the latest source ran; null when no source has a time."
     )
+
+
+def sides(found: db_stories.Coverage) -> Coverage:
+    """A story's stored coverage counts as the figures module takes them."""
+    return Coverage(found.lefts, found.centers, found.rights, found.unrated)
 
 
 def _percents(facets: list[Facet]) -> tuple[int, ...]:

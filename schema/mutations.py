@@ -28,7 +28,7 @@ from schema.deep_dives import DeepDive
 from schema.enums import Bias, Factuality, Sentiment, TopicKind
 from schema.errors import BadUserInput
 from schema.outlets import Outlet
-from schema.relay import from_global_id
+from schema.relay import pk_of
 from schema.sources import Source
 from schema.stories import Story
 from schema.topics import Topic
@@ -257,13 +257,6 @@ def _image(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _pk(global_id: str, type_name: str) -> int:
-    found_type, pk = from_global_id(global_id)
-    if found_type != type_name:
-        raise BadUserInput(f"`id` must be a {type_name} id.", field="id")
-    return pk
-
-
 def _actor(info: Info) -> Actor:
     viewer = info.context.viewer
     return Actor(viewer.name, viewer.key_id)
@@ -358,7 +351,7 @@ async def _change_story(
 ) -> StoryPayload:
     """Change the story with this global id, given the version the caller read."""
     result = await _write(
-        info, "story", change, action, item_id=_pk(id, "Story"), version=version, **options
+        info, "story", change, action, item_id=pk_of(id, "Story"), version=version, **options
     )
     return await _story_payload(info, result)
 
@@ -368,7 +361,7 @@ async def _change_deep_dive(
 ) -> DeepDivePayload:
     """Change the deep dive with this global id, given the version the caller read."""
     result = await _write(
-        info, "deep_dive", change, action, item_id=_pk(id, "DeepDive"), version=version, **options
+        info, "deep_dive", change, action, item_id=pk_of(id, "DeepDive"), version=version, **options
     )
     return await _deep_dive_payload(info, result)
 

@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from content.access import Permission
-from content.figures import Coverage
-from content.ranking import diversify
+from content.ranking import BALANCE, diversify
 from db import recommendations as db_recommendations
 from db.audit import Actor
 from db.recommendations import Candidate, RelatedKey
 from db.visibility import Scope
 from schema.access import require
 from schema.context import Info
+from schema.coverage import sides
 from schema.errors import BadUserInput
 from schema.inputs import checked_slug
-from schema.relay import check_first, from_global_id
+from schema.relay import check_first, pk_of
 
 if TYPE_CHECKING:
     from schema.mutations import UserError
@@ -95,22 +95,27 @@ def _reason(candidate: Candidate, followed: bool = False) -> RecommendationReaso
 
 def lean(candidate: Candidate) -> str:
     """The side a candidate's coverage leans to: Left, Center, Right, Mixed or Unrated."""
-    c = candidate.coverage
-    return Coverage(c.lefts, c.centers, c.rights, c.unrated).dominant_side()
+    return sides(candidate.coverage).dominant_side()
 
 
 def mixed(candidates: list[Candidate], first: int, followed: bool = False) -> list[Story]:
     """The first `first` candidates after the viewpoint-diversity step, as Stories."""
     from schema.stories import Story
 
-    chosen = diversify(
+    chosen = choose(candidates, first)
+    return [Story(record=c.story, recommended_because=_reason(c, followed)) for c in chosen]
+
+
+def choose(candidates: list[Candidate], first: int, balance: float = BALANCE) -> list[Candidate]:
+    """Pins, then the viewpoint-diversity step's picks (balance 1: relevance order)."""
+    return diversify(
         candidates,
         first,
         relevance=lambda c: c.relevance,
         lean=lean,
         pinned=lambda c: c.pin is not None,
+        balance=balance,
     )
-    return [Story(record=c.story, recommended_because=_reason(c, followed)) for c in chosen]
 
 
 async def related(info: Info, story_id: int, first: int, *, deep_dives: bool) -> list[Story]:
@@ -133,18 +138,11 @@ async def for_you(
     if len(exclude) > MAX_EXCLUDED:
         raise BadUserInput(f"`exclude` takes at most {MAX_EXCLUDED} ids.", field="exclude")
     slugs = [checked_slug(slug, "topics") for slug in topics]
-    excluded = [_story_pk(global_id, "exclude") for global_id in exclude]
+    excluded = [pk_of(global_id, "Story", "exclude") for global_id in exclude]
     candidates = await db_recommendations.for_you(
         info.context.pool, slugs, excluded, db_recommendations.candidate_limit(first)
     )
     return mixed(candidates, first, followed=True)
-
-
-def _story_pk(global_id: str, field: str) -> int:
-    type_name, pk = from_global_id(global_id)
-    if type_name != "Story":
-        raise BadUserInput(f"`{field}` takes Story ids.", field=field)
-    return pk
 
 
 @strawberry.type(description="The result of pinRecommendations.")
@@ -169,8 +167,8 @@ async def pin_recommendations(
         raise BadUserInput(
             f"`pins` takes at most {db_recommendations.MAX_PINS} stories.", field="pins"
         )
-    story_id = _story_pk(story, "story")
-    pinned = [_story_pk(pin, "pins") for pin in pins]
+    story_id = pk_of(story, "Story", "story")
+    pinned = [pk_of(pin, "Story", "pins") for pin in pins]
     errors = [
         UserError(field=["pins", str(i)], code=UserErrorCode.DUPLICATE, message="is listed twice")
         for i, pk in enumerate(pinned)

@@ -60,6 +60,15 @@ def from_global_id(global_id: str) -> tuple[str, int]:
         raise BadUserInput(f"{global_id[:100]!r} is not a Newsgraph id.", field="id") from None
 
 
+def pk_of(global_id: str, type_name: str, field: str = "id") -> int:
+    """The primary key in a global id that must name a `type_name`; BAD_USER_INPUT if not."""
+    found_type, pk = from_global_id(global_id)
+    if found_type != type_name:
+        article = "an" if type_name[0] in "AEIOU" else "a"
+        raise BadUserInput(f"`{field}` must be {article} {type_name} id.", field=field)
+    return pk
+
+
 def encode_cursor(kind: str, *values: Any) -> str:
     payload = orjson.dumps([kind, *[_plain(v) for v in values]])
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")

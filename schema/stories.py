@@ -13,7 +13,7 @@ from db.stories import Story as StoryRecord
 from db.visibility import Scope
 from schema.common import Image, Share, image, share
 from schema.context import Info
-from schema.coverage import StoryCoverage, story_coverage
+from schema.coverage import StoryCoverage, sides, story_coverage
 from schema.enums import Blindspot, Sentiment, SentimentSource
 from schema.recommendations import RecommendationReason, related
 from schema.relay import (
@@ -232,5 +232,4 @@ def _source_cursor(row: StorySource) -> str:
 
 
 async def _coverage(info: Info, story_id: int) -> Coverage:
-    found = await info.context.loaders.coverage_by_story.load(story_id)
-    return Coverage(found.lefts, found.centers, found.rights, found.unrated)
+    return sides(await info.context.loaders.coverage_by_story.load(story_id))
