@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from content.access import Permission, PreviewGrant, read_preview
+from db.audit import Actor
 from db.visibility import Scope
 from schema.context import Info
 from schema.errors import Forbidden, Unauthenticated
@@ -48,3 +49,9 @@ def preview_grant(info: Info, token: str | None) -> PreviewGrant | None:
             field="previewToken",
         )
     return grant
+
+
+def actor(info: Info) -> Actor:
+    """Who the audit log names for this request's writes."""
+    viewer = info.context.viewer
+    return Actor(viewer.name, viewer.key_id)

@@ -20,9 +20,8 @@ from db import outlets as db_outlets
 from db import sources as db_sources
 from db import stories as db_stories
 from db import topics as db_topics
-from db.audit import Actor
 from db.visibility import Scope
-from schema.access import require
+from schema.access import actor, require
 from schema.context import Info
 from schema.deep_dives import DeepDive
 from schema.enums import Bias, Factuality, Sentiment, TopicKind
@@ -257,11 +256,6 @@ def _image(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _actor(info: Info) -> Actor:
-    viewer = info.context.viewer
-    return Actor(viewer.name, viewer.key_id)
-
-
 Change = Callable[[dict[str, Any] | None], dict[str, Any]]
 
 
@@ -286,7 +280,7 @@ async def _write(
             info.context.pool,
             kind,
             lambda current: parse(kind, change(current)),
-            actor=_actor(info),
+            actor=actor(info),
             action=action,
             item_id=item_id,
             expected_version=version,

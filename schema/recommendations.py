@@ -10,10 +10,9 @@ import strawberry
 from content.access import Permission
 from content.ranking import BALANCE, diversify
 from db import recommendations as db_recommendations
-from db.audit import Actor
 from db.recommendations import Candidate, RelatedKey
 from db.visibility import Scope
-from schema.access import require
+from schema.access import actor, require
 from schema.context import Info
 from schema.coverage import sides
 from schema.errors import BadUserInput
@@ -169,36 +168,27 @@ async def pin_recommendations(
         )
     story_id = pk_of(story, "Story", "story")
     pinned = [pk_of(pin, "Story", "pins") for pin in pins]
-    errors = [
-        UserError(field=["pins", str(i)], code=UserErrorCode.DUPLICATE, message="is listed twice")
+    problems = [
+        (["pins", str(i)], UserErrorCode.DUPLICATE, "is listed twice")
         for i, pk in enumerate(pinned)
         if pk in pinned[:i]
     ] + [
-        UserError(field=["pins", str(i)], code=UserErrorCode.INVALID, message="is the story itself")
+        (["pins", str(i)], UserErrorCode.INVALID, "is the story itself")
         for i, pk in enumerate(pinned)
         if pk == story_id
     ]
-    if errors:
-        return PinRecommendationsPayload(pinned=None, user_errors=errors)
-    viewer = info.context.viewer
-    missing = await db_recommendations.pin(
-        info.context.pool, story_id, pinned, Actor(viewer.name, viewer.key_id)
-    )
-    if missing is None:
-        error = UserError(field=["story"], code=UserErrorCode.NOT_FOUND, message="no such story")
-        return PinRecommendationsPayload(pinned=None, user_errors=[error])
-    if missing:
-        return PinRecommendationsPayload(
-            pinned=None,
-            user_errors=[
-                UserError(
-                    field=["pins", str(pinned.index(pk))],
-                    code=UserErrorCode.NOT_FOUND,
-                    message="no such story",
-                )
+    if not problems:
+        missing = await db_recommendations.pin(info.context.pool, story_id, pinned, actor(info))
+        if missing is None:
+            problems = [(["story"], UserErrorCode.NOT_FOUND, "no such story")]
+        else:
+            problems = [
+                (["pins", str(pinned.index(pk))], UserErrorCode.NOT_FOUND, "no such story")
                 for pk in missing
-            ],
-        )
+            ]
+    if problems:
+        errors = [UserError(field=f, code=code, message=m) for f, code, m in problems]
+        return PinRecommendationsPayload(pinned=None, user_errors=errors)
     records = await info.context.loaders.story_by_id[Scope.PREVIEW].load_many(pinned)
     stories = [Story(record=r, scope=Scope.PREVIEW) for r in records if r is not None]
     return PinRecommendationsPayload(pinned=stories, user_errors=[])
