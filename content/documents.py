@@ -153,6 +153,13 @@ class _Checker:
             return None
         return str(value)
 
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.raw.get(name, default)
+        if not isinstance(value, bool):
+            self.problem((name,), "INVALID", "must be true or false")
+            return default
+        return value
+
     def pattern(self, name: str, regex: re.Pattern[str], hint: str) -> str | None:
         text = self.field(name, required=False, max_length=20)
         if text is not None and not regex.match(text):
@@ -312,6 +319,7 @@ def _story(c: _Checker) -> dict[str, Any]:
         "hero_image": _image(c),
         "status": status,
         "published_at": published_at,
+        "syndicatable": c.flag("syndicatable", True),
     }
 
 
@@ -359,6 +367,7 @@ def _deep_dive(c: _Checker) -> dict[str, Any]:
         "sections": _sections(c),
         "key_actors": c.refs("key_actors", c.slug, 50),
         "citations": _citations(c),
+        "syndicatable": c.flag("syndicatable", True),
     }
 
 
@@ -377,12 +386,12 @@ _BUILDERS: dict[str, tuple[Callable[[_Checker], dict[str, Any]], set[str]]] = {
     "story": (
         _story,
         {"slug", "title", "summary", "category", "topics", "sources", "sentiment"}
-        | {"hero_image", "status", "published_at"},
+        | {"hero_image", "status", "published_at", "syndicatable"},
     ),
     "deep_dive": (
         _deep_dive,
         {"slug", "story", "title", "dek", "status", "published_at", "sections"}
-        | {"key_actors", "citations"},
+        | {"key_actors", "citations", "syndicatable"},
     ),
 }
 

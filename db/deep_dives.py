@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from db.paging import (
     FeedCursor,
@@ -10,6 +11,8 @@ from db.paging import (
     counts_by_owner,
     feed_window,
     fetch_pages,
+    filter_conditions,
+    newest_first,
     owned_window,
 )
 from db.pool import Pool
@@ -29,6 +32,18 @@ class DeepDive:
     version: int
     created_at: datetime
     updated_at: datetime
+    syndicatable: bool
+
+
+@dataclass(frozen=True)
+class DeepDiveFilter:
+    """Narrows a deep-dive list; every field that is set must hold (AND)."""
+
+    category: str | None = None
+    topic: str | None = None
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+    syndicatable: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -140,3 +155,48 @@ async def topic_deep_dive_counts(
     pool: Pool, topic_ids: Sequence[int], scope: Scope = Scope.PUBLIC
 ) -> list[int]:
     return await counts_by_owner(pool, _TOPIC_COUNTS[scope], topic_ids)
+
+
+_FILTER_SQL = {
+    "category": """EXISTS (SELECT 1 FROM stories fs JOIN topics c ON c.id = fs.category_id
+                   WHERE fs.id = d.story_id AND c.slug = {value})""",
+    "topic": _ABOUT_TOPIC.format("(SELECT id FROM topics WHERE slug = {value})"),
+    "published_after": "d.published_at >= {value}",
+    "published_before": "d.published_at < {value}",
+    "syndicatable": "d.syndicatable = {value}",
+}
+
+
+def _where(dive_filter: DeepDiveFilter, scope: Scope) -> tuple[list[str], list[Any]]:
+    return filter_conditions(
+        dive_filter,
+        lambda field, slot: _FILTER_SQL[field].replace("{value}", slot),
+        visible_deep_dive("d", scope),
+    )
+
+
+async def deep_dive_feed(
+    pool: Pool,
+    dive_filter: DeepDiveFilter,
+    first: int,
+    after: FeedCursor | None,
+    scope: Scope = Scope.PUBLIC,
+) -> list[DeepDive]:
+    """Up to first + 1 visible deep dives, newest first, after the cursor."""
+    where, args = _where(dive_filter, scope)
+    select = f"SELECT {_DIVE} FROM deep_dives d"
+    time = feed_time("d", scope)
+    rows = await newest_first(
+        pool, select, where, args, alias="d", time=time, first=first, after=after
+    )
+    return [build(DeepDive, row) for row in rows]
+
+
+async def deep_dive_feed_count(
+    pool: Pool, dive_filter: DeepDiveFilter, scope: Scope = Scope.PUBLIC
+) -> int:
+    where, args = _where(dive_filter, scope)
+    count: int = await pool.fetchval(
+        f"SELECT count(*) FROM deep_dives d WHERE {' AND '.join(where)}", *args
+    )
+    return count

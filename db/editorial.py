@@ -70,7 +70,7 @@ _SELECT = {
               WHERE st.story_id = s.id ORDER BY st.position) AS topics,
         ARRAY(SELECT so.url FROM story_sources ss JOIN sources so ON so.id = ss.source_id
               WHERE ss.story_id = s.id ORDER BY ss.position) AS sources,
-        s.sentiment, {_IMAGE} AS hero_image, s.status, s.published_at
+        s.sentiment, {_IMAGE} AS hero_image, s.status, s.published_at, s.syndicatable
         FROM stories s LEFT JOIN topics c ON c.id = s.category_id""",
     "deep_dive": """SELECT d.id, d.version, d.slug, st.slug AS story, d.title, d.dek, d.status,
         d.published_at,
@@ -81,7 +81,8 @@ _SELECT = {
               WHERE a.deep_dive_id = d.id ORDER BY a.position) AS key_actors,
         ARRAY(SELECT jsonb_build_object('source', so.url, 'note', c.note)
               FROM deep_dive_citations c JOIN sources so ON so.id = c.source_id
-              WHERE c.deep_dive_id = d.id ORDER BY c.position) AS citations
+              WHERE c.deep_dive_id = d.id ORDER BY c.position) AS citations,
+        d.syndicatable
         FROM deep_dives d JOIN stories st ON st.id = d.story_id""",
 }
 _ALIAS = {"outlet": "o", "topic": "t", "source": "so", "story": "s", "deep_dive": "d"}
@@ -360,6 +361,7 @@ async def _write_story(
         "status": d["status"],
         "published_at": d["published_at"],
         "sentiment_inferred": infer_sentiment(d["title"], d["summary"]),
+        "syndicatable": d["syndicatable"],
     }
     story_id, version = await _write_row(conn, values, stored, table="stories")
     await _replace_links(conn, "story_sources", story_id, source_ids)
@@ -391,7 +393,9 @@ async def _write_deep_dive(
     ]
     if problems:
         raise Invalid(problems)
-    values = {name: d[name] for name in ("slug", "title", "dek", "status", "published_at")}
+    values = {
+        name: d[name] for name in ("slug", "title", "dek", "status", "published_at", "syndicatable")
+    }
     dive_id, version = await _write_row(
         conn, values | {"story_id": story_id}, stored, table="deep_dives"
     )

@@ -36,3 +36,20 @@ _BY_SLUG = f"SELECT {columns(Outlet, 'o')} FROM outlets o WHERE o.slug = $1"
 async def outlet_by_slug(pool: Pool, slug: str) -> Outlet | None:
     row = await pool.fetchrow(_BY_SLUG, slug)
     return build(Outlet, row) if row else None
+
+
+_PAGE = f"""
+SELECT {columns(Outlet, "o")} FROM outlets o
+WHERE $1::text IS NULL OR o.slug > $1 ORDER BY o.slug LIMIT $2
+"""
+
+
+async def outlet_page(pool: Pool, first: int, after_slug: str | None) -> list[Outlet]:
+    """Up to first + 1 outlets in slug order, after the outlet with slug `after_slug`."""
+    rows = await pool.fetch(_PAGE, after_slug, first + 1)
+    return [build(Outlet, row) for row in rows]
+
+
+async def outlet_count(pool: Pool) -> int:
+    count: int = await pool.fetchval("SELECT count(*) FROM outlets")
+    return count

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -77,3 +77,41 @@ async def counts_by_owner(pool: Any, sql: str, owner_ids: Sequence[int]) -> list
     rows = await pool.fetch(sql, list(owner_ids))
     counts = {row["owner"]: row["n"] for row in rows}
     return [counts.get(owner_id, 0) for owner_id in owner_ids]
+
+
+def filter_conditions(
+    values: Any, condition: Callable[[str, str], str], base: str
+) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions and parameters of a filter dataclass: `base`, then
+    condition(field name, parameter slot) for every field that is set."""
+    where, args = [base], []
+    for field in fields(values):
+        value = getattr(values, field.name)
+        if value is not None:
+            args.append(value)
+            where.append(condition(field.name, f"${len(args)}"))
+    return where, args
+
+
+async def newest_first(
+    pool: Any,
+    select: str,
+    where: list[str],
+    args: list[Any],
+    *,
+    alias: str,
+    time: str,
+    first: int,
+    after: FeedCursor | None,
+) -> list[Any]:
+    """Up to first + 1 rows of `select` meeting `where`, newest first by `time` then
+    `alias`.id, after the cursor."""
+    where, args = list(where), list(args)
+    if after is not None:
+        args += list(after)
+        where.append(f"({time}, {alias}.id) < (${len(args) - 1}, ${len(args)})")
+    args.append(first + 1)
+    sql = f"""{select} WHERE {" AND ".join(where)}
+        ORDER BY {time} DESC, {alias}.id DESC LIMIT ${len(args)}"""
+    rows: list[Any] = await pool.fetch(sql, *args)
+    return rows

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,8 @@ from db.paging import (
     counts_by_owner,
     feed_window,
     fetch_pages,
+    filter_conditions,
+    newest_first,
     owned_window,
 )
 from db.pool import Pool
@@ -37,6 +39,7 @@ class Story:
     version: int
     created_at: datetime
     updated_at: datetime
+    syndicatable: bool
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class StoryFilter:
     blindspot: list[str] | None = None
     query: str | None = None
     statuses: list[str] | None = None
+    syndicatable: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ _FILTER_SQL = {
     "blindspot": f"(SELECT c.blindspot FROM {coverage_of('{s}.id')} AS c) = ANY({{value}}::text[])",
     "query": f"{{s}}.search_vector @@ {tsquery('{value}')}",
     "statuses": f"{lifecycle_status('{s}')} = ANY({{value}}::text[])",
+    "syndicatable": "{s}.syndicatable = {value}",
 }
 
 
@@ -209,14 +214,12 @@ async def story_feed(
 ) -> list[Story]:
     """Up to first + 1 visible stories, newest first, after the cursor."""
     where, args = _where(story_filter, scope)
-    if after is not None:
-        args += list(after)
-        where.append(f"({feed_time('s', scope)}, s.id) < (${len(args) - 1}, ${len(args)})")
-    args.append(first + 1)
-    sql = f"""
-        SELECT {STORY_COLUMNS} FROM stories s WHERE {" AND ".join(where)}
-        ORDER BY {feed_time("s", scope)} DESC, s.id DESC LIMIT ${len(args)}"""
-    return [build(Story, row) for row in await pool.fetch(sql, *args)]
+    select = f"SELECT {STORY_COLUMNS} FROM stories s"
+    time = feed_time("s", scope)
+    rows = await newest_first(
+        pool, select, where, args, alias="s", time=time, first=first, after=after
+    )
+    return [build(Story, row) for row in rows]
 
 
 async def story_feed_count(
@@ -252,13 +255,9 @@ async def topic_story_counts(
 
 
 def _where(story_filter: StoryFilter, scope: Scope) -> tuple[list[str], list[Any]]:
-    where, args = [visible("s", scope)], []
-    for field in fields(StoryFilter):
-        value = getattr(story_filter, field.name)
-        if value is not None:
-            args.append(value)
-            where.append(story_condition(field.name, "s", f"${len(args)}"))
-    return where, args
+    return filter_conditions(
+        story_filter, lambda field, slot: story_condition(field, "s", slot), visible("s", scope)
+    )
 
 
 async def coverage_details_by_story_ids(

@@ -137,6 +137,9 @@ class CreateStoryInput:
         "the title and summary (Story.sentimentSource says which).",
     )
     hero_image: ImageInput | None = None
+    syndicatable: bool = strawberry.field(
+        default=True, description="false: kept out of feeds, no full text for partners."
+    )
 
 
 @strawberry.input(description="Changes to a story; fields left out stay as they are.")
@@ -149,6 +152,9 @@ class UpdateStoryInput:
         default=UNSET, description="null clears it: the sentiment is then inferred."
     )
     hero_image: ImageInput | None = strawberry.field(default=UNSET, description="null clears it.")
+    syndicatable: bool | None = strawberry.field(
+        default=UNSET, description="false: kept out of feeds, no full text for partners."
+    )
 
 
 @strawberry.input(description="A section of a deep dive.")
@@ -172,6 +178,9 @@ class CreateDeepDiveInput:
     sections: list[SectionInput] = strawberry.field(default_factory=list)
     key_actors: list[str] = strawberry.field(default_factory=list, description="Topic slugs.")
     citations: list[CitationInput] = strawberry.field(default_factory=list)
+    syndicatable: bool = strawberry.field(
+        default=True, description="false: kept out of feeds, no full text for partners."
+    )
 
 
 @strawberry.input(description="Changes to a deep dive; fields left out stay as they are.")
@@ -187,6 +196,9 @@ class UpdateDeepDiveInput:
     )
     citations: list[CitationInput] | None = strawberry.field(
         default=UNSET, description="Replaces all citations."
+    )
+    syndicatable: bool | None = strawberry.field(
+        default=UNSET, description="false: kept out of feeds, no full text for partners."
     )
 
 

@@ -35,6 +35,7 @@ from schema.relay import (
     check_first,
     connection,
     decode_cursor,
+    encode_cursor,
     feed_cursor,
     feed_cursor_of,
     from_global_id,
@@ -71,6 +72,9 @@ class StoryFilter:
         default=None,
         description="Only stories in these states; EDITOR or ADMIN only, and implies a preview.",
     )
+    syndicatable: bool | None = strawberry.field(
+        default=None, description="Only stories partners may (true) or may not (false) republish."
+    )
 
     def to_db(self) -> db_stories.StoryFilter:
         return db_stories.StoryFilter(
@@ -83,6 +87,36 @@ class StoryFilter:
             blindspot=[self.blindspot.value] if self.blindspot else None,
             query=checked_query(self.query, "filter.query") if self.query is not None else None,
             statuses=[s.value for s in self.status] if self.status is not None else None,
+            syndicatable=self.syndicatable,
+        )
+
+
+@strawberry.input(description="Narrows a deep-dive list; every field that is set must hold.")
+class DeepDiveFilter:
+    category: str | None = strawberry.field(
+        default=None, description="Category topic slug of the story it analyses."
+    )
+    topic: str | None = strawberry.field(
+        default=None, description="Topic slug: a key actor, or a topic of its story."
+    )
+    published_after: datetime | None = strawberry.field(
+        default=None, description="Published at or after this time (with offset)."
+    )
+    published_before: datetime | None = strawberry.field(
+        default=None, description="Published before this time (with offset)."
+    )
+    syndicatable: bool | None = strawberry.field(
+        default=None,
+        description="Only deep dives partners may (true) or may not (false) republish.",
+    )
+
+    def to_db(self) -> db_deep_dives.DeepDiveFilter:
+        return db_deep_dives.DeepDiveFilter(
+            category=optional_slug(self.category, "filter.category"),
+            topic=optional_slug(self.topic, "filter.topic"),
+            published_after=aware(self.published_after, "filter.publishedAfter"),
+            published_before=aware(self.published_before, "filter.publishedBefore"),
+            syndicatable=self.syndicatable,
         )
 
 
@@ -236,6 +270,48 @@ class ContentQuery:
             require(info, Permission.PREVIEW)
             preview = True
         return await _feed(info, first, after, story_filter, scope_for(info, preview))
+
+    @strawberry.field(description="Published deep dives, newest first; at most 100 a page.")
+    async def deep_dives(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: DeepDiveFilter | None = None,
+        preview: Preview = False,
+    ) -> Connection[DeepDive]:
+        check_first(first)
+        scope = scope_for(info, preview)
+        dive_filter = filter.to_db() if filter else db_deep_dives.DeepDiveFilter()
+        cursor = feed_cursor(decode_cursor(after, "feed", 2))
+        pool = info.context.pool
+        rows = await db_deep_dives.deep_dive_feed(pool, dive_filter, first, cursor, scope)
+        return connection(
+            rows,
+            first,
+            has_previous=after is not None,
+            node=lambda record: DeepDive(record=record, scope=scope),
+            cursor=feed_cursor_of,
+            count=lambda: db_deep_dives.deep_dive_feed_count(pool, dive_filter, scope),
+        )
+
+    @strawberry.field(description="Every outlet we rate, by slug; at most 100 a page.")
+    async def outlets(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[Outlet]:
+        check_first(first)
+        cursor = decode_cursor(after, "outlet", 1)
+        after_slug = str(cursor[0]) if cursor else None
+        pool = info.context.pool
+        rows = await db_outlets.outlet_page(pool, first, after_slug)
+        return connection(
+            rows,
+            first,
+            has_previous=after is not None,
+            node=lambda record: Outlet(record=record),
+            cursor=lambda record: encode_cursor("outlet", record.slug),
+            count=lambda: db_outlets.outlet_count(pool),
+        )
 
     @strawberry.field(
         description=f"Full-text search over published stories and deep dives, best first: "

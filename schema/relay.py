@@ -45,6 +45,13 @@ class Publishable(Node):
     def version(self) -> int:
         return self.record.version
 
+    @strawberry.field(
+        description="Whether partners may republish the item. When false it is left out of "
+        "every feed, and PARTNER keys get its summary but never its full text."
+    )
+    def syndicatable(self) -> bool:
+        return bool(self.record.syndicatable)
+
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     raw = f"{type_name}:{pk}".encode()

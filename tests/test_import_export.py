@@ -65,10 +65,11 @@ def test_bad_lines_are_reported_by_number_and_the_rest_still_land(
         {"type": "topic", "slug": "Bad Slug", "name": "", "kind": "MOOD", "colour": "red"},
         "",
         TOPIC,
+        {"type": "story", "slug": "s2", "title": "T", "syndicatable": "no"},
     )
     result = newsgraph("import", str(path), database_url=url)
     assert result.returncode == 1
-    assert "2 created, 0 updated, 0 unchanged, 4 rejected" in result.stdout
+    assert "2 created, 0 updated, 0 unchanged, 5 rejected" in result.stdout
     errors = result.stderr
     assert f"{path}:2: not JSON" in errors
     assert f"{path}:3: `type` must be one of" in errors
@@ -76,6 +77,7 @@ def test_bad_lines_are_reported_by_number_and_the_rest_still_land(
     line5 = next(line for line in errors.splitlines() if line.startswith(f"{path}:5:"))
     for complaint in ("colour: is not a field", "kind: must be one of", "slug: must be lower"):
         assert complaint in line5
+    assert f"{path}:8: syndicatable: must be true or false" in errors
 
 
 def test_strict_stops_at_the_first_bad_line(make_database, tmp_path: Path) -> None:
