@@ -57,6 +57,8 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.public_url = settings.public_url
+        self.publisher_name = settings.publisher_name
+        self.language = settings.language
         self.default_key_rate = settings.access.key_rate_per_minute
         self.ide_page = graphiql.page()
 
@@ -91,6 +93,8 @@ class GraphQLApp(GraphQL[Context, None]):
             viewer=request.state.viewer,
             preview_secret=request.state.preview_secret,
             default_key_rate=self.default_key_rate,
+            publisher_name=self.publisher_name,
+            language=self.language,
         )
 
 

@@ -58,6 +58,12 @@ class Settings:
     statement_timeout_ms: int = 5_000
     pool_min_size: int = 2
     pool_max_size: int = 10
+    publisher_name: str = "Newsgraph"
+    """Who publishes the content, as JSON-LD, feeds and news sitemaps name it."""
+    language: str = "en"
+    """BCP 47 language of the content (feeds, ninjs, JSON-LD, news sitemaps)."""
+    feed_max_age: int = 60
+    """Seconds a shared cache may keep a public feed, REST or GraphQL GET response."""
     search_config: str = "english"
     """PostgreSQL text-search configuration for search documents and queries (stemming,
     stop words); changing it rebuilds every document at the next start."""
@@ -77,6 +83,9 @@ class Settings:
             pool_min_size=_int("NEWSGRAPH_POOL_MIN", 2),
             pool_max_size=_int("NEWSGRAPH_POOL_MAX", 10),
             search_config=env.get("NEWSGRAPH_SEARCH_CONFIG") or "english",
+            publisher_name=env.get("NEWSGRAPH_PUBLISHER_NAME") or "Newsgraph",
+            language=env.get("NEWSGRAPH_LANGUAGE") or "en",
+            feed_max_age=_int("NEWSGRAPH_CACHE_MAX_AGE", 60),
             limits=QueryLimits(
                 max_depth=_int("NEWSGRAPH_MAX_DEPTH", 10),
                 max_tokens=_int("NEWSGRAPH_MAX_TOKENS", 2_000),

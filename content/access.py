@@ -47,6 +47,12 @@ class Viewer:
         return permission in _GRANTS[self.role]
 
 
+def may_read_full_text(viewer: Viewer, syndicatable: bool) -> bool:
+    """Partners republish what they read: they get an item's full text only where its rights
+    allow syndication. Everyone else reads it as the public site shows it."""
+    return syndicatable or viewer.role is not Role.PARTNER
+
+
 ANONYMOUS = Viewer(Role.PUBLIC, "anonymous")
 COMMAND_LINE = Viewer(Role.ADMIN, "command line")
 

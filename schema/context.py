@@ -21,6 +21,10 @@ class Context:
     viewer: Viewer
     preview_secret: bytes
     default_key_rate: int = 600
+    publisher_name: str = "Newsgraph"
+    """Who publishes the content, as JSON-LD, feeds and news sitemaps name it."""
+    language: str = "en"
+    """BCP 47 language of the content."""
     semantic: bool = False
     """Whether recommendations blend in embedding similarity (pgvector and vectors present)."""
 

@@ -4,18 +4,22 @@ from datetime import datetime
 
 import strawberry
 
+from content.access import may_read_full_text
 from content.figures import read_time_minutes, word_count
 from content.text import RenderedSection
+from content.web_metadata import Page
 from db.deep_dives import DeepDive as DeepDiveRecord
 from db.visibility import Scope
 from schema.common import Share, share
 from schema.context import Info
 from schema.enums import BodyFormat
+from schema.errors import Forbidden
 from schema.recommendations import related
 from schema.relay import Publishable
 from schema.sources import Source
-from schema.stories import Story
+from schema.stories import Story, story_url
 from schema.topics import Topic, topic_or_none, topics_in_order
+from schema.web_metadata import WebPage, cited, section_name, topic_names
 
 
 @strawberry.type(description="An entry of a deep dive's table of contents.")
@@ -63,7 +67,7 @@ class Citation:
 
 
 @strawberry.type(description="Long-form analysis of a story, with citations to its sources.")
-class DeepDive(Publishable):
+class DeepDive(Publishable, WebPage):
     record: strawberry.Private[DeepDiveRecord]
 
     @strawberry.field(description="URL-safe identifier, unique among deep dives.")
@@ -122,8 +126,17 @@ class DeepDive(Publishable):
             ]
         return entries
 
-    @strawberry.field(description="The body, section by section.")
+    @strawberry.field(
+        description="The body, section by section. FORBIDDEN for PARTNER keys when the deep "
+        "dive is not syndicatable."
+    )
     async def sections(self, info: Info) -> list[Section]:
+        if not may_read_full_text(info.context.viewer, self.record.syndicatable):
+            raise Forbidden(
+                "This deep dive is not licensed for syndication: partner keys get its title "
+                "and dek, not its full text.",
+                reason="NOT_SYNDICATABLE",
+            )
         return [Section(rendered=section) for section in await self._sections(info)]
 
     @strawberry.field(description="The people, organisations and programs the analysis is about.")
@@ -154,6 +167,27 @@ class DeepDive(Publishable):
     )
     async def more_like_this(self, info: Info, first: int = 3) -> list[Story]:
         return await related(info, self.record.story_id, first, deep_dives=True)
+
+    async def page(self, info: Info) -> Page:
+        r, story = self.record, (await self._story(info)).record
+        loaders = info.context.loaders
+        topic_ids = await loaders.topic_ids_by_story.load(r.story_id)
+        citations = await loaders.citations_by_deep_dive.load(r.id)
+        sources = await loaders.source_by_id[self.scope].load_many([c.source_id for c in citations])
+        return Page(
+            kind="AnalysisNewsArticle",
+            url=deep_dive_url(info, r.slug),
+            headline=r.title,
+            description=r.dek,
+            image=story.hero_image_url,
+            published=r.published_at,
+            modified=r.updated_at,
+            section=await section_name(info, story.category_id),
+            keywords=await topic_names(info, topic_ids),
+            word_count=await self.word_count(info),
+            citations=await cited(info, [s for s in sources if s is not None]),
+            about=story_url(info, story.slug),
+        )
 
     async def _story(self, info: Info) -> Story:
         record = await info.context.loaders.story_by_id[self.scope].load(self.record.story_id)

@@ -7,6 +7,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from content.figures import Coverage, coverage_label, read_time_minutes, word_count
+from content.web_metadata import Page
 from db.paging import PageKey
 from db.sources import StorySource
 from db.stories import Story as StoryRecord
@@ -26,6 +27,7 @@ from schema.relay import (
     owned_feed,
 )
 from schema.sources import Source
+from schema.web_metadata import WebPage, cited, section_name, story_sources, topic_names
 
 if TYPE_CHECKING:
     from schema.deep_dives import DeepDive
@@ -50,7 +52,7 @@ class BiasBreakdown:
 
 
 @strawberry.type(description="A news story built from many sources.")
-class Story(Publishable):
+class Story(Publishable, WebPage):
     record: strawberry.Private[StoryRecord]
     recommended_because: strawberry.Private[RecommendationReason | None] = None
 
@@ -202,6 +204,23 @@ class Story(Publishable):
     @strawberry.field(description="What a share button needs for this story.")
     def share(self, info: Info) -> Share:
         return share(story_url(info, self.record.slug), self.record.title, self.record.summary)
+
+    async def page(self, info: Info) -> Page:
+        r = self.record
+        topic_ids = await info.context.loaders.topic_ids_by_story.load(r.id)
+        return Page(
+            kind="NewsArticle",
+            url=story_url(info, r.slug),
+            headline=r.title,
+            description=r.summary,
+            image=r.hero_image_url,
+            published=r.published_at,
+            modified=r.updated_at,
+            section=await section_name(info, r.category_id),
+            keywords=await topic_names(info, topic_ids),
+            word_count=self.word_count(),
+            citations=await cited(info, await story_sources(info, r.id)),
+        )
 
 
 async def owned_stories(

@@ -1,0 +1,107 @@
+"""What search engines and link previews read about a page: schema.org JSON-LD and OpenGraph
+(no I/O; schema/ gathers the facts, these functions only shape them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A source a page rests on."""
+
+    title: str
+    url: str
+    outlet: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A story or deep-dive page, as metadata describes it."""
+
+    kind: str
+    """schema.org type: NewsArticle for stories, AnalysisNewsArticle for deep dives."""
+    url: str
+    headline: str
+    description: str
+    image: str | None
+    published: datetime | None
+    modified: datetime
+    section: str | None
+    keywords: list[str]
+    word_count: int
+    citations: list[Cited]
+    about: str | None = None
+    """For a deep dive: the URL of the story page it analyses."""
+
+
+@dataclass(frozen=True)
+class Publisher:
+    name: str
+    url: str
+    language: str
+
+
+def json_ld(page: Page, publisher: Publisher) -> dict[str, Any]:
+    """A schema.org document for a <script type="application/ld+json"> tag."""
+    organisation = {"@type": "NewsMediaOrganization", "name": publisher.name, "url": publisher.url}
+    document: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": page.kind,
+        "@id": page.url,
+        "url": page.url,
+        "mainEntityOfPage": {"@type": "WebPage", "@id": page.url},
+        "headline": page.headline,
+        "description": page.description,
+        "inLanguage": publisher.language,
+        "dateModified": page.modified.isoformat(),
+        "author": organisation,
+        "publisher": organisation,
+        "wordCount": page.word_count,
+        "isAccessibleForFree": True,
+        "citation": [_citation(cited) for cited in page.citations],
+    }
+    optional = {
+        "image": [page.image] if page.image else None,
+        "datePublished": page.published.isoformat() if page.published else None,
+        "articleSection": page.section,
+        "keywords": page.keywords or None,
+        "about": {"@type": "NewsArticle", "url": page.about} if page.about else None,
+    }
+    return document | {name: value for name, value in optional.items() if value is not None}
+
+
+def open_graph(page: Page, publisher: Publisher) -> list[tuple[str, str]]:
+    """OpenGraph <meta property content> pairs, in the order pages usually list them."""
+    tags = [
+        ("og:type", "article"),
+        ("og:site_name", publisher.name),
+        ("og:title", page.headline),
+        ("og:description", page.description),
+        ("og:url", page.url),
+        ("og:locale", publisher.language.replace("-", "_")),
+    ]
+    if page.image:
+        tags.append(("og:image", page.image))
+    if page.published:
+        tags.append(("article:published_time", page.published.isoformat()))
+    tags.append(("article:modified_time", page.modified.isoformat()))
+    if page.section:
+        tags.append(("article:section", page.section))
+    tags += [("article:tag", keyword) for keyword in page.keywords]
+    return tags
+
+
+def _citation(cited: Cited) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "@type": "NewsArticle",
+        "headline": cited.title,
+        "url": cited.url,
+        "publisher": {"@type": "Organization", "name": cited.outlet},
+    }
+    if cited.published:
+        found["datePublished"] = cited.published.isoformat()
+    return found
