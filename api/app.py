@@ -23,10 +23,12 @@ from strawberry.asgi import (
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
-from api import graphiql, migrations
+from api import feeds, graphiql, migrations, openapi
 from api.auth import Gate
 from api.errors import json_error
 from api.limits import BodySizeLimit
+from api.reader import Reader
+from api.rest import Rest
 from api.settings import Settings
 from db import embeddings, search
 from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
@@ -156,9 +158,13 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             await pool.close()
 
     graphql = GraphQLApp(settings)
+    reader = Reader(graphql)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *feeds.routes(reader, settings),
+            *Rest(reader, settings).routes(),
+            Route("/v1/openapi.json", openapi.serve, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
             Mount(
                 graphiql.MOUNT.rstrip("/"), StaticFiles(directory=graphiql.ASSETS, check_dir=False)

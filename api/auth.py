@@ -15,7 +15,7 @@ from content.access import ANONYMOUS, Role, Viewer
 from db import keys
 from db.rate_limits import Decision
 
-GATED_PATHS = ("/graphql", "/v1/")
+GATED_PATHS = ("/graphql", "/v1/", "/feeds/", "/sitemap")
 
 
 class Rejected(Exception):

@@ -10,3 +10,18 @@ def json_error(status_code: int, message: str, code: str) -> JSONResponse:
         {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
         status_code=status_code,
     )
+
+
+_STATUS = {
+    "BAD_USER_INPUT": 400,
+    "QUERY_TOO_COMPLEX": 400,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "RATE_LIMITED": 429,
+}
+
+
+def status_for(code: str) -> int:
+    """The HTTP status of an error code (500 for anything unexpected)."""
+    return _STATUS.get(code, 500)

@@ -1,0 +1,281 @@
+"""The OpenAPI 3.1 description of the REST surface, served at /v1/openapi.json.
+
+Built from the same parameter table the handlers read (rest.FILTERS), so a filter cannot be
+added to one without the other; tests validate the document and every response against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from api.rest import FILTERS, MAX_FIRST
+
+_STRING = {"type": "string"}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+_PERCENT = {"type": ["integer", "null"], "minimum": 0, "maximum": 100}
+_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "category": {"type": "string", "description": "Category topic slug."},
+    "topic": {"type": "string", "description": "Topic slug."},
+    "outlet": {"type": "string", "description": "Outlet slug: stories citing it."},
+    "publishedAfter": {**_TIME, "description": "Published at or after this time."},
+    "publishedBefore": {**_TIME, "description": "Published before this time."},
+    "syndicatable": {"type": "boolean", "description": "Whether partners may republish."},
+    "sentiment": {"enum": ["POSITIVE", "NEUTRAL", "NEGATIVE"]},
+    "blindspot": {"enum": ["LEFT", "RIGHT"], "description": "The side missing the story."},
+    "q": {"type": "string", "description": "Full-text query (web search syntax)."},
+}
+
+
+def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    required = [name for name in properties if name not in optional]
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(name: str) -> dict[str, Any]:
+    return {"oneOf": [_ref(name), {"type": "null"}]}
+
+
+_TOPIC = _object({"slug": _STRING, "name": _STRING, "kind": _STRING})
+_IMAGE = _object(
+    {
+        "url": _STRING,
+        "alt": _NULLABLE_STRING,
+        "caption": _NULLABLE_STRING,
+        "credit": _NULLABLE_STRING,
+    }
+)
+_BIAS = _object(
+    {
+        "left": {"type": "integer"},
+        "center": {"type": "integer"},
+        "right": {"type": "integer"},
+        "unrated": {"type": "integer"},
+        "leftPercent": _PERCENT,
+        "centerPercent": _PERCENT,
+        "rightPercent": _PERCENT,
+    }
+)
+_SOURCE = _object(
+    {
+        "title": _STRING,
+        "url": _STRING,
+        "author": _NULLABLE_STRING,
+        "publishedAt": {"type": ["string", "null"], "format": "date-time"},
+        "outlet": _object({"name": _STRING, "domain": _STRING, "bias": _NULLABLE_STRING}),
+        "note": {**_NULLABLE_STRING, "description": "Deep dives: what the source supports."},
+    }
+)
+_ITEM_FIELDS: dict[str, Any] = {
+    "id": {**_STRING, "description": "GraphQL global id (node(id:))."},
+    "type": {"enum": ["story", "deep-dive"]},
+    "slug": _STRING,
+    "url": {**_STRING, "description": "Public page."},
+    "title": _STRING,
+    "summary": {**_STRING, "description": "A story's summary or a deep dive's dek."},
+    "publishedAt": _TIME,
+    "updatedAt": _TIME,
+    "version": {"type": "integer"},
+    "syndicatable": {"type": "boolean"},
+    "category": _nullable("Topic"),
+    "topics": {"type": "array", "items": _ref("Topic")},
+    "image": _nullable("Image"),
+    "sourceCount": {"type": "integer"},
+    "bias": _ref("Bias"),
+    "coverageLabel": _STRING,
+    "blindspot": {"enum": ["LEFT", "RIGHT", None]},
+    "wordCount": {"type": "integer"},
+    "readTimeMinutes": {"type": "integer"},
+    "sources": {"type": "array", "items": _ref("Source")},
+    "related": {**_NULLABLE_STRING, "description": "Story: its deep dive. Deep dive: its story."},
+    "jsonLd": {"type": "object", "description": "schema.org NewsArticle/AnalysisNewsArticle."},
+}
+_STORY = _object(_ITEM_FIELDS | {"sentiment": {"enum": ["POSITIVE", "NEUTRAL", "NEGATIVE"]}})
+_SECTION = _object({"heading": _STRING, "html": {**_STRING, "description": "Sanitised HTML."}})
+_DEEP_DIVE = _object(
+    _ITEM_FIELDS
+    | {
+        "sections": {
+            "description": "The body; null in lists and for PARTNER keys on items that are not "
+            "syndicatable.",
+            "oneOf": [{"type": "array", "items": _ref("Section")}, {"type": "null"}],
+        }
+    }
+)
+_OUTLET = _object(
+    {
+        "id": _STRING,
+        "slug": _STRING,
+        "name": _STRING,
+        "domain": _STRING,
+        "country": _NULLABLE_STRING,
+        "bias": _NULLABLE_STRING,
+        "factuality": _NULLABLE_STRING,
+        "owner": _NULLABLE_STRING,
+        "ratingBasis": _NULLABLE_STRING,
+        "ratedOn": {"type": ["string", "null"], "format": "date"},
+    }
+)
+_PAGE_INFO = _object({"hasNextPage": {"type": "boolean"}, "endCursor": _NULLABLE_STRING})
+_NINJS = {
+    "type": "object",
+    "required": ["uri"],
+    "description": "An IPTC ninjs 2.1 document "
+    "(http://www.iptc.org/std/ninjs/ninjs-schema_2.1.json).",
+}
+_ERROR = _object(
+    {
+        "data": {"type": "null"},
+        "errors": {
+            "type": "array",
+            "items": _object({"message": _STRING, "extensions": _object({"code": _STRING})}),
+        },
+    }
+)
+
+
+def _listing(item: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    links = _object({"next": {**_NULLABLE_STRING, "description": "URL of the next page."}})
+    items = {"type": "array", "items": item}
+    return _object((extra or {}) | {"items": items, "pageInfo": _ref("PageInfo"), "links": links})
+
+
+def _parameters(kind: str, *, paged: bool = True, ninjs: bool = True) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if paged:
+        first = {"type": "integer", "minimum": 1, "maximum": MAX_FIRST, "default": 20}
+        found += [
+            {"name": "first", "in": "query", "schema": first, "description": "Page size."},
+            {
+                "name": "after",
+                "in": "query",
+                "schema": _STRING,
+                "description": "pageInfo.endCursor of the previous page.",
+            },
+        ]
+    if ninjs:
+        found.append(
+            {
+                "name": "format",
+                "in": "query",
+                "schema": {"enum": ["json", "ninjs"]},
+                "description": "ninjs: IPTC ninjs 2.1 (or send Accept: application/ninjs+json).",
+            }
+        )
+    for name in FILTERS[kind]:
+        found.append({"name": name, "in": "query", "schema": _PARAMETER_SCHEMAS[name]})
+    return found
+
+
+def _slug() -> dict[str, Any]:
+    return {"name": "slug", "in": "path", "required": True, "schema": _STRING}
+
+
+def _responses(ok: dict[str, Any], *, found: bool = False) -> dict[str, Any]:
+    error = {"content": {"application/json": {"schema": _ref("Error")}}}
+    responses: dict[str, Any] = {
+        "200": ok,
+        "304": {"description": "Not modified (If-None-Match or If-Modified-Since matched)."},
+        "400": error | {"description": "A parameter is unknown or has a bad value."},
+        "401": error | {"description": "The API key is not valid."},
+        "429": error | {"description": "Rate limit reached; see Retry-After."},
+    }
+    if found:
+        responses["404"] = error | {"description": "No such published item."}
+    return responses
+
+
+def _ok(description: str, json_schema: dict[str, Any], ninjs_schema: Any = None) -> Any:
+    content = {"application/json": {"schema": json_schema}}
+    if ninjs_schema is not None:
+        content["application/ninjs+json"] = {"schema": ninjs_schema}
+    return {"description": description, "content": content}
+
+
+def _get(summary: str, parameters: list[Any], responses: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "parameters": parameters, "responses": responses}}
+
+
+def document(server_url: str) -> dict[str, Any]:
+    story_list = _ok("A page of stories, newest first.", _listing(_ref("Story")))
+    dive_list = _ok("A page of deep dives, newest first.", _listing(_ref("DeepDive")))
+    topic_page = _listing(_ref("Story"), {"topic": _ref("TopicProfile")})
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Newsgraph REST API",
+            "version": "1",
+            "description": "Stories, deep dives, topics and outlets with the visibility, "
+            "filters, cursors and key rules of the GraphQL API. Send `Authorization: Bearer "
+            "<key>`; anonymous reads get public content at a lower rate. With `format=ninjs` "
+            "list items are ninjs documents inside the same envelope.",
+        },
+        "servers": [{"url": server_url}],
+        "components": {
+            "schemas": {
+                "Topic": _TOPIC,
+                "TopicProfile": _object(
+                    {
+                        "id": _STRING,
+                        "slug": _STRING,
+                        "name": _STRING,
+                        "kind": _STRING,
+                        "description": _NULLABLE_STRING,
+                    }
+                ),
+                "Image": _IMAGE,
+                "Bias": _BIAS,
+                "Source": _SOURCE,
+                "Section": _SECTION,
+                "Story": _STORY,
+                "DeepDive": _DEEP_DIVE,
+                "Outlet": _OUTLET,
+                "PageInfo": _PAGE_INFO,
+                "Ninjs": _NINJS,
+                "Error": _ERROR,
+            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{}, {"bearer": []}],
+        "paths": {
+            "/v1/stories": _get("Stories", _parameters("stories"), _responses(story_list)),
+            "/v1/stories/{slug}": _get(
+                "One story",
+                [_slug(), *_parameters("topic", paged=False)],
+                _responses(_ok("The story.", _ref("Story"), _ref("Ninjs")), found=True),
+            ),
+            "/v1/deep-dives": _get("Deep dives", _parameters("deep-dives"), _responses(dive_list)),
+            "/v1/deep-dives/{slug}": _get(
+                "One deep dive with its body",
+                [_slug(), *_parameters("topic", paged=False)],
+                _responses(_ok("The deep dive.", _ref("DeepDive"), _ref("Ninjs")), found=True),
+            ),
+            "/v1/topics/{slug}": _get(
+                "A topic and a page of its stories",
+                [_slug(), *_parameters("topic")],
+                _responses(_ok("The topic and its stories.", topic_page), found=True),
+            ),
+            "/v1/outlets": _get(
+                "Outlets and their ratings, by slug",
+                _parameters("outlets", ninjs=False),
+                _responses(_ok("A page of outlets.", _listing(_ref("Outlet")))),
+            ),
+        },
+    }
+
+
+async def serve(request: Request) -> Response:
+    """GET /v1/openapi.json"""
+    return JSONResponse(document(str(request.base_url).rstrip("/")))

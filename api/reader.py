@@ -1,0 +1,258 @@
+"""The read model behind REST, feeds and sitemaps: GraphQL operations run in-process.
+
+Every syndication format reads through the same schema, loaders and visibility rules as
+GraphQL callers, with the caller's own key; this module turns the results into `Item`s that
+the formats render.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from api.errors import json_error, status_for
+from content.access import Viewer, may_read_full_text
+from schema.errors import coded
+from schema.relay import from_global_id
+
+_IMAGE = "url alt caption credit"
+_SOURCE = "title url author publishedAt outlet { slug name domain bias }"
+_BIAS = "left center right unrated leftPercent centerPercent rightPercent"
+STORY_ITEM = f"""
+fragment StoryItem on Story {{
+  id slug title summary url publishedAt updatedAt version syndicatable
+  category {{ slug name kind }} topics {{ slug name kind }} heroImage {{ {_IMAGE} }}
+  sentiment sourceCount coverageLabel blindspot wordCount readTimeMinutes bias {{ {_BIAS} }}
+  sources(first: 100) {{ edges {{ node {{ {_SOURCE} }} }} }}
+  deepDive {{ url }}
+  jsonLd
+}}
+"""
+DEEP_DIVE_ITEM = f"""
+fragment DeepDiveItem on DeepDive {{
+  id slug title dek url publishedAt updatedAt version syndicatable
+  category {{ slug name kind }} topics {{ slug name kind }} keyActors {{ slug name kind }}
+  wordCount readTimeMinutes
+  story {{ url heroImage {{ {_IMAGE} }} sourceCount coverageLabel blindspot bias {{ {_BIAS} }} }}
+  citations {{ number note source {{ {_SOURCE} }} }}
+  sections @include(if: $fullText) {{ heading body }}
+  jsonLd
+}}
+"""
+"""Spread into an operation that declares `$fullText: Boolean!` (whether to read sections)."""
+
+
+class ReadFailed(Exception):
+    """A GraphQL error from a syndication read, coded as GraphQL callers would see it."""
+
+    def __init__(self, error: GraphQLError) -> None:
+        super().__init__(error.message)
+        extensions = error.extensions or {}
+        self.code = str(extensions.get("code", "INTERNAL_SERVER_ERROR"))
+        self.reason = extensions.get("reason")
+        self.message = error.message
+
+    def response(self) -> JSONResponse:
+        return json_error(status_for(self.code), self.message, self.code)
+
+
+@dataclass(frozen=True)
+class Topic:
+    slug: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    alt: str | None
+    caption: str | None
+    credit: str | None
+
+
+@dataclass(frozen=True)
+class Cited:
+    title: str
+    url: str
+    author: str | None
+    published: datetime | None
+    outlet: str
+    outlet_domain: str
+    outlet_bias: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """A story or deep dive as every syndication format sees it."""
+
+    kind: str
+    """"story" or "deep-dive"."""
+    pk: int
+    node_id: str
+    slug: str
+    url: str
+    title: str
+    summary: str
+    published: datetime
+    updated: datetime
+    version: int
+    syndicatable: bool
+    category: Topic | None
+    topics: list[Topic]
+    image: Image | None
+    sources: list[Cited]
+    source_count: int
+    bias: dict[str, int | None]
+    coverage_label: str
+    blindspot: str | None
+    word_count: int
+    read_time_minutes: int
+    json_ld: dict[str, Any]
+    sections: list[tuple[str, str]] | None
+    """(heading, sanitised HTML) of a deep dive's body; None when not read or withheld."""
+    related_url: str | None
+    """A story's deep dive, or the story a deep dive analyses."""
+    sentiment: str | None = None
+
+    @property
+    def purge_key(self) -> str:
+        return f"{self.kind}-{self.pk}"
+
+    def full_html(self) -> str:
+        """The full text as HTML: a deep dive's sections, or a story's summary with the list of
+        sources it is built from."""
+        if self.sections is not None:
+            return "".join(f"<h2>{html.escape(h)}</h2>{body}" for h, body in self.sections)
+        links = "".join(
+            f'<li><a href="{html.escape(s.url)}">{html.escape(s.title)}</a> '
+            f"({html.escape(s.outlet)})</li>"
+            for s in self.sources
+        )
+        sources = f"<h2>Sources</h2><ul>{links}</ul>" if links else ""
+        return f"<p>{html.escape(self.summary)}</p>{sources}"
+
+
+def full_text_for(viewer: Viewer, item: Item) -> bool:
+    return may_read_full_text(viewer, item.syndicatable)
+
+
+class Reader:
+    """Runs read-only GraphQL operations for one request, as that request's caller."""
+
+    def __init__(self, graphql: Any) -> None:
+        self.graphql = graphql
+
+    async def read(self, request: Request, document: str, **variables: Any) -> dict[str, Any]:
+        context = await self.graphql.get_context(request)
+        result = await self.graphql.schema.execute(
+            document, variable_values=variables, context_value=context
+        )
+        if result.errors:
+            raise ReadFailed(coded(result.errors[0]))
+        data: dict[str, Any] = result.data or {}
+        return data
+
+
+def item_of(node: dict[str, Any]) -> Item:
+    """An Item from a StoryItem or DeepDiveItem selection."""
+    type_name, pk = from_global_id(node["id"])
+    if type_name == "DeepDive":
+        return _deep_dive(node, pk)
+    return _story(node, pk)
+
+
+def _story(node: dict[str, Any], pk: int) -> Item:
+    return Item(
+        kind="story",
+        pk=pk,
+        node_id=node["id"],
+        slug=node["slug"],
+        url=node["url"],
+        title=node["title"],
+        summary=node["summary"],
+        published=_time(node["publishedAt"]),
+        updated=_time(node["updatedAt"]),
+        version=node["version"],
+        syndicatable=node["syndicatable"],
+        category=_topic(node["category"]),
+        topics=[t for t in map(_topic, node["topics"]) if t],
+        image=_image(node["heroImage"]),
+        sources=[_cited(edge["node"]) for edge in node["sources"]["edges"]],
+        source_count=node["sourceCount"],
+        bias=node["bias"],
+        coverage_label=node["coverageLabel"],
+        blindspot=node["blindspot"],
+        word_count=node["wordCount"],
+        read_time_minutes=node["readTimeMinutes"],
+        json_ld=node["jsonLd"],
+        sections=None,
+        related_url=(node["deepDive"] or {}).get("url"),
+        sentiment=node["sentiment"],
+    )
+
+
+def _deep_dive(node: dict[str, Any], pk: int) -> Item:
+    story = node["story"]
+    sections = node.get("sections")
+    return Item(
+        kind="deep-dive",
+        pk=pk,
+        node_id=node["id"],
+        slug=node["slug"],
+        url=node["url"],
+        title=node["title"],
+        summary=node["dek"],
+        published=_time(node["publishedAt"]),
+        updated=_time(node["updatedAt"]),
+        version=node["version"],
+        syndicatable=node["syndicatable"],
+        category=_topic(node["category"]),
+        topics=list(dict.fromkeys(t for t in map(_topic, node["keyActors"] + node["topics"]) if t)),
+        image=_image(story["heroImage"]),
+        sources=[_cited(c["source"], c["note"]) for c in node["citations"]],
+        source_count=story["sourceCount"],
+        bias=story["bias"],
+        coverage_label=story["coverageLabel"],
+        blindspot=story["blindspot"],
+        word_count=node["wordCount"],
+        read_time_minutes=node["readTimeMinutes"],
+        json_ld=node["jsonLd"],
+        sections=[(s["heading"], s["body"]) for s in sections] if sections is not None else None,
+        related_url=story["url"],
+    )
+
+
+def _time(value: str | None) -> datetime:
+    assert value is not None, "published items have a publish time"
+    return datetime.fromisoformat(value)
+
+
+def _topic(found: dict[str, Any] | None) -> Topic | None:
+    return Topic(found["slug"], found["name"], found["kind"]) if found else None
+
+
+def _image(found: dict[str, Any] | None) -> Image | None:
+    return Image(found["url"], found["alt"], found["caption"], found["credit"]) if found else None
+
+
+def _cited(source: dict[str, Any], note: str | None = None) -> Cited:
+    outlet = source["outlet"]
+    published = source["publishedAt"]
+    return Cited(
+        title=source["title"],
+        url=source["url"],
+        author=source["author"],
+        published=datetime.fromisoformat(published) if published else None,
+        outlet=outlet["name"],
+        outlet_domain=outlet["domain"],
+        outlet_bias=outlet["bias"],
+        note=note,
+    )
