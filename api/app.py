@@ -30,6 +30,7 @@ from api.limits import BodySizeLimit
 from api.reader import Reader
 from api.rest import Rest
 from api.settings import Settings
+from api.sitemaps import Sitemaps
 from db import embeddings, search
 from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
 from db.rate_limits import PostgresRateLimiter, RateLimiter, RedisRateLimiter
@@ -165,6 +166,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             *feeds.routes(reader, settings),
             *Rest(reader, settings).routes(),
             Route("/v1/openapi.json", openapi.serve, methods=["GET"]),
+            *Sitemaps(settings).routes(),
             Route("/healthz", health, methods=["GET"]),
             Mount(
                 graphiql.MOUNT.rstrip("/"), StaticFiles(directory=graphiql.ASSETS, check_dir=False)

@@ -170,9 +170,14 @@ def _sub(parent: ET.Element, tag: str, **attributes: str) -> ET.Element:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+def clean_text(text: str) -> str:
+    """The text without the control characters XML 1.0 cannot carry."""
+    return _NOT_XML.sub("", text)
+
+
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
     element = ET.SubElement(parent, tag)
-    element.text = _NOT_XML.sub("", text)
+    element.text = clean_text(text)
     return element
 
 
