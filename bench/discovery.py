@@ -44,7 +44,7 @@ BLINDSPOTS = """{ blindspots(first: 20) { totalCount edges { node { slug blindsp
 BLINDSPOTS_PAGE = """{ blindspots(first: 20) { edges { node { slug blindspot } } } }"""
 
 
-async def _inventory(url: str, rng: random.Random) -> dict[str, list[Any]]:
+async def inventory(url: str, rng: random.Random) -> dict[str, list[Any]]:
     pool = await create_pool(url, statement_timeout_ms=0, min_size=1, max_size=1)
     try:
         stories = await pool.fetch(
@@ -77,7 +77,7 @@ async def _inventory(url: str, rng: random.Random) -> dict[str, list[Any]]:
     }
 
 
-def _percentiles(samples: list[float]) -> str:
+def percentiles(samples: list[float]) -> str:
     cuts = statistics.quantiles(samples, n=100) if len(samples) > 1 else samples * 99
     return f"p50 {cuts[49]:7.1f}  p95 {cuts[94]:7.1f}  p99 {cuts[98]:7.1f} ms"
 
@@ -98,7 +98,7 @@ async def _measure(
 async def _run(settings: Settings, requests: int) -> None:
     assert settings.database_url
     rng = random.Random(7)
-    found = await _inventory(settings.database_url, rng)
+    found = await inventory(settings.database_url, rng)
     search = (OPERATIONS / "Search.graphql").read_text()
     more_like_this = (OPERATIONS / "DeepDivePage.graphql").read_text()
     cases: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
@@ -126,7 +126,7 @@ async def _run(settings: Settings, requests: int) -> None:
                 n = 3 if query is BLINDSPOTS else requests
                 await _measure(client, 1, query, variables)  # warm up
                 samples = await _measure(client, n, query, variables)
-                print(f"{name:<32} n={n:<4} {_percentiles(samples)}", flush=True)
+                print(f"{name:<32} n={n:<4} {percentiles(samples)}", flush=True)
 
 
 def main() -> None:

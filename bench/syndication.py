@@ -1,0 +1,108 @@
+"""Latency of feeds, REST (JSON and ninjs) and sitemaps, against the same data through GraphQL.
+
+    python bench/syndication.py [--requests 100]
+
+Requests go one at a time through the whole application in this process (ASGI, no network).
+The reference is a GraphQL POST of `stories(first: 50)` selecting what a feed item needs (the
+StoryItem fragment); feeds and REST run that same kind of operation in-process and then render,
+so the ratio (format p50 / reference p50) is what rendering, caching headers and the
+Last-Modified lookup cost. Uses DATABASE_URL, else the embedded PostgreSQL in NEWSGRAPH_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api import migrations  # noqa: E402
+from api.app import create_app, with_lifespan_state  # noqa: E402
+from api.database import resolve_url  # noqa: E402
+from api.reader import STORY_ITEM  # noqa: E402
+from api.settings import Access, Settings  # noqa: E402
+from bench.discovery import inventory, percentiles  # noqa: E402
+
+REFERENCE = f"""query {{ stories(first: 50) {{
+  pageInfo {{ hasNextPage endCursor }} edges {{ node {{ ...StoryItem }} }} }} }}
+{STORY_ITEM}"""
+
+
+async def _measure(client: httpx.AsyncClient, n: int, request: Callable[[], object]) -> list[float]:
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        response = await request()  # type: ignore[misc]
+        samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200 or b'"errors"' in response.content[:2000]:
+            raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+    return samples
+
+
+async def _run(settings: Settings, requests: int) -> None:
+    assert settings.database_url
+    rng = random.Random(7)
+    found = await inventory(settings.database_url, rng)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app) as state:
+        transport = httpx.ASGITransport(app=with_lifespan_state(app, dict(state)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            get = client.get
+            listed = re.findall(r"/sitemaps/([0-9-]+)\.xml", (await get("/sitemap.xml")).text)
+            month = listed[-1]  # the newest month (or day) with pages
+            cases: list[tuple[str, int, Callable[[], object]]] = [
+                ("GraphQL stories(first: 50) [ref]", requests,
+                 lambda: client.post("/graphql", json={"query": REFERENCE})),
+                ("/feeds/stories.rss", requests, lambda: get("/feeds/stories.rss")),
+                ("/feeds/stories.json", requests, lambda: get("/feeds/stories.json")),
+                ("/feeds/topics/{slug}.atom", requests,
+                 lambda: get(f"/feeds/topics/{rng.choice(found['topics'])}.atom")),
+                ("/feeds/deep-dives.rss", requests, lambda: get("/feeds/deep-dives.rss")),
+                ("/v1/stories?first=50", requests, lambda: get("/v1/stories?first=50")),
+                ("/v1/stories?first=50&format=ninjs", requests,
+                 lambda: get("/v1/stories?first=50&format=ninjs")),
+                ("/v1/stories/{slug}?format=ninjs", requests,
+                 lambda: get(f"/v1/stories/{rng.choice(found['stories'])}?format=ninjs")),
+                ("/v1/deep-dives/{slug}", requests,
+                 lambda: get(f"/v1/deep-dives/{rng.choice(found['dives'])}")),
+                ("/sitemaps/news.xml", 5, lambda: get("/sitemaps/news.xml")),
+                (f"/sitemaps/{month}.xml", 3, lambda: get(f"/sitemaps/{month}.xml")),
+                ("/sitemap.xml", 3, lambda: get("/sitemap.xml")),
+            ]  # fmt: skip
+            reference = None
+            for name, n, request in cases:
+                await _measure(client, 1, request)  # warm up
+                samples = await _measure(client, n, request)
+                p50 = statistics.median(samples)
+                reference = reference or p50
+                print(f"{name:<36} n={n:<4} {percentiles(samples)}  x{p50 / reference:5.2f}",
+                      flush=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=100)
+    args = parser.parse_args()
+    os.environ.setdefault("NEWSGRAPH_DATA_DIR", str(ROOT / ".newsgraph" / "bench"))
+    settings = Settings.from_env()
+    url = resolve_url(settings.database_url, settings.data_dir)
+    migrations.upgrade(url)
+    access = Access(anonymous_rate_per_minute=1_000_000_000)
+    settings = replace(settings, database_url=url, access=access, statement_timeout_ms=60_000)
+    asyncio.run(_run(settings, args.requests))
+
+
+if __name__ == "__main__":
+    main()
