@@ -4,6 +4,7 @@ shapes from content.web_metadata."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -63,15 +64,24 @@ class WebPage:
         "image, dates, author and publisher, and `citation` listing the sources it rests on."
     )
     async def json_ld(self, info: Info) -> JSON:
-        return JSON(json_ld(await self.page(info), publisher(info)))
+        return JSON(json_ld(await _page(self, info), publisher(info)))
 
     @strawberry.field(
         description="OpenGraph tags for link previews: og:title, og:description, og:image, "
         "og:url, article:published_time and more."
     )
     async def open_graph(self, info: Info) -> list[MetaTag]:
-        page = await self.page(info)
+        page = await _page(self, info)
         return [MetaTag(property=p, content=c) for p, c in open_graph(page, publisher(info))]
 
-    async def page(self, info: Info) -> Page:
-        raise NotImplementedError
+
+class HasPage(Protocol):
+    """What a WebPage type provides: the facts of its page, gathered through the loaders."""
+
+    async def page(self, info: Info) -> Page: ...
+
+
+async def _page(item: WebPage, info: Info) -> Page:
+    # Story and DeepDive implement WebPage and define page(); the interface itself holds no
+    # method of that name, so GraphQL never sees it.
+    return await cast(HasPage, item).page(info)
