@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from api.errors import json_error, status_for
-from content.access import Viewer, may_read_full_text
 from schema.errors import coded
 from schema.relay import from_global_id
 
@@ -140,10 +139,6 @@ class Item:
         return f"<p>{html.escape(self.summary)}</p>{sources}"
 
 
-def full_text_for(viewer: Viewer, item: Item) -> bool:
-    return may_read_full_text(viewer, item.syndicatable)
-
-
 class Reader:
     """Runs read-only GraphQL operations for one request, as that request's caller."""
 
@@ -164,69 +159,52 @@ class Reader:
 def item_of(node: dict[str, Any]) -> Item:
     """An Item from a StoryItem or DeepDiveItem selection."""
     type_name, pk = from_global_id(node["id"])
-    if type_name == "DeepDive":
-        return _deep_dive(node, pk)
-    return _story(node, pk)
-
-
-def _story(node: dict[str, Any], pk: int) -> Item:
+    is_dive = type_name == "DeepDive"
+    story = node["story"] if is_dive else node  # where the coverage and the image live
+    common: dict[str, Any] = {
+        "pk": pk,
+        "node_id": node["id"],
+        "slug": node["slug"],
+        "url": node["url"],
+        "title": node["title"],
+        "published": _time(node["publishedAt"]),
+        "updated": _time(node["updatedAt"]),
+        "version": node["version"],
+        "syndicatable": node["syndicatable"],
+        "category": _topic(node["category"]),
+        "image": _image(story["heroImage"]),
+        "source_count": story["sourceCount"],
+        "bias": story["bias"],
+        "coverage_label": story["coverageLabel"],
+        "blindspot": story["blindspot"],
+        "word_count": node["wordCount"],
+        "read_time_minutes": node["readTimeMinutes"],
+        "json_ld": node["jsonLd"],
+    }
+    if is_dive:
+        sections = node.get("sections")
+        return Item(
+            kind="deep-dive",
+            summary=node["dek"],
+            topics=list(
+                dict.fromkeys(filter(None, map(_topic, node["keyActors"] + node["topics"])))
+            ),
+            sources=[_cited(c["source"], c["note"]) for c in node["citations"]],
+            sections=[(s["heading"], s["body"]) for s in sections]
+            if sections is not None
+            else None,
+            related_url=story["url"],
+            **common,
+        )
     return Item(
         kind="story",
-        pk=pk,
-        node_id=node["id"],
-        slug=node["slug"],
-        url=node["url"],
-        title=node["title"],
         summary=node["summary"],
-        published=_time(node["publishedAt"]),
-        updated=_time(node["updatedAt"]),
-        version=node["version"],
-        syndicatable=node["syndicatable"],
-        category=_topic(node["category"]),
-        topics=[t for t in map(_topic, node["topics"]) if t],
-        image=_image(node["heroImage"]),
+        topics=list(filter(None, map(_topic, node["topics"]))),
         sources=[_cited(edge["node"]) for edge in node["sources"]["edges"]],
-        source_count=node["sourceCount"],
-        bias=node["bias"],
-        coverage_label=node["coverageLabel"],
-        blindspot=node["blindspot"],
-        word_count=node["wordCount"],
-        read_time_minutes=node["readTimeMinutes"],
-        json_ld=node["jsonLd"],
         sections=None,
         related_url=(node["deepDive"] or {}).get("url"),
         sentiment=node["sentiment"],
-    )
-
-
-def _deep_dive(node: dict[str, Any], pk: int) -> Item:
-    story = node["story"]
-    sections = node.get("sections")
-    return Item(
-        kind="deep-dive",
-        pk=pk,
-        node_id=node["id"],
-        slug=node["slug"],
-        url=node["url"],
-        title=node["title"],
-        summary=node["dek"],
-        published=_time(node["publishedAt"]),
-        updated=_time(node["updatedAt"]),
-        version=node["version"],
-        syndicatable=node["syndicatable"],
-        category=_topic(node["category"]),
-        topics=list(dict.fromkeys(t for t in map(_topic, node["keyActors"] + node["topics"]) if t)),
-        image=_image(story["heroImage"]),
-        sources=[_cited(c["source"], c["note"]) for c in node["citations"]],
-        source_count=story["sourceCount"],
-        bias=story["bias"],
-        coverage_label=story["coverageLabel"],
-        blindspot=story["blindspot"],
-        word_count=node["wordCount"],
-        read_time_minutes=node["readTimeMinutes"],
-        json_ld=node["jsonLd"],
-        sections=[(s["heading"], s["body"]) for s in sections] if sections is not None else None,
-        related_url=story["url"],
+        **common,
     )
 
 
