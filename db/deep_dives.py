@@ -7,12 +7,12 @@ from typing import Any
 
 from db.paging import (
     FeedCursor,
+    NewestFirst,
     PageKey,
     counts_by_owner,
     feed_window,
     fetch_pages,
     filter_conditions,
-    newest_first,
     owned_window,
 )
 from db.pool import Pool
@@ -167,6 +167,9 @@ _FILTER_SQL = {
 }
 
 
+_LIST = NewestFirst(_DIVE, "deep_dives d", "d")
+
+
 def _where(dive_filter: DeepDiveFilter, scope: Scope) -> tuple[list[str], list[Any]]:
     return filter_conditions(
         dive_filter,
@@ -184,19 +187,12 @@ async def deep_dive_feed(
 ) -> list[DeepDive]:
     """Up to first + 1 visible deep dives, newest first, after the cursor."""
     where, args = _where(dive_filter, scope)
-    select = f"SELECT {_DIVE} FROM deep_dives d"
     time = feed_time("d", scope)
-    rows = await newest_first(
-        pool, select, where, args, alias="d", time=time, first=first, after=after
-    )
+    rows = await _LIST.page(pool, where, args, time=time, first=first, after=after)
     return [build(DeepDive, row) for row in rows]
 
 
 async def deep_dive_feed_count(
     pool: Pool, dive_filter: DeepDiveFilter, scope: Scope = Scope.PUBLIC
 ) -> int:
-    where, args = _where(dive_filter, scope)
-    count: int = await pool.fetchval(
-        f"SELECT count(*) FROM deep_dives d WHERE {' AND '.join(where)}", *args
-    )
-    return count
+    return await _LIST.count(pool, *_where(dive_filter, scope))

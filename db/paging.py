@@ -93,25 +93,37 @@ def filter_conditions(
     return where, args
 
 
-async def newest_first(
-    pool: Any,
-    select: str,
-    where: list[str],
-    args: list[Any],
-    *,
-    alias: str,
-    time: str,
-    first: int,
-    after: FeedCursor | None,
-) -> list[Any]:
-    """Up to first + 1 rows of `select` meeting `where`, newest first by `time` then
-    `alias`.id, after the cursor."""
-    where, args = list(where), list(args)
-    if after is not None:
-        args += list(after)
-        where.append(f"({time}, {alias}.id) < (${len(args) - 1}, ${len(args)})")
-    args.append(first + 1)
-    sql = f"""{select} WHERE {" AND ".join(where)}
-        ORDER BY {time} DESC, {alias}.id DESC LIMIT ${len(args)}"""
-    rows: list[Any] = await pool.fetch(sql, *args)
-    return rows
+@dataclass(frozen=True)
+class NewestFirst:
+    """A filtered list read newest first: `columns` of `rows` (e.g. "stories s"), whose
+    alias is `alias`; the WHERE conditions come from filter_conditions."""
+
+    columns: str
+    rows: str
+    alias: str
+
+    async def page(
+        self,
+        pool: Any,
+        where: list[str],
+        args: list[Any],
+        *,
+        time: str,
+        first: int,
+        after: FeedCursor | None,
+    ) -> list[Any]:
+        """Up to first + 1 rows, newest first by `time` then id, after the cursor."""
+        where, args = list(where), list(args)
+        if after is not None:
+            args += list(after)
+            where.append(f"({time}, {self.alias}.id) < (${len(args) - 1}, ${len(args)})")
+        args.append(first + 1)
+        sql = f"""SELECT {self.columns} FROM {self.rows} WHERE {" AND ".join(where)}
+            ORDER BY {time} DESC, {self.alias}.id DESC LIMIT ${len(args)}"""
+        rows: list[Any] = await pool.fetch(sql, *args)
+        return rows
+
+    async def count(self, pool: Any, where: list[str], args: list[Any]) -> int:
+        sql = f"SELECT count(*) FROM {self.rows} WHERE {' AND '.join(where)}"
+        count: int = await pool.fetchval(sql, *args)
+        return count

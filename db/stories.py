@@ -7,12 +7,12 @@ from typing import Any
 
 from db.paging import (
     FeedCursor,
+    NewestFirst,
     PageKey,
     counts_by_owner,
     feed_window,
     fetch_pages,
     filter_conditions,
-    newest_first,
     owned_window,
 )
 from db.pool import Pool
@@ -123,6 +123,7 @@ def story_condition(field: str, alias: str, slot: str) -> str:
 
 
 STORY_COLUMNS = columns(Story, "s", status=lifecycle_status("s"))
+_LIST = NewestFirst(STORY_COLUMNS, "stories s", "s")
 _BY_IDS = per_scope(
     lambda scope: (
         f"SELECT {STORY_COLUMNS} FROM stories s "
@@ -214,22 +215,15 @@ async def story_feed(
 ) -> list[Story]:
     """Up to first + 1 visible stories, newest first, after the cursor."""
     where, args = _where(story_filter, scope)
-    select = f"SELECT {STORY_COLUMNS} FROM stories s"
     time = feed_time("s", scope)
-    rows = await newest_first(
-        pool, select, where, args, alias="s", time=time, first=first, after=after
-    )
+    rows = await _LIST.page(pool, where, args, time=time, first=first, after=after)
     return [build(Story, row) for row in rows]
 
 
 async def story_feed_count(
     pool: Pool, story_filter: StoryFilter, scope: Scope = Scope.PUBLIC
 ) -> int:
-    where, args = _where(story_filter, scope)
-    count: int = await pool.fetchval(
-        f"SELECT count(*) FROM stories s WHERE {' AND '.join(where)}", *args
-    )
-    return count
+    return await _LIST.count(pool, *_where(story_filter, scope))
 
 
 async def coverage_by_story_ids(pool: Pool, story_ids: Sequence[int]) -> list[Coverage]:
