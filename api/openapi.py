@@ -152,7 +152,10 @@ def _listing(item: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[
     return _object((extra or {}) | {"items": items, "pageInfo": _ref("PageInfo"), "links": links})
 
 
-def _parameters(kind: str, *, paged: bool = True, ninjs: bool = True) -> list[dict[str, Any]]:
+def _parameters(
+    kind: str | None, *, paged: bool = True, ninjs: bool = True
+) -> list[dict[str, Any]]:
+    """The query parameters of a path: paging, format, and the filters of FILTERS[kind]."""
     found: list[dict[str, Any]] = []
     if paged:
         first = {"type": "integer", "minimum": 1, "maximum": MAX_FIRST, "default": 20}
@@ -174,7 +177,7 @@ def _parameters(kind: str, *, paged: bool = True, ninjs: bool = True) -> list[di
                 "description": "ninjs: IPTC ninjs 2.1 (or send Accept: application/ninjs+json).",
             }
         )
-    for name in FILTERS[kind]:
+    for name in FILTERS[kind] if kind else ():
         found.append({"name": name, "in": "query", "schema": _PARAMETER_SCHEMAS[name]})
     return found
 
@@ -253,13 +256,13 @@ def document(server_url: str) -> dict[str, Any]:
             "/v1/stories": _get("Stories", _parameters("stories"), _responses(story_list)),
             "/v1/stories/{slug}": _get(
                 "One story",
-                [_slug(), *_parameters("topic", paged=False)],
+                [_slug(), *_parameters(None, paged=False)],
                 _responses(_ok("The story.", _ref("Story"), _ref("Ninjs")), found=True),
             ),
             "/v1/deep-dives": _get("Deep dives", _parameters("deep-dives"), _responses(dive_list)),
             "/v1/deep-dives/{slug}": _get(
                 "One deep dive with its body",
-                [_slug(), *_parameters("topic", paged=False)],
+                [_slug(), *_parameters(None, paged=False)],
                 _responses(_ok("The deep dive.", _ref("DeepDive"), _ref("Ninjs")), found=True),
             ),
             "/v1/topics/{slug}": _get(

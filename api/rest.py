@@ -127,10 +127,7 @@ def _arguments(request: Request, kind: str) -> tuple[int, str | None, dict[str, 
     """first, after and the GraphQL filter from the query string."""
     known = FILTERS[kind]
     query = request.query_params
-    for name in query:
-        if name not in known and name not in PAGING:
-            allowed = ", ".join([*PAGING, *known])
-            raise BadRequest(f"Unknown parameter `{name}`; this endpoint takes {allowed}.")
+    only(request, [*PAGING, *known])
     raw_first = query.get("first", "20")
     if not raw_first.isdigit() or not 1 <= int(raw_first) <= MAX_FIRST:
         raise BadRequest(
@@ -138,6 +135,14 @@ def _arguments(request: Request, kind: str) -> tuple[int, str | None, dict[str, 
         )
     filters = {p.field: p.parse(name, query[name]) for name, p in known.items() if name in query}
     return int(raw_first), query.get("after"), filters
+
+
+def only(request: Request, allowed: list[str]) -> None:
+    """BadRequest naming the first query parameter that is not in `allowed`."""
+    for name in request.query_params:
+        if name not in allowed:
+            takes = ", ".join(allowed)
+            raise BadRequest(f"Unknown parameter `{name}`; this endpoint takes {takes}.")
 
 
 def wants_ninjs(request: Request) -> bool:
@@ -193,13 +198,13 @@ class Rest:
 
     async def story(self, request: Request) -> Response:
         as_ninjs = wants_ninjs(request)
-        _arguments(request, "topic")
+        only(request, ["format"])
         data = await self.reader.read(request, _STORY, slug=request.path_params["slug"])
         return await self._one(request, data["item"], as_ninjs, "story")
 
     async def deep_dive(self, request: Request) -> Response:
         as_ninjs = wants_ninjs(request)
-        _arguments(request, "topic")
+        only(request, ["format"])
         slug = request.path_params["slug"]
         try:
             data = await self.reader.read(request, _DEEP_DIVE, slug=slug, fullText=True)
