@@ -54,7 +54,7 @@ class Sitemaps:
         changed = await syndication.content_changed_at(pool)
         if changed is not None:
             listed.append((f"{base}/sitemaps/news.xml", changed))
-        return await self._respond(request, sitemaps.index(listed))
+        return self._respond(request, sitemaps.index(listed), changed)
 
     async def period(self, request: Request) -> Response:
         period = _period(request.path_params["period"])
@@ -65,7 +65,7 @@ class Sitemaps:
         if not listed:
             return json_error(404, "Nothing was published in this period.", "NOT_FOUND")
         urls = [(self._url(e.kind, e.slug), e.updated_at) for e in listed]
-        return await self._respond(request, sitemaps.url_set(urls))
+        return await self._fresh(request, sitemaps.url_set(urls))
 
     async def news(self, request: Request) -> Response:
         now = datetime.now(UTC)
@@ -73,19 +73,23 @@ class Sitemaps:
         articles = [(self._url(e.kind, e.slug), e.title, e.published_at) for e in listed]
         settings = self.settings
         body = sitemaps.news_set(articles, settings.publisher_name, settings.language)
-        return await self._respond(request, body)
+        return await self._fresh(request, body)
 
     def _url(self, kind: str, slug: str) -> str:
         return f"{self.settings.public_url}/{_PATHS[kind]}/{slug}"
 
-    async def _respond(self, request: Request, body: bytes) -> Response:
+    async def _fresh(self, request: Request, body: bytes) -> Response:
+        changed = await syndication.content_changed_at(request.state.pool)
+        return self._respond(request, body, changed)
+
+    def _respond(self, request: Request, body: bytes, changed: datetime | None) -> Response:
         return cacheable(
             request.headers,
             body,
             sitemaps.MEDIA_TYPE,
             viewer=request.state.viewer,
             max_age=self.settings.feed_max_age,
-            last_modified=await syndication.content_changed_at(request.state.pool),
+            last_modified=changed,
             surrogate_keys=["sitemaps"],
         )
 
