@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -117,29 +118,41 @@ async def _run(settings: Settings, requests: int) -> None:
         ("blindspots(first: 20)", BLINDSPOTS_PAGE, dict),
         ("blindspots + totalCount", BLINDSPOTS, dict),
     ]
+    async with in_process(settings) as client:
+        for name, query, variables in cases:
+            # Counting blindspots evaluates every story's coverage: a few samples suffice.
+            n = 3 if query is BLINDSPOTS else requests
+            await _measure(client, 1, query, variables)  # warm up
+            samples = await _measure(client, n, query, variables)
+            print(f"{name:<32} n={n:<4} {percentiles(samples)}", flush=True)
+
+
+def bench_settings() -> Settings:
+    """Settings for an in-process benchmark: the configured (or embedded bench) database,
+    migrated; no rate limit; a statement timeout long enough to measure slow statements."""
+    os.environ.setdefault("NEWSGRAPH_DATA_DIR", str(ROOT / ".newsgraph" / "bench"))
+    settings = Settings.from_env()
+    url = resolve_url(settings.database_url, settings.data_dir)
+    migrations.upgrade(url)
+    access = Access(anonymous_rate_per_minute=1_000_000_000)
+    return replace(settings, database_url=url, access=access, statement_timeout_ms=60_000)
+
+
+@contextlib.asynccontextmanager
+async def in_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the whole app in this process, its lifespan running (ASGI, no network)."""
     app = create_app(settings)
     async with app.router.lifespan_context(app) as state:
         transport = httpx.ASGITransport(app=with_lifespan_state(app, dict(state)))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for name, query, variables in cases:
-                # Counting blindspots evaluates every story's coverage: a few samples suffice.
-                n = 3 if query is BLINDSPOTS else requests
-                await _measure(client, 1, query, variables)  # warm up
-                samples = await _measure(client, n, query, variables)
-                print(f"{name:<32} n={n:<4} {percentiles(samples)}", flush=True)
+            yield client
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    os.environ.setdefault("NEWSGRAPH_DATA_DIR", str(ROOT / ".newsgraph" / "bench"))
-    settings = Settings.from_env()
-    url = resolve_url(settings.database_url, settings.data_dir)
-    migrations.upgrade(url)
-    access = Access(anonymous_rate_per_minute=1_000_000_000)
-    settings = replace(settings, database_url=url, access=access, statement_timeout_ms=60_000)
-    asyncio.run(_run(settings, args.requests))
+    asyncio.run(_run(bench_settings(), args.requests))
 
 
 if __name__ == "__main__":

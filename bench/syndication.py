@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -28,12 +26,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api import migrations  # noqa: E402
-from api.app import create_app, with_lifespan_state  # noqa: E402
-from api.database import resolve_url  # noqa: E402
 from api.reader import STORY_ITEM  # noqa: E402
-from api.settings import Access, Settings  # noqa: E402
-from bench.discovery import inventory, percentiles  # noqa: E402
+from api.settings import Settings  # noqa: E402
+from bench.discovery import bench_settings, in_process, inventory, percentiles  # noqa: E402
 
 REFERENCE = f"""query {{ stories(first: 50) {{
   pageInfo {{ hasNextPage endCursor }} edges {{ node {{ ...StoryItem }} }} }} }}
@@ -55,53 +50,44 @@ async def _run(settings: Settings, requests: int) -> None:
     assert settings.database_url
     rng = random.Random(7)
     found = await inventory(settings.database_url, rng)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-        transport = httpx.ASGITransport(app=with_lifespan_state(app, dict(state)))
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            get = client.get
-            listed = re.findall(r"/sitemaps/([0-9-]+)\.xml", (await get("/sitemap.xml")).text)
-            month = listed[-1]  # the newest month (or day) with pages
-            cases: list[tuple[str, int, Callable[[], object]]] = [
-                ("GraphQL stories(first: 50) [ref]", requests,
-                 lambda: client.post("/graphql", json={"query": REFERENCE})),
-                ("/feeds/stories.rss", requests, lambda: get("/feeds/stories.rss")),
-                ("/feeds/stories.json", requests, lambda: get("/feeds/stories.json")),
-                ("/feeds/topics/{slug}.atom", requests,
-                 lambda: get(f"/feeds/topics/{rng.choice(found['topics'])}.atom")),
-                ("/feeds/deep-dives.rss", requests, lambda: get("/feeds/deep-dives.rss")),
-                ("/v1/stories?first=50", requests, lambda: get("/v1/stories?first=50")),
-                ("/v1/stories?first=50&format=ninjs", requests,
-                 lambda: get("/v1/stories?first=50&format=ninjs")),
-                ("/v1/stories/{slug}?format=ninjs", requests,
-                 lambda: get(f"/v1/stories/{rng.choice(found['stories'])}?format=ninjs")),
-                ("/v1/deep-dives/{slug}", requests,
-                 lambda: get(f"/v1/deep-dives/{rng.choice(found['dives'])}")),
-                ("/sitemaps/news.xml", 5, lambda: get("/sitemaps/news.xml")),
-                (f"/sitemaps/{month}.xml", 3, lambda: get(f"/sitemaps/{month}.xml")),
-                ("/sitemap.xml", 3, lambda: get("/sitemap.xml")),
-            ]  # fmt: skip
-            reference = None
-            for name, n, request in cases:
-                await _measure(client, 1, request)  # warm up
-                samples = await _measure(client, n, request)
-                p50 = statistics.median(samples)
-                reference = reference or p50
-                print(f"{name:<36} n={n:<4} {percentiles(samples)}  x{p50 / reference:5.2f}",
-                      flush=True)  # fmt: skip
+    async with in_process(settings) as client:
+        get = client.get
+        listed = re.findall(r"/sitemaps/([0-9-]+)\.xml", (await get("/sitemap.xml")).text)
+        month = listed[-1]  # the newest month (or day) with pages
+        cases: list[tuple[str, int, Callable[[], object]]] = [
+            ("GraphQL stories(first: 50) [ref]", requests,
+             lambda: client.post("/graphql", json={"query": REFERENCE})),
+            ("/feeds/stories.rss", requests, lambda: get("/feeds/stories.rss")),
+            ("/feeds/stories.json", requests, lambda: get("/feeds/stories.json")),
+            ("/feeds/topics/{slug}.atom", requests,
+             lambda: get(f"/feeds/topics/{rng.choice(found['topics'])}.atom")),
+            ("/feeds/deep-dives.rss", requests, lambda: get("/feeds/deep-dives.rss")),
+            ("/v1/stories?first=50", requests, lambda: get("/v1/stories?first=50")),
+            ("/v1/stories?first=50&format=ninjs", requests,
+             lambda: get("/v1/stories?first=50&format=ninjs")),
+            ("/v1/stories/{slug}?format=ninjs", requests,
+             lambda: get(f"/v1/stories/{rng.choice(found['stories'])}?format=ninjs")),
+            ("/v1/deep-dives/{slug}", requests,
+             lambda: get(f"/v1/deep-dives/{rng.choice(found['dives'])}")),
+            ("/sitemaps/news.xml", 5, lambda: get("/sitemaps/news.xml")),
+            (f"/sitemaps/{month}.xml", 3, lambda: get(f"/sitemaps/{month}.xml")),
+            ("/sitemap.xml", 3, lambda: get("/sitemap.xml")),
+        ]  # fmt: skip
+        reference = None
+        for name, n, request in cases:
+            await _measure(client, 1, request)  # warm up
+            samples = await _measure(client, n, request)
+            p50 = statistics.median(samples)
+            reference = reference or p50
+            print(f"{name:<36} n={n:<4} {percentiles(samples)}  x{p50 / reference:5.2f}",
+                  flush=True)  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
-    os.environ.setdefault("NEWSGRAPH_DATA_DIR", str(ROOT / ".newsgraph" / "bench"))
-    settings = Settings.from_env()
-    url = resolve_url(settings.database_url, settings.data_dir)
-    migrations.upgrade(url)
-    access = Access(anonymous_rate_per_minute=1_000_000_000)
-    settings = replace(settings, database_url=url, access=access, statement_timeout_ms=60_000)
-    asyncio.run(_run(settings, args.requests))
+    asyncio.run(_run(bench_settings(), args.requests))
 
 
 if __name__ == "__main__":
