@@ -18,7 +18,7 @@ import orjson
 
 from content.documents import Invalid, Path, Problem, natural_key
 from content.sentiment import infer_sentiment
-from db import audit, search
+from db import audit, changes, search
 from db.pool import Connection, Pool
 
 
@@ -229,12 +229,13 @@ async def apply(
     item_id: int | None = None,
     expected_version: int | None = None,
     create_only: bool = False,
+    takedown: str | None = None,
 ) -> Saved:
     """One write in one transaction. With item_id: read that item (locked), check the version
     the caller read, and build the new document with change(current document); without: build
     it with change(None) and save it by its slug or URL. change parses the document (it may
     raise Invalid). The write is noted in the audit log. Raises Invalid or Conflict; either way
-    nothing is written."""
+    nothing is written. takedown: the reason, when the write takes the item down."""
     async with pool.acquire() as conn, conn.transaction():
         if item_id is None:
             document = change(None)
@@ -246,7 +247,7 @@ async def apply(
             if expected_version is not None and stored.version != expected_version:
                 raise Conflict(stored, expected_version)
             document = change(stored.document)
-            saved = await _save_over(conn, kind, document, stored)
+            saved = await _save_over(conn, kind, document, stored, takedown=takedown)
         if saved.outcome != "unchanged":
             await audit.record(
                 conn,
@@ -262,9 +263,15 @@ async def apply(
 
 
 async def _save_over(
-    conn: Connection, kind: str, document: dict[str, Any], stored: Stored | None
+    conn: Connection,
+    kind: str,
+    document: dict[str, Any],
+    stored: Stored | None,
+    *,
+    takedown: str | None = None,
 ) -> Saved:
-    """Write the document over the stored item (or as a new one): nothing when they are equal."""
+    """Write the document over the stored item (or as a new one): nothing when they are equal.
+    Stories and deep dives also note what the write means to readers (db.changes)."""
     if stored is not None and stored.document == document:
         return Saved("unchanged", stored.id, stored.version, stored.version)
     key = document[_KEY[kind]]
@@ -281,6 +288,9 @@ async def _save_over(
     except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:
         # The documents' own checks should have caught it; still an input problem, not a 500.
         raise Invalid([Problem((), "INVALID", f"refused by the database: {error}")]) from None
+    if kind in _VERSIONED_KINDS:
+        before = stored.document if stored else None
+        await changes.note_write(conn, kind, saved_id, before, document, takedown=takedown)
     return Saved(
         "created" if stored is None else "updated",
         saved_id,
@@ -309,6 +319,7 @@ def _foreign_key_problem(error: asyncpg.ForeignKeyViolationError) -> Problem:
 
 
 _VERSIONED = {"stories", "deep_dives"}
+_VERSIONED_KINDS = {"story", "deep_dive"}
 
 
 async def _write_row(

@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 
 from schema.admin import AdminMutation, AdminQuery
+from schema.changes import ChangesQuery
 from schema.errors import log_unexpected
 from schema.limits import extension_factories
 from schema.mutations import EditorialMutation
@@ -16,7 +17,7 @@ from schema.recommendations import RecommendationMutation, RecommendationQuery
 
 
 @strawberry.type
-class Query(ContentQuery, RecommendationQuery, AdminQuery):
+class Query(ContentQuery, RecommendationQuery, ChangesQuery, AdminQuery):
     pass
 
 

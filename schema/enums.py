@@ -3,6 +3,7 @@ from enum import Enum
 import strawberry
 
 from content.access import Role as Role  # re-exported: the GraphQL enum of roles
+from content.changes import Event
 
 
 @strawberry.enum(description="An outlet's political lean, as rated by Newsgraph's editors.")
@@ -82,3 +83,18 @@ class ContentStatus(Enum):
 
 # The roles are content.access's, exposed as they are rather than copied.
 strawberry.enum(Role, description="What an API key may do.")
+
+strawberry.enum(
+    Event,
+    name="ChangeEvent",
+    description="What happened to an item, as readers see it. PUBLISHED: it became visible "
+    "(a scheduled item at its publish time); UPDATED: a visible item changed; UNPUBLISHED, "
+    "ARCHIVED, TAKEN_DOWN: it is no longer visible. Remove your copy on any of the last "
+    "three; TAKEN_DOWN means it must go now (e.g. a legal request).",
+)
+
+
+@strawberry.enum(description="The kind of item a change is about.")
+class ContentKind(Enum):
+    STORY = "story"
+    DEEP_DIVE = "deep_dive"

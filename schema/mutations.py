@@ -280,6 +280,7 @@ async def _write(
     item_id: int | None = None,
     version: int | None = None,
     create_only: bool = False,
+    takedown: str | None = None,
     prefix: tuple[str, ...] = ("input",),
     rename: dict[str, str] | None = None,
 ) -> tuple[int | None, list[UserError]]:
@@ -297,6 +298,7 @@ async def _write(
             item_id=item_id,
             expected_version=version,
             create_only=create_only,
+            takedown=takedown,
         )
     except Invalid as invalid:
         return item_id, _user_errors(invalid.problems, prefix, rename or {})
@@ -350,6 +352,18 @@ def _publishing(at: datetime | None) -> Change:
 
 _UNPUBLISH = _merge({"status": "DRAFT", "published_at": None})
 _ARCHIVE = _merge({"status": "ARCHIVED"})
+_MAX_REASON = 500
+
+
+def _takedown_reason(info: Info, reason: str) -> dict[str, Any]:
+    """A takedown is an admin's call (legal requests), and partners are told why."""
+    require(info, Permission.ADMINISTER)
+    reason = reason.strip()
+    if not 1 <= len(reason) <= _MAX_REASON:
+        raise BadUserInput(
+            f"`reason` must be 1 to {_MAX_REASON} characters; partners read it.", field="reason"
+        )
+    return {"action": "takedown", "takedown": reason}
 
 
 async def _change_story(
@@ -417,6 +431,16 @@ class EditorialMutation:
     async def archive_story(self, info: Info, id: strawberry.ID, version: int) -> StoryPayload:
         return await _change_story(info, id, version, _ARCHIVE, "archive")
 
+    @strawberry.mutation(
+        description="Take a story down (ADMIN): it is archived at once, and partners are told "
+        "to remove their copies (a TAKEN_DOWN change with your reason), as they are for its "
+        "deep dive."
+    )
+    async def take_down_story(
+        self, info: Info, id: strawberry.ID, version: int, reason: str
+    ) -> StoryPayload:
+        return await _change_story(info, id, version, _ARCHIVE, **_takedown_reason(info, reason))
+
     @strawberry.mutation(description="Create a deep dive of an existing story, as a DRAFT.")
     async def create_deep_dive(self, info: Info, input: CreateDeepDiveInput) -> DeepDivePayload:
         fields = _fields(input) | {"status": "DRAFT", "published_at": None}
@@ -448,6 +472,17 @@ class EditorialMutation:
         self, info: Info, id: strawberry.ID, version: int
     ) -> DeepDivePayload:
         return await _change_deep_dive(info, id, version, _ARCHIVE, "archive")
+
+    @strawberry.mutation(
+        description="Take a deep dive down (ADMIN): archived at once, with a TAKEN_DOWN change "
+        "telling partners to remove their copies, and why."
+    )
+    async def take_down_deep_dive(
+        self, info: Info, id: strawberry.ID, version: int, reason: str
+    ) -> DeepDivePayload:
+        return await _change_deep_dive(
+            info, id, version, _ARCHIVE, **_takedown_reason(info, reason)
+        )
 
     @strawberry.mutation(description="Create an outlet, or replace the one with this slug.")
     async def upsert_outlet(self, info: Info, input: OutletInput) -> OutletPayload:

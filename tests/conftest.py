@@ -33,7 +33,10 @@ from db.pool import Pool, StatementCounter, create_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
-EMPTIED_TABLES = "outlets, sources, topics, stories, deep_dives, audit_log, api_keys, rate_buckets"
+EMPTIED_TABLES = (
+    "outlets, sources, topics, stories, deep_dives, audit_log, api_keys, rate_buckets, "
+    "content_changes, webhooks"
+)
 
 
 def with_database(url: str, name: str) -> str:

@@ -1,0 +1,113 @@
+"""The change feed: what readers can see changed, in order, for partners who sync."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from content.changes import Event
+from db import changes as db_changes
+from db.visibility import Scope
+from schema.context import Info
+from schema.deep_dives import DeepDive
+from schema.enums import ContentKind
+from schema.relay import (
+    Connection,
+    Edge,
+    Publishable,
+    check_first,
+    decode_cursor,
+    encode_cursor,
+    feed_cursor,
+    page_info,
+    to_global_id,
+)
+from schema.stories import Story
+
+_TYPE_NAMES = {"story": "Story", "deep_dive": "DeepDive"}
+
+
+@strawberry.type(
+    description="One change readers can see: an item was published, updated, unpublished, "
+    "archived or taken down."
+)
+class ContentChange:
+    record: strawberry.Private[db_changes.ChangeRecord]
+
+    @strawberry.field(description="What happened.")
+    def event(self) -> Event:
+        return Event(self.record.event)
+
+    @strawberry.field(
+        description="When it happened for readers (for a scheduled publish, its publish time)."
+    )
+    def at(self) -> datetime:
+        return self.record.visible_at
+
+    @strawberry.field(description="Whether the item is a story or a deep dive.")
+    def kind(self) -> ContentKind:
+        return ContentKind(self.record.kind)
+
+    @strawberry.field(
+        description="The item's global id (also after it is gone: match it to your copy)."
+    )
+    def item_id(self) -> strawberry.ID:
+        return to_global_id(_TYPE_NAMES[self.record.kind], self.record.item_id)
+
+    @strawberry.field(description="The item's slug when the change happened.")
+    def slug(self) -> str:
+        return self.record.slug
+
+    @strawberry.field(description="Why the item was taken down; null for other events.")
+    def reason(self) -> str | None:
+        return self.record.reason
+
+    @strawberry.field(
+        description="The Surrogate-Key / Cache-Tag values to purge from caches and CDNs: the "
+        "item, the lists and topic pages it appears on, feeds and sitemaps."
+    )
+    def purge_keys(self) -> list[str]:
+        return list(self.record.purge_keys)
+
+    @strawberry.field(
+        description="The item as it is now, if you can see it now (null after a removal, or "
+        "when a later change removed it)."
+    )
+    async def item(self, info: Info) -> Publishable | None:
+        loaders = info.context.loaders
+        if self.record.kind == "story":
+            story = await loaders.story_by_id[Scope.PUBLIC].load(self.record.item_id)
+            return Story(record=story) if story else None
+        dive = await loaders.deep_dive_by_id[Scope.PUBLIC].load(self.record.item_id)
+        return DeepDive(record=dive) if dive else None
+
+
+def _cursor(record: db_changes.ChangeRecord) -> str:
+    return encode_cursor("change", record.visible_at, record.id)
+
+
+@strawberry.type
+class ChangesQuery:
+    @strawberry.field(
+        description="Every publish, update, unpublish, archive and takedown of a story or deep "
+        "dive, oldest first, for incremental sync: store `pageInfo.endCursor` and pass it as "
+        "`after` next time (on an empty page it is the `after` you sent). Only what readers "
+        "can see is listed: a scheduled item appears at its publish time, drafts never."
+    )
+    async def changes(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[ContentChange]:
+        check_first(first)
+        position = feed_cursor(decode_cursor(after, "change", 2))
+        pool = info.context.pool
+        until = await db_changes.horizon(pool)
+        rows = await db_changes.page(pool, until, position, first + 1)
+        edges = [Edge(cursor=_cursor(row), node=ContentChange(record=row)) for row in rows[:first]]
+        cursors = [edge.cursor for edge in edges]
+        position_info = page_info(cursors, len(rows) > first, after is not None)
+        if not edges:  # caught up: the caller keeps its place
+            position_info.end_cursor = after
+        return Connection(
+            edges=edges, page_info=position_info, count=lambda: db_changes.count(pool, until)
+        )
