@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -31,6 +32,7 @@ from api.reader import Reader
 from api.rest import Rest
 from api.settings import Settings
 from api.sitemaps import Sitemaps
+from api.webhooks import Deliverer
 from db import embeddings, search
 from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
 from db.rate_limits import PostgresRateLimiter, RateLimiter, RedisRateLimiter
@@ -63,6 +65,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.publisher_name = settings.publisher_name
         self.language = settings.language
         self.default_key_rate = settings.access.key_rate_per_minute
+        self.webhook_allow_private = settings.webhooks.allow_private
         self.ide_page = graphiql.page()
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -98,6 +101,7 @@ class GraphQLApp(GraphQL[Context, None]):
             default_key_rate=self.default_key_rate,
             publisher_name=self.publisher_name,
             language=self.language,
+            webhook_allow_private=self.webhook_allow_private,
         )
 
 
@@ -144,10 +148,13 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             if settings.access.redis_url
             else PostgresRateLimiter(pool)
         )
+        worker: asyncio.Task[None] | None = None
         try:
             await _check_revision(pool)
             await _ensure_search_index(pool, settings.search_config)
             secret = await service_secret(pool, "preview-tokens")
+            if settings.webhooks.worker:
+                worker = asyncio.create_task(Deliverer(pool, settings.webhooks).run())
             yield {
                 "pool": pool,
                 "rate_limiter": limiter,
@@ -155,6 +162,10 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
                 "embeddings": EmbeddingsSwitch(pool),
             }
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await limiter.close()
             await pool.close()
 

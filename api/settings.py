@@ -17,6 +17,19 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise SystemExit(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 def _flag(name: str, default: bool) -> bool:
     raw = (os.environ.get(name) or "").strip().lower()
     if raw == "":
@@ -38,6 +51,22 @@ class Access:
     """The rate a new key gets unless it is created with another."""
     redis_url: str | None = None
     """Keep rate-limit buckets in Redis instead of PostgreSQL."""
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    worker: bool = True
+    """Whether this process delivers webhooks (every process may: they share the outbox)."""
+    poll_seconds: float = 1.0
+    """How often an idle worker looks for due deliveries."""
+    timeout_seconds: float = 10.0
+    """How long a receiver has to answer one delivery."""
+    retry_base_seconds: float = 30.0
+    """The first retry's delay; each later one doubles it (up to six hours)."""
+    max_attempts: int = 12
+    """Attempts before a delivery is marked FAILED (about a day and a half at the defaults)."""
+    allow_private: bool = False
+    """Allow endpoints on loopback and private networks (development and tests only)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,7 @@ class Settings:
     stop words); changing it rebuilds every document at the next start."""
     limits: QueryLimits = field(default_factory=QueryLimits)
     access: Access = field(default_factory=Access)
+    webhooks: Webhooks = field(default_factory=Webhooks)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -97,6 +127,13 @@ class Settings:
                 anonymous_rate_per_minute=_int("NEWSGRAPH_ANONYMOUS_RATE_PER_MINUTE", 60),
                 key_rate_per_minute=_int("NEWSGRAPH_KEY_RATE_PER_MINUTE", 600),
                 redis_url=env.get("REDIS_URL") or None,
+            ),
+            webhooks=Webhooks(
+                worker=_flag("NEWSGRAPH_WEBHOOK_WORKER", True),
+                timeout_seconds=_seconds("NEWSGRAPH_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+                retry_base_seconds=_seconds("NEWSGRAPH_WEBHOOK_RETRY_BASE_SECONDS", 30.0),
+                max_attempts=_int("NEWSGRAPH_WEBHOOK_MAX_ATTEMPTS", 12),
+                allow_private=_flag("NEWSGRAPH_WEBHOOK_ALLOW_PRIVATE", False),
             ),
         )
 

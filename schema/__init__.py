@@ -14,15 +14,16 @@ from schema.limits import extension_factories
 from schema.mutations import EditorialMutation
 from schema.query import ContentQuery
 from schema.recommendations import RecommendationMutation, RecommendationQuery
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 
 @strawberry.type
-class Query(ContentQuery, RecommendationQuery, ChangesQuery, AdminQuery):
+class Query(ContentQuery, RecommendationQuery, ChangesQuery, AdminQuery, WebhookQuery):
     pass
 
 
 @strawberry.type
-class Mutation(EditorialMutation, RecommendationMutation, AdminMutation):
+class Mutation(EditorialMutation, RecommendationMutation, AdminMutation, WebhookMutation):
     pass
 
 

@@ -28,6 +28,11 @@ from schema.stories import Story
 _TYPE_NAMES = {"story": "Story", "deep_dive": "DeepDive"}
 
 
+def item_global_id(kind: str, pk: int) -> strawberry.ID:
+    """The global id of the story or deep dive a change is about."""
+    return to_global_id(_TYPE_NAMES[kind], pk)
+
+
 @strawberry.type(
     description="One change readers can see: an item was published, updated, unpublished, "
     "archived or taken down."
@@ -53,7 +58,7 @@ class ContentChange:
         description="The item's global id (also after it is gone: match it to your copy)."
     )
     def item_id(self) -> strawberry.ID:
-        return to_global_id(_TYPE_NAMES[self.record.kind], self.record.item_id)
+        return item_global_id(self.record.kind, self.record.item_id)
 
     @strawberry.field(description="The item's slug when the change happened.")
     def slug(self) -> str:

@@ -25,6 +25,8 @@ class Context:
     """Who publishes the content, as JSON-LD, feeds and news sitemaps name it."""
     language: str = "en"
     """BCP 47 language of the content."""
+    webhook_allow_private: bool = False
+    """Whether webhooks may point at loopback and private networks (development, tests)."""
     semantic: bool = False
     """Whether recommendations blend in embedding similarity (pgvector and vectors present)."""
 

@@ -26,7 +26,7 @@ import redis
 from api import migrations
 from api.app import create_app, with_lifespan_state
 from api.database import embedded_url
-from api.settings import Access, Settings
+from api.settings import Access, Settings, Webhooks
 from api.transfer import load_demo
 from db import keys
 from db.pool import Pool, StatementCounter, create_pool
@@ -101,10 +101,15 @@ def database_url(make_database: Any) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    # Anonymous readers get a generous rate here; the rate-limit tests build their own apps.
+    # Anonymous readers get a generous rate here; the rate-limit tests build their own apps,
+    # and the webhook tests their own worker.
     access = Access(anonymous_rate_per_minute=1_000_000)
     return replace(
-        Settings(), database_url=database_url, public_url="https://news.test", access=access
+        Settings(),
+        database_url=database_url,
+        public_url="https://news.test",
+        access=access,
+        webhooks=Webhooks(worker=False),
     )
 
 

@@ -1,0 +1,74 @@
+"""The rules of webhook deliveries: signatures, retry back-off and acceptable endpoints (no I/O).
+
+Signature: `Newsgraph-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` over
+`<t>.` followed by the exact request body, keyed with the webhook's secret. Receivers
+recompute it, compare in constant time and refuse a `t` older than a few minutes (replays).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import random
+import secrets
+from urllib.parse import urlsplit
+
+SIGNATURE_HEADER = "Newsgraph-Signature"
+SECRET_START = "whsec_"
+MAX_URL_LENGTH = 2_000
+RETRY_CAP_SECONDS = 6 * 3600.0
+
+
+def new_secret() -> str:
+    return SECRET_START + secrets.token_urlsafe(32)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The Newsgraph-Signature header value for a body sent at `timestamp`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def retry_delay(attempt: int, base_seconds: float) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1, 2, ...): doubling from
+    base_seconds up to six hours, spread ±20% so receivers coming back are not stampeded."""
+    delay = min(RETRY_CAP_SECONDS, base_seconds * 2 ** (attempt - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+def endpoint_problem(url: str, *, allow_private: bool) -> str | None:
+    """What is wrong with `url` as a webhook endpoint, or None."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"is longer than {MAX_URL_LENGTH} characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must be an http(s) URL with a host, e.g. https://partner.example/hooks"
+    if parts.username or parts.password:
+        return "must not carry credentials; verify deliveries by their signature instead"
+    if parts.fragment:
+        return "must not have a #fragment"
+    host = parts.hostname
+    if not allow_private and (host == "localhost" or host.endswith(".localhost")):
+        return "must not point at this machine"
+    if not allow_private and _is_ip(host) and private_address(host):
+        return "must not point at a private, loopback or link-local address"
+    return None
+
+
+def private_address(address: str) -> bool:
+    """Whether delivering to this IP address would reach inside our own network."""
+    ip = ipaddress.ip_address(address.split("%")[0])  # without an IPv6 zone
+    return not ip.is_global or ip.is_multicast
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
