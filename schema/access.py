@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from content.access import Permission, PreviewGrant, read_preview
 from db.audit import Actor
 from db.visibility import Scope
+from schema.cache_keys import note_personal
 from schema.context import Info
 from schema.errors import Forbidden, Unauthenticated
 
@@ -48,6 +49,7 @@ def preview_grant(info: Info, token: str | None) -> PreviewGrant | None:
             "`previewToken` is not valid or has expired; ask an editor for a new one.",
             field="previewToken",
         )
+    note_personal()  # what the token shows is for its holder, never for shared caches
     return grant
 
 

@@ -82,3 +82,9 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
     for error in errors:
         if is_unexpected(error):
             log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+
+
+class PersistedQueryNotFound(ApiError):
+    """Apollo APQ: the hash is unknown; the client sends the query with it next."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 
 from db.paging import PageKey
 from db.visibility import Scope
+from schema.cache_keys import note_node
 from schema.enums import ContentStatus
 from schema.errors import BadUserInput
 
@@ -26,6 +27,9 @@ class Node:
     record: strawberry.Private[Any]  # a db record with an integer `id`
     scope: strawberry.Private[Scope] = Scope.PUBLIC
     """What this object's fields may reach: a preview's children are previews too."""
+
+    def __post_init__(self) -> None:
+        note_node(type(self).__name__, self.record)  # its cache key, when one is collected
 
     @strawberry.field(description="Opaque global id; pass it to `node(id:)` to refetch.")
     def id(self) -> strawberry.ID:
