@@ -135,7 +135,10 @@ def bench_settings() -> Settings:
     url = resolve_url(settings.database_url, settings.data_dir)
     migrations.upgrade(url)
     access = Access(anonymous_rate_per_minute=1_000_000_000)
-    return replace(settings, database_url=url, access=access, statement_timeout_ms=60_000)
+    webhooks = replace(settings.webhooks, worker=False)  # no polling in the measurements
+    return replace(
+        settings, database_url=url, access=access, webhooks=webhooks, statement_timeout_ms=60_000
+    )
 
 
 @contextlib.asynccontextmanager

@@ -6,13 +6,17 @@ Requests go one at a time through the whole application in this process (ASGI, n
 The reference is a GraphQL POST of `stories(first: 50)` selecting what a feed item needs (the
 StoryItem fragment); feeds and REST run that same kind of operation in-process and then render,
 so the ratio (format p50 / reference p50) is what rendering, caching headers and the
-Last-Modified lookup cost. Uses DATABASE_URL, else the embedded PostgreSQL in NEWSGRAPH_DATA_DIR.
+Last-Modified lookup cost. The same operation over GET shows what cache headers cost GraphQL,
+and what a revalidation (304) or a persisted-query hash saves. Uses DATABASE_URL, else the
+embedded PostgreSQL in NEWSGRAPH_DATA_DIR.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import json
 import random
 import re
 import statistics
@@ -41,7 +45,7 @@ async def _measure(client: httpx.AsyncClient, n: int, request: Callable[[], obje
         started = time.perf_counter()
         response = await request()  # type: ignore[misc]
         samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200 or b'"errors"' in response.content[:2000]:
+        if response.status_code not in (200, 304) or b'"errors"' in response.content[:2000]:
             raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
     return samples
 
@@ -54,9 +58,21 @@ async def _run(settings: Settings, requests: int) -> None:
         get = client.get
         listed = re.findall(r"/sitemaps/([0-9-]+)\.xml", (await get("/sitemap.xml")).text)
         month = listed[-1]  # the newest month (or day) with pages
+        as_get = {"query": REFERENCE}
+        etag = (await get("/graphql", params=as_get)).headers["ETag"]
+        sha256 = hashlib.sha256(REFERENCE.encode()).hexdigest()
+        hashed = {
+            "extensions": json.dumps({"persistedQuery": {"version": 1, "sha256Hash": sha256}})
+        }
+        await get("/graphql", params=as_get | hashed)  # persists it
         cases: list[tuple[str, int, Callable[[], object]]] = [
             ("GraphQL stories(first: 50) [ref]", requests,
              lambda: client.post("/graphql", json={"query": REFERENCE})),
+            ("GraphQL same, GET", requests, lambda: get("/graphql", params=as_get)),
+            ("GraphQL same, GET If-None-Match (304)", requests,
+             lambda: get("/graphql", params=as_get, headers={"If-None-Match": etag})),
+            ("GraphQL same, GET APQ hash only", requests,
+             lambda: get("/graphql", params=hashed)),
             ("/feeds/stories.rss", requests, lambda: get("/feeds/stories.rss")),
             ("/feeds/stories.json", requests, lambda: get("/feeds/stories.json")),
             ("/feeds/topics/{slug}.atom", requests,
@@ -79,7 +95,7 @@ async def _run(settings: Settings, requests: int) -> None:
             samples = await _measure(client, n, request)
             p50 = statistics.median(samples)
             reference = reference or p50
-            print(f"{name:<36} n={n:<4} {percentiles(samples)}  x{p50 / reference:5.2f}",
+            print(f"{name:<40} n={n:<4} {percentiles(samples)}  x{p50 / reference:5.2f}",
                   flush=True)  # fmt: skip
 
 

@@ -23,7 +23,7 @@ import pytest
 from api.settings import Settings, Webhooks
 from schema.relay import from_global_id, to_global_id
 from tests import test_mutations
-from tests.conftest import data, error_codes, graphql, serving
+from tests.conftest import ROOT, data, error_codes, graphql, serving
 from tests.test_mutations import PUBLISH, UPDATE, create, ok
 
 editor = test_mutations.editor
@@ -117,6 +117,17 @@ async def register(client: Any, admin: str, url: str, events: list[str]) -> dict
     return result
 
 
+def readme_verify() -> Callable[[str, str, bytes], bool]:
+    """The verification example the README gives receivers, run as written."""
+    text = (ROOT / "README.md").read_text()
+    [example] = [
+        block.split("```")[0] for block in text.split("```python\n") if "def verify(" in block
+    ]
+    namespace: dict[str, Any] = {}
+    exec(example, namespace)
+    return namespace["verify"]  # type: ignore[no-any-return]
+
+
 def verified(secret: str, headers: dict[str, str], body: bytes) -> bool:
     """What the README tells receivers to do, written independently of the service's code."""
     fields = dict(part.split("=", 1) for part in headers["Newsgraph-Signature"].split(","))
@@ -159,9 +170,12 @@ async def test_deliveries_are_signed_retried_and_logged(
     assert first["slug"] == "grid-deal" and first["reason"] is None
     assert f"story-{pk}" in first["purgeKeys"] and "stories" in first["purgeKeys"]
     assert bodies[3]["reason"] == "Court order"
+    verify = readme_verify()
     for headers, body in endpoint.received:
         assert headers["Content-Type"] == "application/json"
         assert verified(hook["secret"], headers, body)
+        assert verify(hook["secret"], headers["Newsgraph-Signature"], body)
+        assert not verify(hook["secret"], headers["Newsgraph-Signature"], body + b" ")
         assert not verified("whsec_wrong", headers, body)
         assert headers["Newsgraph-Event"] == json.loads(body)["event"]
     retried = {headers["Newsgraph-Delivery"] for headers, _ in endpoint.received[:3]}
