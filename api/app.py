@@ -108,7 +108,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response.media_type or "application/json",
             viewer=request.state.viewer,
             max_age=self.max_age,
-            surrogate_keys=[*ran.collected.keys, *ran.lists],
+            surrogate_keys=[*ran.collected.keys, *root_keys(ran.query, ran.operation_name)],
         )
 
     async def execute_single(  # type: ignore[override]
@@ -118,7 +118,7 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             request_data = await self.persisted.resolve(pool, request_data)
         except ApiError as error:
-            request.state.graphql_ran = Ran(Collected(), [], failed=True)
+            request.state.graphql_ran = Ran(Collected(), "", None, failed=True)
             return ExecutionResult(
                 data=None, errors=[GraphQLError(str(error), original_error=error)]
             )
@@ -128,9 +128,14 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         if not result.errors:
             await self.persisted.keep(pool, request_data)
-        lists = root_keys(request_data.query or "", request_data.operation_name)
-        request.state.graphql_ran = Ran(collected, lists, failed=bool(result.errors))
+        query, name = request_data.query or "", request_data.operation_name
+        request.state.graphql_ran = Ran(collected, query, name, failed=bool(result.errors))
         return result
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a persisted query carries no `query` either; it wants the answer.
+        persisted = "extensions" in request.query_params
+        return not persisted and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         return HTMLResponse(self.ide_page)
@@ -157,7 +162,8 @@ class Ran:
     """What one GraphQL operation read, for its cache headers."""
 
     collected: Collected
-    lists: list[str]
+    query: str
+    operation_name: str | None
     failed: bool
 
 

@@ -45,7 +45,8 @@ async def _measure(client: httpx.AsyncClient, n: int, request: Callable[[], obje
         started = time.perf_counter()
         response = await request()  # type: ignore[misc]
         samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code not in (200, 304) or b'"errors"' in response.content[:2000]:
+        wrong = b'"errors"' in response.content[:2000] or b"<html" in response.content[:200]
+        if response.status_code not in (200, 304) or wrong:
             raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
     return samples
 

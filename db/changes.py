@@ -49,7 +49,6 @@ SELECT {_CHANGE} FROM content_changes c
 WHERE c.visible_at <= $1 AND ($2::timestamptz IS NULL OR (c.visible_at, c.id) > ($2, $3))
 ORDER BY c.visible_at, c.id LIMIT $4
 """
-_BY_IDS = f"SELECT {_CHANGE} FROM content_changes c WHERE c.id = ANY($1::bigint[])"
 _DROP_PENDING = "DELETE FROM content_changes WHERE kind = $1 AND item_id = $2 AND visible_at > $3"
 # One statement per event: the change, and an outbox row for every webhook that wants it,
 # due when the event happens for readers.
@@ -80,11 +79,6 @@ async def page(
     """Up to `first` events visible by `until`, oldest first, after the cursor."""
     at, change_id = after or (None, 0)
     rows = await pool.fetch(_PAGE, until, at, change_id, first)
-    return [build(ChangeRecord, row) for row in rows]
-
-
-async def changes_by_ids(pool: Pool, ids: list[int]) -> list[ChangeRecord]:
-    rows = await pool.fetch(_BY_IDS, ids)
     return [build(ChangeRecord, row) for row in rows]
 
 

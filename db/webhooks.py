@@ -89,7 +89,6 @@ INSERT INTO webhooks AS w (url, events, description, secret, created_by)
 VALUES ($1, $2, $3, $4, $5) RETURNING {_WEBHOOK}
 """
 _LIST = f"SELECT {_WEBHOOK} FROM webhooks w ORDER BY w.id"
-_BY_IDS = f"SELECT {_WEBHOOK} FROM webhooks w WHERE w.id = ANY($1::bigint[])"
 _DELETE = "DELETE FROM webhooks WHERE id = $1 RETURNING id"
 _DELIVERY_PAGE = f"""
 SELECT {_DELIVERY} FROM {_DELIVERIES}
@@ -145,10 +144,6 @@ async def create_webhook(
 
 async def list_webhooks(pool: Pool) -> list[Webhook]:
     return [build(Webhook, row) for row in await pool.fetch(_LIST)]
-
-
-async def webhooks_by_ids(pool: Pool, ids: list[int]) -> list[Webhook]:
-    return [build(Webhook, row) for row in await pool.fetch(_BY_IDS, ids)]
 
 
 async def delete_webhook(pool: Pool, webhook_id: int) -> bool:
