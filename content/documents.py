@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -54,20 +54,26 @@ def _dotted(path: Path) -> str:
     return ".".join(str(part) for part in path) or "(document)"
 
 
-def canonical_url(url: str) -> str:
-    """The one spelling of an article's URL: lower-case scheme and host, no default port, no
-    fragment, no tracking parameters (utm_*, fbclid, gclid, ...). Raises ValueError."""
+def http_url(url: str) -> SplitResult:
+    """The parts of an absolute http(s) URL with a host, no credentials and a valid port
+    (article URLs, webhook endpoints). Raises ValueError saying what is wrong."""
     parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http or https URL")
     if parts.username or parts.password:
         raise ValueError("must not carry a user name or password")
-    host = parts.hostname.lower()
     try:
-        port = parts.port
+        parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         raise ValueError("has an invalid port") from None
+    return parts
+
+
+def canonical_url(url: str) -> str:
+    """The one spelling of an article's URL: lower-case scheme and host, no default port, no
+    fragment, no tracking parameters (utm_*, fbclid, gclid, ...). Raises ValueError."""
+    parts = http_url(url)
+    scheme, host, port = parts.scheme.lower(), str(parts.hostname).lower(), parts.port
     if port is not None and port != {"http": 80, "https": 443}[scheme]:
         host = f"{host}:{port}"
     query = [

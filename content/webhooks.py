@@ -12,7 +12,8 @@ import hmac
 import ipaddress
 import random
 import secrets
-from urllib.parse import urlsplit
+
+from content.documents import http_url
 
 SIGNATURE_HEADER = "Newsgraph-Signature"
 SECRET_START = "whsec_"
@@ -42,17 +43,12 @@ def endpoint_problem(url: str, *, allow_private: bool) -> str | None:
     if len(url) > MAX_URL_LENGTH:
         return f"is longer than {MAX_URL_LENGTH} characters"
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises on a bad port)
-    except ValueError:
-        return "is not a URL"
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an http(s) URL with a host, e.g. https://partner.example/hooks"
-    if parts.username or parts.password:
-        return "must not carry credentials; verify deliveries by their signature instead"
+        parts = http_url(url)
+    except ValueError as error:
+        return f"{error}, e.g. https://partner.example/hooks"
     if parts.fragment:
         return "must not have a #fragment"
-    host = parts.hostname
+    host = str(parts.hostname)
     if not allow_private and (host == "localhost" or host.endswith(".localhost")):
         return "must not point at this machine"
     if not allow_private and _is_ip(host) and private_address(host):
