@@ -22,6 +22,7 @@ from api.http_cache import cacheable
 from api.reader import DEEP_DIVE_ITEM, STORY_ITEM, Item, Reader, ReadFailed, item_of
 from api.settings import Settings
 from content.access import Role
+from content.changes import FEEDS
 from db.syndication import content_changed_at
 
 FEED_SIZE = 50
@@ -148,7 +149,7 @@ async def _serve(request: Request, reader: Reader, settings: Settings, load: Loa
         full_text=full_text,
     )
     body = render(feed, format_name, settings.public_url)
-    keys = ["feeds", *(item.purge_key for item in page.items)]
+    keys = [FEEDS, *(item.purge_key for item in page.items)]
     return cacheable(
         request.headers,
         body,

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from api.errors import json_error, status_for
+from content.changes import item_key
 from schema.errors import coded
 from schema.relay import from_global_id
 
@@ -123,7 +124,7 @@ class Item:
 
     @property
     def purge_key(self) -> str:
-        return f"{self.kind}-{self.pk}"
+        return item_key(self.kind, self.pk)
 
     def full_html(self) -> str:
         """The full text as HTML: a deep dive's sections, or a story's summary with the list of

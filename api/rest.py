@@ -23,6 +23,7 @@ from api.http_cache import cacheable
 from api.reader import DEEP_DIVE_ITEM, STORY_ITEM, Item, Reader, ReadFailed, item_of
 from api.settings import Settings
 from content.access import may_read_full_text
+from content.changes import LISTS, OUTLETS, topic_key
 from db.syndication import content_changed_at
 
 MAX_FIRST = 100
@@ -154,6 +155,9 @@ def wants_ninjs(request: Request) -> bool:
     return ninjs.MEDIA_TYPE in request.headers.get("accept", "")
 
 
+_LIST_KEYS = {"stories": LISTS["story"], "deep-dives": LISTS["deep_dive"]}
+
+
 class Rest:
     def __init__(self, reader: Reader, settings: Settings) -> None:
         self.reader, self.settings = reader, settings
@@ -194,7 +198,7 @@ class Rest:
         if kind == "deep-dives":
             variables["fullText"] = False  # lists carry summaries; read one item for its body
         data = await self.reader.read(request, _LIST[kind], **variables)
-        return await self._page(request, data["list"], as_ninjs, [kind])
+        return await self._page(request, data["list"], as_ninjs, [_LIST_KEYS[kind]])
 
     async def story(self, request: Request) -> Response:
         as_ninjs = wants_ninjs(request)
@@ -224,7 +228,7 @@ class Rest:
         stories = found.pop("list")
         topic = {"id": found["id"], "slug": found["slug"], "name": found["name"]}
         topic |= {"kind": found["kind"], "description": found["description"]}
-        keys = [f"topic-{found['slug']}"]
+        keys = [topic_key(found["slug"])]
         return await self._page(request, stories, as_ninjs, keys, {"topic": topic})
 
     async def outlets(self, request: Request) -> Response:
@@ -234,7 +238,7 @@ class Rest:
         found = (await self.reader.read(request, _OUTLETS, first=first, after=after))["list"]
         outlets = [edge["node"] for edge in found["edges"]]
         body = self._listing(request, outlets, found["pageInfo"])
-        return await self._respond(request, body, "application/json", ["outlets"])
+        return await self._respond(request, body, "application/json", [OUTLETS])
 
     async def _page(
         self,

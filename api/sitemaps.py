@@ -19,6 +19,7 @@ from api.errors import json_error
 from api.formats import sitemaps
 from api.http_cache import cacheable
 from api.settings import Settings
+from content.changes import SITEMAPS
 from db import syndication
 
 MAX_URLS = 50_000
@@ -90,7 +91,7 @@ class Sitemaps:
             viewer=request.state.viewer,
             max_age=self.settings.feed_max_age,
             last_modified=changed,
-            surrogate_keys=["sitemaps"],
+            surrogate_keys=[SITEMAPS],
         )
 
 
