@@ -13,7 +13,7 @@ from datetime import datetime
 
 from db.changes import ChangeRecord
 from db.pool import Pool
-from db.records import build, columns, grouped
+from db.records import build, columns, grouped, in_key_order
 
 
 @dataclass(frozen=True)
@@ -166,9 +166,8 @@ async def delivery_count(pool: Pool, webhook_id: int) -> int:
 
 async def last_deliveries(pool: Pool, webhook_ids: list[int]) -> list[Delivery | None]:
     """Each webhook's most recently attempted delivery, in key order."""
-    rows = [build(Delivery, row) for row in await pool.fetch(_LAST_DELIVERIES, webhook_ids)]
-    by_webhook = {row.webhook_id: row for row in rows}
-    return [by_webhook.get(webhook_id) for webhook_id in webhook_ids]
+    rows = await pool.fetch(_LAST_DELIVERIES, webhook_ids)
+    return in_key_order(webhook_ids, (build(Delivery, row) for row in rows), lambda d: d.webhook_id)
 
 
 async def attempts_by_deliveries(pool: Pool, delivery_ids: list[int]) -> list[list[Attempt]]:

@@ -14,13 +14,12 @@ from schema.deep_dives import DeepDive
 from schema.enums import ContentKind
 from schema.relay import (
     Connection,
-    Edge,
     Publishable,
     check_first,
+    connection,
     decode_cursor,
     encode_cursor,
     feed_cursor,
-    page_info,
     to_global_id,
 )
 from schema.stories import Story
@@ -108,11 +107,14 @@ class ChangesQuery:
         pool = info.context.pool
         until = await db_changes.horizon(pool)
         rows = await db_changes.page(pool, until, position, first + 1)
-        edges = [Edge(cursor=_cursor(row), node=ContentChange(record=row)) for row in rows[:first]]
-        cursors = [edge.cursor for edge in edges]
-        position_info = page_info(cursors, len(rows) > first, after is not None)
-        if not edges:  # caught up: the caller keeps its place
-            position_info.end_cursor = after
-        return Connection(
-            edges=edges, page_info=position_info, count=lambda: db_changes.count(pool, until)
+        found = connection(
+            rows,
+            first,
+            has_previous=after is not None,
+            node=lambda row: ContentChange(record=row),
+            cursor=_cursor,
+            count=lambda: db_changes.count(pool, until),
         )
+        if not found.edges:  # caught up: the caller keeps its place
+            found.page_info.end_cursor = after
+        return found

@@ -26,6 +26,7 @@ from schema.context import Info
 from schema.deep_dives import DeepDive
 from schema.enums import Bias, Factuality, Sentiment, TopicKind
 from schema.errors import BadUserInput
+from schema.inputs import checked_text
 from schema.outlets import Outlet
 from schema.relay import pk_of
 from schema.sources import Source
@@ -358,11 +359,9 @@ _MAX_REASON = 500
 def _takedown_reason(info: Info, reason: str) -> dict[str, Any]:
     """A takedown is an admin's call (legal requests), and partners are told why."""
     require(info, Permission.ADMINISTER)
-    reason = reason.strip()
-    if not 1 <= len(reason) <= _MAX_REASON:
-        raise BadUserInput(
-            f"`reason` must be 1 to {_MAX_REASON} characters; partners read it.", field="reason"
-        )
+    reason = checked_text(reason, "reason", max_length=_MAX_REASON).strip()
+    if not reason:
+        raise BadUserInput("`reason` must not be blank; partners read it.", field="reason")
     return {"action": "takedown", "takedown": reason}
 
 
