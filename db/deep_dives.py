@@ -187,8 +187,7 @@ async def deep_dive_feed(
 ) -> list[DeepDive]:
     """Up to first + 1 visible deep dives, newest first, after the cursor."""
     where, args = _where(dive_filter, scope)
-    time = feed_time("d", scope)
-    rows = await _LIST.page(pool, where, args, time=time, first=first, after=after)
+    rows = await _LIST.page(pool, where, args, scope=scope, first=first, after=after)
     return [build(DeepDive, row) for row in rows]
 
 

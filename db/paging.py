@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from db.records import build, grouped
+from db.visibility import Scope, feed_time
 
 T = TypeVar("T")
 FeedCursor = tuple[datetime, int]
@@ -108,11 +109,13 @@ class NewestFirst:
         where: list[str],
         args: list[Any],
         *,
-        time: str,
+        scope: Scope,
         first: int,
         after: FeedCursor | None,
     ) -> list[Any]:
-        """Up to first + 1 rows, newest first by `time` then id, after the cursor."""
+        """Up to first + 1 rows, newest first (db.visibility.feed_time) then by id, after the
+        cursor."""
+        time = feed_time(self.alias, scope)
         where, args = list(where), list(args)
         if after is not None:
             args += list(after)

@@ -215,8 +215,7 @@ async def story_feed(
 ) -> list[Story]:
     """Up to first + 1 visible stories, newest first, after the cursor."""
     where, args = _where(story_filter, scope)
-    time = feed_time("s", scope)
-    rows = await _LIST.page(pool, where, args, time=time, first=first, after=after)
+    rows = await _LIST.page(pool, where, args, scope=scope, first=first, after=after)
     return [build(Story, row) for row in rows]
 
 
