@@ -23,9 +23,6 @@ class Event(Enum):
     TAKEN_DOWN = "TAKEN_DOWN"
 
 
-REMOVALS = frozenset({Event.UNPUBLISHED, Event.ARCHIVED, Event.TAKEN_DOWN})
-
-
 @dataclass(frozen=True)
 class Planned:
     event: Event
