@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import inspect
 import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +92,19 @@ async def admin(make_key: Any) -> str:
     return key
 
 
+@pytest.fixture
+def publish(client: Any, editor: str, newsroom: dict[str, Any]) -> Any:
+    """Makes a story and publishes it now, or at `at`; returns the story as created."""
+
+    async def publish_one(at: datetime | None = None) -> dict[str, Any]:
+        story = await create(client, editor, sources=newsroom["sources"][:1])
+        when = {"at": at.isoformat()} if at else {}
+        await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1, **when)
+        return story
+
+    return publish_one
+
+
 @contextlib.asynccontextmanager
 async def worker(settings: Settings, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The service with its webhook worker running (fast retries, loopback allowed)."""
@@ -99,10 +113,13 @@ async def worker(settings: Settings, **options: Any) -> AsyncIterator[httpx.Asyn
         yield http
 
 
-async def until(check: Callable[[], Awaitable[Any]], seconds: float = 20.0) -> Any:
+async def until(check: Callable[[], Any], seconds: float = 20.0) -> Any:
+    """What check() returns once it is truthy (check may be async); fails after `seconds`."""
     deadline = time.monotonic() + seconds
     while True:
-        found = await check()
+        found = check()
+        if inspect.isawaitable(found):
+            found = await found
         if found or time.monotonic() > deadline:
             assert found, "timed out waiting"
             return found
@@ -152,13 +169,13 @@ async def test_deliveries_are_signed_retried_and_logged(
         story = await create(client, editor, sources=newsroom["sources"][:1])
         await ok(client, UPDATE, editor, "updateStory", id=story["id"], version=1, input={})
         await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
-        await until(lambda: asyncio.sleep(0, len(endpoint.received) >= 3))
+        await until(lambda: len(endpoint.received) >= 3)
         # An UPDATED event is not subscribed to; a takedown is.
         await ok(
             client, UPDATE, editor, "updateStory", id=story["id"], version=2, input={"title": "X"}
         )
         await data(client, TAKE_DOWN, key=admin, id=story["id"], version=3)
-        await until(lambda: asyncio.sleep(0, len(endpoint.received) >= 4))
+        await until(lambda: len(endpoint.received) >= 4)
         hooks = (await data(service, WEBHOOKS, key=admin))["webhooks"]
 
     pk = from_global_id(story["id"])[1]
@@ -201,20 +218,14 @@ async def test_deliveries_are_signed_retried_and_logged(
 
 
 async def test_a_receiver_that_is_down_gets_the_event_when_it_is_back(
-    client: Any,
-    settings: Settings,
-    admin: str,
-    editor: str,
-    newsroom: dict[str, Any],
-    receiver: Any,
+    client: Any, settings: Settings, admin: str, publish: Any, receiver: Any
 ) -> None:
     with socket.socket() as probe:  # a port with nobody listening on it, yet
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     async with worker(settings) as service:
         hook = await register(service, admin, f"http://127.0.0.1:{port}/hooks", ["PUBLISHED"])
-        story = await create(client, editor, sources=newsroom["sources"][:1])
-        await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
+        story = await publish()
 
         async def failing() -> bool:
             [shown] = (await data(service, WEBHOOKS, key=admin))["webhooks"]
@@ -228,49 +239,37 @@ async def test_a_receiver_that_is_down_gets_the_event_when_it_is_back(
         assert "ConnectError" in shown["lastDelivery"]["lastError"]
 
         endpoint = receiver(port=port)
-        await until(lambda: asyncio.sleep(0, endpoint.received))
+        await until(lambda: endpoint.received)
     [(headers, body)] = endpoint.received
     assert verified(hook["secret"], headers, body)
     assert json.loads(body)["itemId"] == story["id"]
 
 
 async def test_the_outbox_outlives_the_process_that_wrote_it(
-    client: Any,
-    settings: Settings,
-    admin: str,
-    editor: str,
-    newsroom: dict[str, Any],
-    receiver: Any,
+    client: Any, settings: Settings, admin: str, publish: Any, receiver: Any
 ) -> None:
     endpoint = receiver()
     async with worker(settings) as service:  # (the session app refuses loopback endpoints)
         hook = await register(service, admin, endpoint.url, ["PUBLISHED"])
     # No process delivers now (the session app runs no worker): the event waits in PostgreSQL.
-    story = await create(client, editor, sources=newsroom["sources"][:1])
-    await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
+    story = await publish()
     await asyncio.sleep(0.3)
     waiting = await data(client, DELIVERIES, key=admin, id=hook["webhook"]["id"])
     [node] = [edge["node"] for edge in waiting["webhookDeliveries"]["edges"]]
     assert (node["state"], node["attempts"], endpoint.received) == ("PENDING", 0, [])
 
     async with worker(settings):  # a new process starts and finds it
-        await until(lambda: asyncio.sleep(0, endpoint.received))
+        await until(lambda: endpoint.received)
     assert json.loads(endpoint.received[0][1])["itemId"] == story["id"]
 
 
 async def test_a_delivery_out_of_attempts_fails_and_can_be_sent_again(
-    client: Any,
-    settings: Settings,
-    admin: str,
-    editor: str,
-    newsroom: dict[str, Any],
-    receiver: Any,
+    client: Any, settings: Settings, admin: str, editor: str, publish: Any, receiver: Any
 ) -> None:
     endpoint = receiver([500, 500])
     async with worker(settings, max_attempts=2) as service:
         hook = await register(service, admin, endpoint.url, ["PUBLISHED"])
-        story = await create(client, editor, sources=newsroom["sources"][:1])
-        await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
+        await publish()
 
         async def failed() -> dict[str, Any] | None:
             page = await data(service, DELIVERIES, key=admin, id=hook["webhook"]["id"])
@@ -284,31 +283,23 @@ async def test_a_delivery_out_of_attempts_fails_and_can_be_sent_again(
 
         again = await data(service, REDELIVER, key=admin, id=node["id"])
         assert again["redeliverWebhook"]["state"] == "PENDING"
-        await until(lambda: asyncio.sleep(0, len(endpoint.received) == 3))
+        await until(lambda: len(endpoint.received) == 3)
     unknown = to_global_id("WebhookDelivery", 10**9)
     assert (await data(client, REDELIVER, key=admin, id=unknown))["redeliverWebhook"] is None
     assert error_codes(await graphql(client, REDELIVER, key=editor, id=node["id"])) == ["FORBIDDEN"]
 
 
 async def test_a_scheduled_publish_is_delivered_at_its_time(
-    client: Any,
-    settings: Settings,
-    admin: str,
-    editor: str,
-    newsroom: dict[str, Any],
-    receiver: Any,
+    client: Any, settings: Settings, admin: str, publish: Any, receiver: Any
 ) -> None:
     endpoint = receiver()
     async with worker(settings) as service:
         await register(service, admin, endpoint.url, ["PUBLISHED"])
-        story = await create(client, editor, sources=newsroom["sources"][:1])
         at = datetime.now(UTC) + timedelta(seconds=1.5)
-        await ok(
-            client, PUBLISH, editor, "publishStory", id=story["id"], version=1, at=at.isoformat()
-        )
+        await publish(at)
         await asyncio.sleep(0.7)
         assert endpoint.received == [], "nothing leaves before the publish time"
-        await until(lambda: asyncio.sleep(0, endpoint.received))
+        await until(lambda: endpoint.received)
     assert datetime.now(UTC) >= at
     assert datetime.fromisoformat(json.loads(endpoint.received[0][1])["at"]) == at
 
