@@ -36,7 +36,7 @@ from api.database import resolve_url  # noqa: E402
 from api.settings import Access, Settings  # noqa: E402
 from db.pool import create_pool  # noqa: E402
 
-OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
+OPERATIONS = ROOT / "contract" / "operations"
 RELATED = """query($slug: String!) { story(slug: $slug) {
   relatedStories(first: 5) { slug sourceCount coverageLabel reason { signals } } } }"""
 FOR_YOU = """query($topics: [String!]!) { forYou(topics: $topics, first: 10) {

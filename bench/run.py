@@ -33,7 +33,7 @@ from api.database import resolve_url  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from db.pool import StatementCounter, create_pool  # noqa: E402
 
-OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
+OPERATIONS = ROOT / "contract" / "operations"
 API_PORT, FLOOR_PORT = 8100, 8101
 Request = Callable[[httpx.AsyncClient], Any]
 

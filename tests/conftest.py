@@ -32,7 +32,7 @@ from db import keys
 from db.pool import Pool, StatementCounter, create_pool
 
 ROOT = Path(__file__).resolve().parent.parent
-OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
+OPERATIONS = ROOT / "contract" / "operations"
 EMPTIED_TABLES = (
     "outlets, sources, topics, stories, deep_dives, audit_log, api_keys, rate_buckets, "
     "content_changes, webhooks"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import data, operation
+from tests.conftest import OPERATIONS, ROOT, data, operation
 
 
 async def test_story_page_returns_the_stored_story_with_consistent_figures(client, demo) -> None:
@@ -183,3 +183,13 @@ async def test_search_finds_stories_and_deep_dives_with_escaped_highlights(clien
     assert len(marked) >= len(result["edges"]) // 2
     slugs = {edge["node"]["slug"] for edge in result["edges"]}
     assert "gulf-airspace-reopens-doha-flights" in slugs  # tagged Qatar, never says it
+
+
+FRONTENDS = ROOT.parent / "shared" / "contract" / "operations"
+
+
+@pytest.mark.skipif(not FRONTENDS.is_dir(), reason="no ../shared beside this clone")
+def test_the_copy_of_the_contract_is_what_the_frontends_send() -> None:
+    ours = {path.name: path.read_text() for path in OPERATIONS.glob("*.graphql")}
+    theirs = {path.name: path.read_text() for path in FRONTENDS.glob("*.graphql")}
+    assert ours == theirs, "copy ../shared/contract/operations into contract/operations"
