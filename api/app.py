@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import feeds, graphiql, migrations, openapi
 from api.auth import Gate
+from api.errors import json_error
 from api.graphql_view import GraphQLApp
 from api.limits import BodySizeLimit
 from api.reader import Reader
@@ -27,10 +28,11 @@ from api.rest import Rest
 from api.settings import Settings
 from api.sitemaps import Sitemaps
 from api.webhooks import Deliverer
-from db import embeddings, search
-from db.pool import ConnectionSetup, Pool, create_pool, schema_revision
+from db import embeddings, figures, search
+from db.pool import ConnectionSetup, Pool, StatementTimeout, create_pool, schema_revision
 from db.rate_limits import PostgresRateLimiter, RateLimiter, RedisRateLimiter
 from db.secrets import service_secret
+from schema.errors import TIMEOUT_MESSAGE
 
 log = logging.getLogger("newsgraph")
 
@@ -85,13 +87,16 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             if settings.access.redis_url
             else PostgresRateLimiter(pool)
         )
-        worker: asyncio.Task[None] | None = None
+        workers: list[asyncio.Task[None]] = []
         try:
             await _check_revision(pool)
             await _ensure_search_index(pool, settings.search_config)
+            if await figures.ensure_current(pool):
+                log.info("stored figures computed")
             secret = await service_secret(pool, "preview-tokens")
+            workers.append(asyncio.create_task(_drain_figures(pool)))
             if settings.webhooks.worker:
-                worker = asyncio.create_task(Deliverer(pool, settings.webhooks).run())
+                workers.append(asyncio.create_task(Deliverer(pool, settings.webhooks).run()))
             yield {
                 "pool": pool,
                 "rate_limiter": limiter,
@@ -99,7 +104,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
                 "embeddings": EmbeddingsSwitch(pool),
             }
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
@@ -124,8 +129,15 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes),
             Middleware(Gate, access=settings.access),
         ],
+        exception_handlers={StatementTimeout: _timed_out},
         lifespan=lifespan,
     )
+
+
+async def _timed_out(request: Request, error: Exception) -> JSONResponse:
+    """A statement of a feed, REST or sitemap read hit the statement timeout."""
+    log.warning("statement timeout serving %s %s", request.method, request.url.path)
+    return json_error(503, TIMEOUT_MESSAGE, "QUERY_TIMEOUT")
 
 
 def with_lifespan_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
@@ -142,6 +154,17 @@ async def health(request: Request) -> JSONResponse:
     """Liveness and database reachability, for load balancers."""
     revision = await schema_revision(request.state.pool)
     return JSONResponse({"status": "ok", "schemaRevision": revision})
+
+
+async def _drain_figures(pool: Pool, every_seconds: float = 30.0) -> None:
+    """Finish recomputing stories that a re-rated outlet queued, should the process that
+    re-rated it have stopped before it was done (db.figures.drain)."""
+    while True:
+        try:
+            await figures.drain(pool)
+        except Exception:  # the database may be away for a moment; keep going
+            log.exception("recomputing queued figures failed")
+        await asyncio.sleep(every_seconds)
 
 
 async def _ensure_search_index(pool: Pool, config: str) -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
@@ -90,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     embed.add_argument("--batch-size", type=int, default=256, help="stories per batch")
     embed.set_defaults(run=_embed)
+
+    verify = commands.add_parser(
+        "verify",
+        help="recompute every stored figure, listing and list size from the raw rows and "
+        "report each that differs (exit 1 if any)",
+    )
+    verify.add_argument(
+        "--show", type=int, default=50, help="mismatches to print in full (default 50)"
+    )
+    verify.set_defaults(run=_verify)
 
     keys = commands.add_parser("keys", help="create, list and revoke API keys")
     key_commands = keys.add_subparsers(title="key commands", required=True, metavar="ACTION")
@@ -199,6 +210,30 @@ def _embed(args: argparse.Namespace, settings: Settings) -> None:
         raise SystemExit(f"newsgraph embed: {error}") from None
 
 
+def _verify(args: argparse.Namespace, settings: Settings) -> None:
+    from db import figures
+
+    async def check(pool: Pool) -> tuple[int, int]:
+        found = 0
+        started = time.monotonic()
+        async for mismatch in figures.verify(pool):
+            found += 1
+            if found <= args.show:
+                print(
+                    f"{mismatch.kind} {mismatch.item_id}: {mismatch.figure} is "
+                    f"{mismatch.stored!r}, expected {mismatch.expected!r}"
+                )
+        log.info("checked in %.1f s", time.monotonic() - started)
+        return found, await figures.queued(pool)
+
+    mismatches, queued = asyncio.run(_with_pool(_ready(settings), check))
+    if queued:
+        print(f"{queued} stories are queued for a recompute (an outlet was re-rated)")
+    print(f"{mismatches} mismatches")
+    if mismatches:
+        sys.exit(1)
+
+
 def _aware_time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
@@ -268,18 +303,21 @@ def _ready(settings: Settings) -> Settings:
     url = resolve_url(settings.database_url, settings.data_dir)
     migrations.upgrade(url)
     ready = replace(settings, database_url=url)
-    asyncio.run(_with_pool(ready, partial(_ensure_search_index, config=settings.search_config)))
+    asyncio.run(_with_pool(ready, partial(_ensure_derived, config=settings.search_config)))
     return ready
 
 
-async def _ensure_search_index(pool: Pool, config: str) -> None:
-    from db import search
+async def _ensure_derived(pool: Pool, config: str) -> None:
+    """Search documents and stored figures made by the definitions of this code."""
+    from db import figures, search
 
     try:
         if await search.ensure_index(pool, config):
             log.info("search documents rebuilt with configuration %s", config)
     except search.UnknownConfig as error:
         raise SystemExit(f"NEWSGRAPH_SEARCH_CONFIG: {error}") from None
+    if await figures.ensure_current(pool):
+        log.info("stored figures computed")
 
 
 async def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[Any]]) -> Any:

@@ -6,10 +6,13 @@ from starlette.responses import JSONResponse
 
 
 def json_error(status_code: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse(
+    response = JSONResponse(
         {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
         status_code=status_code,
     )
+    if code == "QUERY_TIMEOUT":
+        response.headers["Retry-After"] = RETRY_AFTER_TIMEOUT
+    return response
 
 
 _STATUS = {
@@ -19,7 +22,10 @@ _STATUS = {
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
     "RATE_LIMITED": 429,
+    "QUERY_TIMEOUT": 503,
 }
+RETRY_AFTER_TIMEOUT = "1"
+"""Retry-After (seconds) of an answer whose query timed out."""
 
 
 def status_for(code: str) -> int:

@@ -18,7 +18,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_res
 from strawberry.types import ExecutionResult
 
 from api import graphiql
-from api.errors import json_error
+from api.errors import RETRY_AFTER_TIMEOUT, json_error
 from api.http_cache import cacheable
 from api.persisted_queries import PersistedQueries
 from api.settings import Settings
@@ -26,7 +26,7 @@ from db.pool import Pool
 from schema import build_schema
 from schema.cache_keys import Collected, collecting, root_keys
 from schema.context import Context
-from schema.errors import ApiError, coded
+from schema.errors import ApiError, coded, timed_out
 from schema.loaders import Loaders
 
 
@@ -65,7 +65,11 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as error:
             response = json_error(error.status_code, error.reason, "BAD_REQUEST")
         ran: Ran | None = getattr(request.state, "graphql_ran", None)
-        if request.method == "GET" and response.status_code == 200 and ran is not None:
+        if ran is not None and ran.timed_out:
+            response.status_code = 503  # the database gave up on it; try again shortly
+            response.headers["Retry-After"] = RETRY_AFTER_TIMEOUT
+            response.headers["Cache-Control"] = "private, no-store"
+        elif request.method == "GET" and response.status_code == 200 and ran is not None:
             response = self._cacheable(request, response, ran)
         await response(scope, receive, send)
 
@@ -91,7 +95,7 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             request_data = await self.persisted.resolve(pool, request_data)
         except ApiError as error:
-            request.state.graphql_ran = Ran(Collected(), "", None, failed=True)
+            request.state.graphql_ran = Ran(Collected(), "", None, failed=True, timed_out=False)
             return ExecutionResult(
                 data=None, errors=[GraphQLError(str(error), original_error=error)]
             )
@@ -102,7 +106,10 @@ class GraphQLApp(GraphQL[Context, None]):
         if not result.errors:
             await self.persisted.keep(pool, request_data)
         query, name = request_data.query or "", request_data.operation_name
-        request.state.graphql_ran = Ran(collected, query, name, failed=bool(result.errors))
+        errors = result.errors or []
+        request.state.graphql_ran = Ran(
+            collected, query, name, failed=bool(errors), timed_out=any(map(timed_out, errors))
+        )
         return result
 
     def should_render_graphql_ide(self, request: Any) -> bool:
@@ -138,3 +145,4 @@ class Ran:
     query: str
     operation_name: str | None
     failed: bool
+    timed_out: bool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from db import search
+from db import changes, figures, search
 from db.pool import Pool
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -47,14 +47,19 @@ async def slug_taken(pool: Pool, table: str, slug: str) -> bool:
 
 
 async def copy_tables(pool: Pool, rows: dict[str, list[tuple[Any, ...]]]) -> None:
-    """COPY the rows of each table, parents first, and build the search documents of the new
-    stories and deep dives, in one transaction."""
+    """COPY the rows of each table, parents first, and build the search documents, figures
+    and listings of the new stories and deep dives, in one transaction."""
+    story_ids = [row[0] for row in rows.get("stories", [])]
+    dive_ids = [row[0] for row in rows.get("deep_dives", [])]
     async with pool.acquire() as conn, conn.transaction():
+        await changes.serialize_writes(conn)
         for table in ORDER:
             if rows.get(table):
                 await conn.copy_records_to_table(table, records=rows[table], columns=COLUMNS[table])
-        await search.refresh(conn, "story", [row[0] for row in rows.get("stories", [])])
-        await search.refresh(conn, "deep_dive", [row[0] for row in rows.get("deep_dives", [])])
+        await search.refresh(conn, "story", story_ids)
+        await search.refresh(conn, "deep_dive", dive_ids)
+        await figures.refresh_deep_dives(conn, dive_ids)
+        await figures.refresh_stories(conn, story_ids)
 
 
 async def sync_sequences(pool: Pool) -> None:

@@ -65,6 +65,25 @@ _STORY_STATE = "SELECT id, status, published_at FROM stories WHERE slug = $1"
 _DEEP_DIVE_OF = "SELECT id, slug, status, published_at FROM deep_dives WHERE story_id = $1"
 
 
+_FIGURES_CHANGED = """
+SELECT s.id, s.slug, c.slug AS category, d.id AS deep_dive_id,
+    ARRAY(SELECT t.slug FROM story_topics st JOIN topics t ON t.id = st.topic_id
+          WHERE st.story_id = s.id ORDER BY st.position) AS topics
+FROM stories s
+LEFT JOIN topics c ON c.id = s.category_id
+LEFT JOIN deep_dives d ON d.story_id = s.id
+WHERE s.id = ANY($1::bigint[]) AND s.status = 'PUBLISHED' AND s.published_at <= now()
+ORDER BY s.id
+"""
+
+
+async def serialize_writes(conn: Connection) -> None:
+    """Take the writers' lock until the transaction ends. Every content write takes it
+    first, so writes run one at a time: events get their times in commit order, and the list
+    sizes (db.listings) move in one order, without deadlocks."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
+
+
 async def horizon(pool: Pool) -> datetime:
     """The latest time up to which the log is complete (see the module docstring)."""
     async with pool.acquire() as conn, conn.transaction():
@@ -94,7 +113,7 @@ async def note_write(
     """Record the events of a write of a story or deep dive (from document `before` to
     `after`), and of its deep dive when a story's change moves it too. takedown: the reason,
     when the write is a takedown."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK)
+    await serialize_writes(conn)
     now: datetime = await conn.fetchval("SELECT clock_timestamp()")
     write = _Write(conn, now, _removal(after, takedown), takedown)
     if kind == "story":
@@ -125,6 +144,22 @@ class _Write:
             await self.conn.execute(
                 _WRITE, kind, item_id, slug, planned.event.value, why, planned.at, keys
             )
+
+
+async def note_figures_changed(conn: Connection, story_ids: list[int]) -> None:
+    """UPDATED for each live story among these whose figures changed without a write of its
+    own (an outlet was re-rated, a source moved to another outlet), with its purge keys."""
+    if not story_ids:
+        return
+    await serialize_writes(conn)
+    now: datetime = await conn.fetchval("SELECT clock_timestamp()")
+    events = []
+    for row in await conn.fetch(_FIGURES_CHANGED, story_ids):
+        related = [item_key("deep_dive", row["deep_dive_id"])] if row["deep_dive_id"] else []
+        topics = [*([row["category"]] if row["category"] else []), *row["topics"]]
+        keys = purge_keys("story", row["id"], topics, related)
+        events.append(("story", row["id"], row["slug"], Event.UPDATED.value, None, now, keys))
+    await conn.executemany(_WRITE, events)
 
 
 def _removal(after: dict[str, Any], takedown: str | None) -> Event:

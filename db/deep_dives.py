@@ -1,18 +1,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from db import listings
 from db.paging import (
     FeedCursor,
-    NewestFirst,
     PageKey,
+    Rows,
+    count_where,
     counts_by_owner,
     feed_window,
     fetch_pages,
     filter_conditions,
+    newest_first,
     owned_window,
 )
 from db.pool import Pool
@@ -33,6 +36,10 @@ class DeepDive:
     created_at: datetime
     updated_at: datetime
     syndicatable: bool
+    # The stored figures (content.figures.DeepDiveFigures, kept by db.figures).
+    table_of_contents: list[dict[str, Any]]
+    word_count: int
+    read_time_minutes: int
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,14 @@ class DeepDiveFilter:
 
 @dataclass(frozen=True)
 class Section:
+    """A section as written (Markdown body) and as rendered when it was written."""
+
     position: int
+    anchor: str
     heading: str
     body: str
+    body_html: str
+    body_text: str
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,8 @@ _BY_STORY_IDS = per_scope(
     )
 )
 _SECTIONS = """
-SELECT deep_dive_id AS owner, position, heading, body FROM deep_dive_sections
+SELECT deep_dive_id AS owner, position, anchor, heading, body, body_html, body_text
+FROM deep_dive_sections
 WHERE deep_dive_id = ANY($1::bigint[]) ORDER BY deep_dive_id, position
 """
 _CITATIONS = """
@@ -93,26 +106,26 @@ _ABOUT_TOPIC = """d.id IN (
     SELECT about.id FROM story_topics st JOIN deep_dives about ON about.story_id = st.story_id
     WHERE st.topic_id = {0}
 )"""
-_TOPIC_WINDOW = per_scope(
-    lambda scope: owned_window(
-        _DIVE,
-        "deep_dives d",
-        f"{_ABOUT_TOPIC.format('k.owner_id')} AND {visible_deep_dive('d', scope)}",
-        alias="d",
-        time=feed_time("d", scope),
-    )
-)
-_TOPIC_COUNTS = per_scope(
-    lambda scope: (
-        f"""
+_ROWS = per_scope(lambda scope: Rows("deep_dives d", feed_time("d", scope), "d.id"))
+_LISTED = Rows(listings.DEEP_DIVE_ENTRY, "e.published_at", "e.deep_dive_id")
+_TOPIC_LIST = "'deep-dives/topic/' || {0}"
+_TOPIC_WINDOW = {
+    Scope.PUBLIC: owned_window(
+        _DIVE, _LISTED, listings.deep_dive_entries(_TOPIC_LIST.format("k.owner_id"))
+    ),
+    Scope.PREVIEW: owned_window(_DIVE, _ROWS[Scope.PREVIEW], _ABOUT_TOPIC.format("k.owner_id")),
+}
+_TOPIC_COUNTS = {
+    Scope.PUBLIC: f"""
+SELECT k.topic_id AS owner,
+    {listings.visible_count("deep_dive_listings", _TOPIC_LIST.format("k.topic_id"))} AS n
+FROM unnest($1::bigint[]) AS k(topic_id)""",
+    Scope.PREVIEW: f"""
 SELECT k.topic_id AS owner, (
-    SELECT count(*) FROM deep_dives d
-    WHERE {_ABOUT_TOPIC.format("k.topic_id")} AND {visible_deep_dive("d", scope)}
+    SELECT count(*) FROM deep_dives d WHERE {_ABOUT_TOPIC.format("k.topic_id")}
 ) AS n
-FROM unnest($1::bigint[]) AS k(topic_id)
-"""
-    )
-)
+FROM unnest($1::bigint[]) AS k(topic_id)""",
+}
 
 
 async def deep_dives_by_ids(
@@ -157,25 +170,32 @@ async def topic_deep_dive_counts(
     return await counts_by_owner(pool, _TOPIC_COUNTS[scope], topic_ids)
 
 
+_TOPIC_ID = "(SELECT id FROM topics WHERE slug = {0})"
 _FILTER_SQL = {
     "category": """EXISTS (SELECT 1 FROM stories fs JOIN topics c ON c.id = fs.category_id
                    WHERE fs.id = d.story_id AND c.slug = {value})""",
-    "topic": _ABOUT_TOPIC.format("(SELECT id FROM topics WHERE slug = {value})"),
+    "topic": _ABOUT_TOPIC.format(_TOPIC_ID.format("{value}")),
     "published_after": "d.published_at >= {value}",
     "published_before": "d.published_at < {value}",
     "syndicatable": "d.syndicatable = {value}",
 }
 
 
-_LIST = NewestFirst(_DIVE, "deep_dives d", "d")
+def _where(dive_filter: DeepDiveFilter, scope: Scope) -> tuple[Rows, list[str], list[Any]]:
+    """Readers page through a listing: every deep dive, or a topic's when the filter names
+    one; a preview through every deep dive."""
+    listed = scope is Scope.PUBLIC
+    topic = listed and dive_filter.topic is not None
 
+    def condition(field: str, slot: str) -> str:
+        if field == "topic" and topic:
+            return listings.deep_dive_entries(_TOPIC_LIST.format(_TOPIC_ID.format(slot)))
+        return _FILTER_SQL[field].replace("{value}", slot)
 
-def _where(dive_filter: DeepDiveFilter, scope: Scope) -> tuple[list[str], list[Any]]:
-    return filter_conditions(
-        dive_filter,
-        lambda field, slot: _FILTER_SQL[field].replace("{value}", slot),
-        visible_deep_dive("d", scope),
-    )
+    where, args = filter_conditions(dive_filter, condition, visible_deep_dive("d", scope))
+    if listed and not topic:
+        where.insert(0, listings.deep_dive_entries(f"'{listings.ALL_DEEP_DIVES}'"))
+    return (_LISTED if listed else _ROWS[scope]), where, args
 
 
 async def deep_dive_feed(
@@ -186,12 +206,23 @@ async def deep_dive_feed(
     scope: Scope = Scope.PUBLIC,
 ) -> list[DeepDive]:
     """Up to first + 1 visible deep dives, newest first, after the cursor."""
-    where, args = _where(dive_filter, scope)
-    rows = await _LIST.page(pool, where, args, scope=scope, first=first, after=after)
-    return [build(DeepDive, row) for row in rows]
+    rows, where, args = _where(dive_filter, scope)
+    found = await newest_first(pool, _DIVE, rows, where, args, first=first, after=after)
+    return [build(DeepDive, row) for row in found]
 
 
 async def deep_dive_feed_count(
     pool: Pool, dive_filter: DeepDiveFilter, scope: Scope = Scope.PUBLIC
 ) -> int:
-    return await _LIST.count(pool, *_where(dive_filter, scope))
+    """How many deep dives the list holds: a stored list size for every deep dive or one
+    topic's (constant time), else a count of the matches."""
+    given = [f.name for f in fields(dive_filter) if getattr(dive_filter, f.name) is not None]
+    if scope is Scope.PUBLIC and given in ([], ["topic"]):
+        key = (
+            _TOPIC_LIST.format(_TOPIC_ID.format("$1")) if given else f"'{listings.ALL_DEEP_DIVES}'"
+        )
+        args = [dive_filter.topic] if given else []
+        sql = f"SELECT {listings.visible_count('deep_dive_listings', key)}"
+        count: int = await pool.fetchval(sql, *args)
+        return count
+    return await count_where(pool, *_where(dive_filter, scope))

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import asyncpg
-import orjson
 
 from content.documents import Invalid, Path, Problem, natural_key
 from content.sentiment import infer_sentiment
-from db import audit, changes, search
+from db import audit, changes, figures, search
 from db.pool import Connection, Pool
 
 
@@ -116,9 +114,8 @@ def _stored(row: Any) -> Stored:
 
 
 def _json(value: Any) -> Any:
-    if isinstance(value, list):
-        return [orjson.loads(item) for item in value]
-    return orjson.loads(value)
+    """jsonb arrives decoded (db.pool's codec); a jsonb[] as a list of decoded values."""
+    return list(value) if isinstance(value, list) else value
 
 
 async def stored_by_key(conn: Connection, kind: str, key: str) -> Stored | None:
@@ -259,6 +256,8 @@ async def apply(
                 saved.before_version,
                 saved.after_version,
             )
+    if kind == "outlet" and saved.outcome == "updated":
+        await figures.drain(pool)  # the stories a new rating changed
     return saved
 
 
@@ -274,6 +273,7 @@ async def _save_over(
     Stories and deep dives also note what the write means to readers (db.changes)."""
     if stored is not None and stored.document == document:
         return Saved("unchanged", stored.id, stored.version, stored.version)
+    await changes.serialize_writes(conn)
     key = document[_KEY[kind]]
     renamed = stored is not None and stored.document[_KEY[kind]] != key
     if renamed and await stored_by_key(conn, kind, key) is not None:
@@ -348,7 +348,33 @@ async def _write_source(
 ) -> tuple[int, int | None]:
     outlet_id = await _one_id(conn, "outlets", "slug", d["outlet"], "outlet", "outlet")
     values = {name: value for name, value in d.items() if name != "outlet"}
-    return await _write_row(conn, values | {"outlet_id": outlet_id}, stored, table="sources")
+    saved = await _write_row(conn, values | {"outlet_id": outlet_id}, stored, table="sources")
+    if stored is not None and _changed(stored, d, _SOURCE_FIGURE_INPUTS):
+        citing = [row[0] for row in await conn.fetch(_CITING, saved[0])]
+        changed = await figures.refresh_stories(conn, citing)
+        await changes.note_figures_changed(conn, changed)
+    return saved
+
+
+# What a story's figures read of its sources and their outlets (content.figures.SourceFacts).
+_SOURCE_FIGURE_INPUTS = ("outlet", "published_at")
+_OUTLET_FIGURE_INPUTS = ("bias", "factuality", "country")
+_CITING = "SELECT story_id FROM story_sources WHERE source_id = $1"
+
+
+def _changed(stored: Stored, document: dict[str, Any], names: tuple[str, ...]) -> bool:
+    return any(stored.document[name] != document[name] for name in names)
+
+
+async def _write_outlet(
+    conn: Connection, d: dict[str, Any], stored: Stored | None
+) -> tuple[int, int | None]:
+    """A re-rated outlet queues the stories citing it; db.figures.drain recomputes them in
+    short transactions of their own once this one commits."""
+    saved = await _write_row(conn, d, stored, table="outlets")
+    if stored is not None and _changed(stored, d, _OUTLET_FIGURE_INPUTS):
+        await figures.queue_outlet(conn, saved[0])
+    return saved
 
 
 async def _write_story(
@@ -378,6 +404,7 @@ async def _write_story(
     await _replace_links(conn, "story_sources", story_id, source_ids)
     await _replace_links(conn, "story_topics", story_id, topic_ids)
     await search.refresh(conn, "story", [story_id])
+    await figures.refresh_stories(conn, [story_id])
     return story_id, version
 
 
@@ -427,6 +454,7 @@ async def _write_deep_dive(
     )
     await _replace_links(conn, "deep_dive_key_actors", dive_id, actor_ids)
     await search.refresh(conn, "deep_dive", [dive_id])
+    await figures.refresh_deep_dives(conn, [dive_id])
     return dive_id, version
 
 
@@ -440,7 +468,7 @@ async def _write_topic(
 
 
 _WRITERS: dict[str, Any] = {
-    "outlet": partial(_write_row, table="outlets"),
+    "outlet": _write_outlet,
     "topic": _write_topic,
     "source": _write_source,
     "story": _write_story,

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from db.records import build, grouped
-from db.visibility import Scope, feed_time
 
 T = TypeVar("T")
 FeedCursor = tuple[datetime, int]
@@ -43,17 +42,27 @@ async def fetch_pages(keys: Sequence[PageKey[C]], fetch_window: FetchWindow[C, T
     return [pages[key] for key in keys]
 
 
-def owned_window(columns: str, rows: str, condition: str, *, alias: str, time: str) -> str:
-    """A statement for feed_window: per owner id (`k.owner_id` in `condition`), the rows of
-    `rows` that meet `condition`, newest first by `time` then `alias`.id, after the cursor."""
+@dataclass(frozen=True)
+class Rows:
+    """What a newest-first list pages through: the FROM clause `source`, sorted by `time`
+    then `key`, both descending (a cursor is a (time, key) pair)."""
+
+    source: str
+    time: str
+    key: str
+
+
+def owned_window(columns: str, rows: Rows, condition: str) -> str:
+    """A statement for feed_window: per owner id (`k.owner_id` in `condition`), the rows
+    that meet `condition`, newest first, after the cursor."""
     return f"""
 SELECT k.owner_id AS owner, p.*
 FROM unnest($1::bigint[]) AS k(owner_id)
 CROSS JOIN LATERAL (
-    SELECT {columns} FROM {rows}
+    SELECT {columns} FROM {rows.source}
     WHERE {condition}
-      AND ($3::timestamptz IS NULL OR ({time}, {alias}.id) < ($3, $4))
-    ORDER BY {time} DESC, {alias}.id DESC
+      AND ($3::timestamptz IS NULL OR ({rows.time}, {rows.key}) < ($3, $4))
+    ORDER BY {rows.time} DESC, {rows.key} DESC
     LIMIT $2
 ) AS p
 """
@@ -94,39 +103,31 @@ def filter_conditions(
     return where, args
 
 
-@dataclass(frozen=True)
-class NewestFirst:
-    """A filtered list read newest first: `columns` of `rows` (e.g. "stories s"), whose
-    alias is `alias`; the WHERE conditions come from filter_conditions."""
+async def newest_first(
+    pool: Any,
+    columns: str,
+    rows: Rows,
+    where: list[str],
+    args: list[Any],
+    *,
+    first: int,
+    after: FeedCursor | None,
+) -> list[Any]:
+    """Up to first + 1 of the rows that meet every condition in `where`, newest first, after
+    the cursor."""
+    where, args = list(where), list(args)
+    if after is not None:
+        args += list(after)
+        where.append(f"({rows.time}, {rows.key}) < (${len(args) - 1}, ${len(args)})")
+    args.append(first + 1)
+    sql = f"""SELECT {columns} FROM {rows.source} WHERE {" AND ".join(where)}
+        ORDER BY {rows.time} DESC, {rows.key} DESC LIMIT ${len(args)}"""
+    found: list[Any] = await pool.fetch(sql, *args)
+    return found
 
-    columns: str
-    rows: str
-    alias: str
 
-    async def page(
-        self,
-        pool: Any,
-        where: list[str],
-        args: list[Any],
-        *,
-        scope: Scope,
-        first: int,
-        after: FeedCursor | None,
-    ) -> list[Any]:
-        """Up to first + 1 rows, newest first (db.visibility.feed_time) then by id, after the
-        cursor."""
-        time = feed_time(self.alias, scope)
-        where, args = list(where), list(args)
-        if after is not None:
-            args += list(after)
-            where.append(f"({time}, {self.alias}.id) < (${len(args) - 1}, ${len(args)})")
-        args.append(first + 1)
-        sql = f"""SELECT {self.columns} FROM {self.rows} WHERE {" AND ".join(where)}
-            ORDER BY {time} DESC, {self.alias}.id DESC LIMIT ${len(args)}"""
-        rows: list[Any] = await pool.fetch(sql, *args)
-        return rows
-
-    async def count(self, pool: Any, where: list[str], args: list[Any]) -> int:
-        sql = f"SELECT count(*) FROM {self.rows} WHERE {' AND '.join(where)}"
-        count: int = await pool.fetchval(sql, *args)
-        return count
+async def count_where(pool: Any, rows: Rows, where: list[str], args: list[Any]) -> int:
+    """How many of the rows meet every condition in `where` (reads each of them)."""
+    sql = f"SELECT count(*) FROM {rows.source} WHERE {' AND '.join(where)}"
+    count: int = await pool.fetchval(sql, *args)
+    return count

@@ -5,11 +5,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import orjson
 from asyncpg import Connection
 from asyncpg.pool import Pool
 
 ConnectionSetup = Callable[[Connection], Awaitable[None]]
-__all__ = ["Connection", "ConnectionSetup", "Pool"]
+StatementTimeout = asyncpg.QueryCanceledError
+"""What a statement raises when PostgreSQL cancels it (statement_timeout)."""
+__all__ = ["Connection", "ConnectionSetup", "Pool", "StatementTimeout"]
 
 # Statements asyncpg sends on its own: type introspection on a connection's first use of a
 # type, the JIT toggle around it, and the reset query a pool runs when a connection returns.
@@ -63,6 +66,7 @@ async def create_pool(
         url,
         min_size=min_size,
         max_size=max_size,
+        init=_decode_json,
         setup=setup,
         server_settings={
             "statement_timeout": str(statement_timeout_ms),
@@ -71,6 +75,17 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def _decode_json(conn: Connection) -> None:
+    """jsonb values arrive as Python values (stored figures such as a story's shares)."""
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_encode, decoder=orjson.loads, format="text"
+    )
+
+
+def _encode(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def schema_revision(pool: Pool) -> str | None:

@@ -25,7 +25,7 @@ from typing import Any
 from db import audit
 from db.pool import Connection, Pool
 from db.records import build, grouped
-from db.stories import STORY_COLUMNS, Coverage, Story, coverage_of
+from db.stories import STORY_COLUMNS, Story
 from db.text_search import SEARCH_CONFIG
 from db.visibility import visible, visible_deep_dive
 
@@ -45,7 +45,6 @@ class RelatedKey:
 @dataclass(frozen=True)
 class Candidate:
     story: Story
-    coverage: Coverage
     relevance: float
     topic_score: float  # 0-1: share of the item's topic weight this candidate shares
     shared_topic_ids: list[int]  # rarest first
@@ -74,21 +73,17 @@ _WORDS = f"""(SELECT coalesce(string_agg(quote_literal(w), ' | '), '')::tsquery
 
 
 _CANDIDATE_COLUMNS = f"""r.relevance, r.topic_score, r.shared AS shared_topic_ids, r.text_score,
-    r.same_category, r.semantic_score, r.pin,
-    coalesce(c.lefts, 0) AS lefts, coalesce(c.centers, 0) AS centers,
-    coalesce(c.rights, 0) AS rights, coalesce(c.unrated, 0) AS unrated, c.blindspot,
-    {STORY_COLUMNS}"""
+    r.same_category, r.semantic_score, r.pin, {STORY_COLUMNS}"""
 
 
 def _chosen(limit: str, *, per_owner: bool) -> str:
     """The end of every candidate statement: the best `limit` rows of a `ranked` CTE (id,
-    rank, scores; `owner` when per_owner) with their story and its coverage."""
+    rank, scores; `owner` when per_owner) with their story."""
     owner = "r.owner, " if per_owner else ""
     return f"""
 SELECT {owner}{_CANDIDATE_COLUMNS}
 FROM ranked r
 JOIN stories s ON s.id = r.id
-LEFT JOIN LATERAL {coverage_of("r.id")} AS c ON TRUE
 WHERE r.rank <= {limit}
 ORDER BY {owner}r.rank
 """
@@ -225,12 +220,8 @@ async def related(
 
 
 def _candidate(row: Any) -> Candidate:
-    story = build(Story, row)
     return Candidate(
-        story=story,
-        coverage=Coverage(
-            story.id, row["lefts"], row["centers"], row["rights"], row["unrated"], row["blindspot"]
-        ),
+        story=build(Story, row),
         relevance=row["relevance"],
         topic_score=row["topic_score"],
         shared_topic_ids=list(row["shared_topic_ids"]),

@@ -1,22 +1,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from db import listings
 from db.paging import (
     FeedCursor,
-    NewestFirst,
     PageKey,
+    Rows,
+    count_where,
     counts_by_owner,
     feed_window,
     fetch_pages,
     filter_conditions,
+    newest_first,
     owned_window,
 )
 from db.pool import Pool
-from db.records import build, columns, grouped, in_key_order
+from db.records import build, columns, in_key_order
 from db.text_search import tsquery
 from db.visibility import Scope, feed_time, lifecycle_status, per_scope, visible
 
@@ -40,6 +43,24 @@ class Story:
     created_at: datetime
     updated_at: datetime
     syndicatable: bool
+    # The stored figures (content.figures.StoryFigures, kept by db.figures).
+    source_count: int
+    lefts: int
+    centers: int
+    rights: int
+    unrated: int
+    left_percent: int | None
+    center_percent: int | None
+    right_percent: int | None
+    dominant_side: str
+    coverage_label: str
+    blindspot: str | None
+    factuality_shares: list[dict[str, Any]]
+    country_shares: list[dict[str, Any]]
+    earliest_source_at: datetime | None
+    latest_source_at: datetime | None
+    word_count: int
+    read_time_minutes: int
 
 
 @dataclass(frozen=True)
@@ -58,45 +79,6 @@ class StoryFilter:
     syndicatable: bool | None = None
 
 
-@dataclass(frozen=True)
-class Coverage:
-    """How a story's sources fold into sides, and its blindspot (view story_coverage)."""
-
-    story_id: int
-    lefts: int
-    centers: int
-    rights: int
-    unrated: int
-    blindspot: str | None
-
-
-@dataclass(frozen=True)
-class Facet:
-    """How many of a story's sources share one value (None: the outlet has none)."""
-
-    value: str | None
-    count: int
-
-
-@dataclass(frozen=True)
-class CoverageDetail:
-    """A story's sources by outlet factuality and by outlet country, and when they ran."""
-
-    story_id: int
-    factuality: list[Facet]
-    countries: list[Facet]
-    earliest_source_at: datetime | None
-    latest_source_at: datetime | None
-
-
-def coverage_of(story_id: str) -> str:
-    """The story_coverage row of one story, as a subquery to select from or join LATERAL.
-
-    OFFSET 0 keeps the planner from merging the view into the outer query, where it would
-    aggregate the sources of every story (seconds on 1M stories) instead of this one's."""
-    return f"(SELECT * FROM story_coverage cov WHERE cov.story_id = {story_id} OFFSET 0)"
-
-
 # Fixed SQL per filter field; only values travel as parameters. `{s}` is the stories row's
 # alias, `{value}` the parameter slot.
 _FILTER_SQL = {
@@ -109,7 +91,7 @@ _FILTER_SQL = {
     "published_after": "{s}.published_at >= {value}",
     "published_before": "{s}.published_at < {value}",
     "sentiment": "coalesce({s}.sentiment, {s}.sentiment_inferred) = {value}",
-    "blindspot": f"(SELECT c.blindspot FROM {coverage_of('{s}.id')} AS c) = ANY({{value}}::text[])",
+    "blindspot": "{s}.blindspot = ANY({value}::text[])",
     "query": f"{{s}}.search_vector @@ {tsquery('{value}')}",
     "statuses": f"{lifecycle_status('{s}')} = ANY({{value}}::text[])",
     "syndicatable": "{s}.syndicatable = {value}",
@@ -122,8 +104,18 @@ def story_condition(field: str, alias: str, slot: str) -> str:
     return _FILTER_SQL[field].format(s=alias, value=slot)
 
 
+# Filters that name a list of db.listings: a public read pages through its entries.
+_LISTED_BY = {
+    "category": "'stories/category/' || (SELECT id FROM topics WHERE slug = {value})",
+    "topic": "'stories/topic/' || (SELECT id FROM topics WHERE slug = {value})",
+    "outlet": "'stories/outlet/' || (SELECT id FROM outlets WHERE slug = {value})",
+    "blindspot": """'stories/blindspot' || CASE WHEN cardinality({value}::text[]) = 1
+        THEN '/' || ({value}::text[])[1] ELSE '' END""",
+}
+
 STORY_COLUMNS = columns(Story, "s", status=lifecycle_status("s"))
-_LIST = NewestFirst(STORY_COLUMNS, "stories s", "s")
+_ROWS = per_scope(lambda scope: Rows("stories s", feed_time("s", scope), "s.id"))
+_LISTED = Rows(listings.STORY_ENTRY, "e.published_at", "e.story_id")
 _BY_IDS = per_scope(
     lambda scope: (
         f"SELECT {STORY_COLUMNS} FROM stories s "
@@ -135,62 +127,42 @@ _BY_SLUG = per_scope(
         f"SELECT {STORY_COLUMNS} FROM stories s WHERE s.slug = $1 AND {visible('s', scope)}"
     )
 )
-_COVERAGE = f"""
-SELECT {columns(Coverage, "c")} FROM story_coverage c WHERE c.story_id = ANY($1::bigint[])
-"""
-_TOPIC_WINDOW = per_scope(
-    lambda scope: owned_window(
-        STORY_COLUMNS,
-        "story_topics st JOIN stories s ON s.id = st.story_id",
-        f"st.topic_id = k.owner_id AND {visible('s', scope)}",
-        alias="s",
-        time=feed_time("s", scope),
-    )
-)
-_TOPIC_COUNTS = per_scope(
-    lambda scope: (
-        f"""
-SELECT st.topic_id AS owner, count(*) AS n
-FROM story_topics st JOIN stories s ON s.id = st.story_id
-WHERE st.topic_id = ANY($1::bigint[]) AND {visible("s", scope)}
-GROUP BY st.topic_id
-"""
-    )
-)
 
-# GROUPING(...) tells the grouping sets apart: 1 by factuality, 2 by country, 3 the whole story.
-_COVERAGE_DETAIL = """
-SELECT ss.story_id, GROUPING(o.factuality, o.country) AS facet, o.factuality, o.country,
-    count(*) AS n, min(so.published_at) AS earliest, max(so.published_at) AS latest
-FROM story_sources ss
-JOIN sources so ON so.id = ss.source_id
-JOIN outlets o ON o.id = so.outlet_id
-WHERE ss.story_id = ANY($1::bigint[])
-GROUP BY GROUPING SETS ((ss.story_id, o.factuality), (ss.story_id, o.country), (ss.story_id))
-ORDER BY ss.story_id, n DESC, o.factuality, o.country
-"""
-_OUTLET_WINDOW = per_scope(
-    lambda scope: owned_window(
-        STORY_COLUMNS,
-        "stories s",
-        f"""s.id IN (SELECT ss.story_id FROM story_sources ss
-            JOIN sources so ON so.id = ss.source_id WHERE so.outlet_id = k.owner_id)
-        AND {visible("s", scope)}""",
-        alias="s",
-        time=feed_time("s", scope),
+
+def _owned(owner: str, preview_condition: str) -> dict[Scope, str]:
+    """Per-owner windows of the stories a topic or an outlet lists: its listing for readers,
+    `preview_condition` (on `s`, owner `k.owner_id`) over every story in a preview."""
+    listed = owned_window(
+        STORY_COLUMNS, _LISTED, listings.story_entries(f"'stories/{owner}/' || k.owner_id")
     )
+    preview = owned_window(STORY_COLUMNS, _ROWS[Scope.PREVIEW], preview_condition)
+    return {Scope.PUBLIC: listed, Scope.PREVIEW: preview}
+
+
+def _owned_counts(owner: str, preview_sql: str) -> dict[Scope, str]:
+    listed = listings.visible_count("story_listings", f"'stories/{owner}/' || k.owner")
+    public = f"SELECT k.owner, {listed} AS n FROM unnest($1::bigint[]) AS k(owner)"
+    return {Scope.PUBLIC: public, Scope.PREVIEW: preview_sql}
+
+
+_TOPIC_WINDOW = _owned(
+    "topic", "s.id IN (SELECT st.story_id FROM story_topics st WHERE st.topic_id = k.owner_id)"
 )
-_OUTLET_COUNTS = per_scope(
-    lambda scope: (
-        f"""
-SELECT so.outlet_id AS owner, count(DISTINCT s.id) AS n
-FROM sources so
-JOIN story_sources ss ON ss.source_id = so.id
-JOIN stories s ON s.id = ss.story_id
-WHERE so.outlet_id = ANY($1::bigint[]) AND {visible("s", scope)}
-GROUP BY so.outlet_id
-"""
-    )
+_TOPIC_COUNTS = _owned_counts(
+    "topic",
+    """SELECT st.topic_id AS owner, count(*) AS n FROM story_topics st
+       WHERE st.topic_id = ANY($1::bigint[]) GROUP BY st.topic_id""",
+)
+_OUTLET_WINDOW = _owned(
+    "outlet",
+    """s.id IN (SELECT ss.story_id FROM story_sources ss
+        JOIN sources so ON so.id = ss.source_id WHERE so.outlet_id = k.owner_id)""",
+)
+_OUTLET_COUNTS = _owned_counts(
+    "outlet",
+    """SELECT so.outlet_id AS owner, count(DISTINCT ss.story_id) AS n
+       FROM sources so JOIN story_sources ss ON ss.source_id = so.id
+       WHERE so.outlet_id = ANY($1::bigint[]) GROUP BY so.outlet_id""",
 )
 
 
@@ -214,24 +186,52 @@ async def story_feed(
     scope: Scope = Scope.PUBLIC,
 ) -> list[Story]:
     """Up to first + 1 visible stories, newest first, after the cursor."""
-    where, args = _where(story_filter, scope)
-    rows = await _LIST.page(pool, where, args, scope=scope, first=first, after=after)
-    return [build(Story, row) for row in rows]
+    rows, where, args = _where(story_filter, scope)
+    found = await newest_first(pool, STORY_COLUMNS, rows, where, args, first=first, after=after)
+    return [build(Story, row) for row in found]
 
 
 async def story_feed_count(
     pool: Pool, story_filter: StoryFilter, scope: Scope = Scope.PUBLIC
 ) -> int:
-    return await _LIST.count(pool, *_where(story_filter, scope))
+    """How many stories the list holds: a stored list size when the list is all stories or
+    one listed filter (constant time), else a count of the matches."""
+    lead = _lead(story_filter, scope)
+    given = [f.name for f in fields(story_filter) if getattr(story_filter, f.name) is not None]
+    if scope is Scope.PUBLIC and given == ([lead] if lead else []):
+        key = _LISTED_BY[lead].format(value="$1") if lead else f"'{listings.ALL_STORIES}'"
+        args = [getattr(story_filter, lead)] if lead else []
+        count: int = await pool.fetchval(
+            f"SELECT {listings.visible_count('story_listings', key)}", *args
+        )
+        return count
+    return await count_where(pool, *_where(story_filter, scope))
 
 
-async def coverage_by_story_ids(pool: Pool, story_ids: Sequence[int]) -> list[Coverage]:
-    rows = await pool.fetch(_COVERAGE, list(story_ids))
-    found = in_key_order(story_ids, (build(Coverage, row) for row in rows), lambda c: c.story_id)
-    return [
-        c or Coverage(story_id, 0, 0, 0, 0, None)
-        for story_id, c in zip(story_ids, found, strict=True)
-    ]
+def _lead(story_filter: StoryFilter, scope: Scope) -> str | None:
+    """The listed filter a public read pages through (the most selective kind first)."""
+    if scope is not Scope.PUBLIC:
+        return None
+    return next(
+        (
+            f
+            for f in ("topic", "outlet", "category", "blindspot")
+            if getattr(story_filter, f) is not None
+        ),
+        None,
+    )
+
+
+def _where(story_filter: StoryFilter, scope: Scope) -> tuple[Rows, list[str], list[Any]]:
+    lead = _lead(story_filter, scope)
+
+    def condition(field: str, slot: str) -> str:
+        if field == lead:
+            return listings.story_entries(_LISTED_BY[field].format(value=slot))
+        return story_condition(field, "s", slot)
+
+    where, args = filter_conditions(story_filter, condition, visible("s", scope))
+    return (_LISTED if lead else _ROWS[scope]), where, args
 
 
 async def topic_story_pages(
@@ -245,31 +245,6 @@ async def topic_story_counts(
     pool: Pool, topic_ids: Sequence[int], scope: Scope = Scope.PUBLIC
 ) -> list[int]:
     return await counts_by_owner(pool, _TOPIC_COUNTS[scope], topic_ids)
-
-
-def _where(story_filter: StoryFilter, scope: Scope) -> tuple[list[str], list[Any]]:
-    return filter_conditions(
-        story_filter, lambda field, slot: story_condition(field, "s", slot), visible("s", scope)
-    )
-
-
-async def coverage_details_by_story_ids(
-    pool: Pool, story_ids: Sequence[int]
-) -> list[CoverageDetail]:
-    rows = await pool.fetch(_COVERAGE_DETAIL, list(story_ids))
-    per_story = grouped(story_ids, ((row["story_id"], row) for row in rows))
-    return [_detail(story_id, found) for story_id, found in zip(story_ids, per_story, strict=True)]
-
-
-def _detail(story_id: int, rows: list[Any]) -> CoverageDetail:
-    whole = next((row for row in rows if row["facet"] == 3), None)
-    return CoverageDetail(
-        story_id,
-        factuality=[Facet(row["factuality"], row["n"]) for row in rows if row["facet"] == 1],
-        countries=[Facet(row["country"], row["n"]) for row in rows if row["facet"] == 2],
-        earliest_source_at=whole["earliest"] if whole else None,
-        latest_source_at=whole["latest"] if whole else None,
-    )
 
 
 async def outlet_story_pages(

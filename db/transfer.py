@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from content.documents import KINDS, Invalid, natural_key, parse
-from db import audit, editorial
+from db import audit, editorial, figures
 from db.pool import Pool
 
 
@@ -68,10 +68,11 @@ async def import_lines(
 
     async def flush() -> bool:
         """Commit the batch; False when strict mode hit a bad line (the lines before it are
-        committed, the checkpoint says so)."""
+        committed, the checkpoint says so). Re-rated outlets' stories are recomputed then."""
         async with pool.acquire() as conn, conn.transaction():
             ok, last = await save_batch(conn)
         report.last_committed_line = last  # only once the transaction has committed
+        await figures.drain(pool)
         progress(len(batch))
         batch.clear()
         return ok

@@ -30,7 +30,7 @@ class Mutation(EditorialMutation, RecommendationMutation, AdminMutation, Webhook
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # Caller mistakes are answered, not logged; only our own failures are logged.
-        log_unexpected(errors)
+        log_unexpected(errors, getattr(execution_context, "operation_name", None))
 
 
 def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: int = 15) -> Schema:

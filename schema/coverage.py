@@ -6,9 +6,8 @@ from datetime import datetime
 
 import strawberry
 
-from content.figures import BLINDSPOT_MIN_SHARE, BLINDSPOT_MIN_SOURCES, Coverage, shares
-from db import stories as db_stories
-from db.stories import CoverageDetail, Facet
+from content.figures import BLINDSPOT_MIN_SHARE, BLINDSPOT_MIN_SOURCES
+from db.stories import Story
 from schema.enums import Blindspot, Factuality
 
 
@@ -68,31 +67,23 @@ class StoryCoverage:
     )
 
 
-def sides(found: db_stories.Coverage) -> Coverage:
-    """A story's stored coverage counts as the figures module takes them."""
-    return Coverage(found.lefts, found.centers, found.rights, found.unrated)
-
-
-def _percents(facets: list[Facet]) -> tuple[int, ...]:
-    return shares(tuple(facet.count for facet in facets)) or ()
-
-
-def story_coverage(detail: CoverageDetail, blindspot: str | None) -> StoryCoverage:
+def story_coverage(story: Story) -> StoryCoverage:
+    """A story's stored coverage figures (db.figures) as the API shows them."""
     return StoryCoverage(
         factuality=[
             FactualityShare(
-                rating=Factuality(facet.value) if facet.value else None,
-                count=facet.count,
-                percent=percent,
+                rating=Factuality(share["value"]) if share["value"] else None,
+                count=share["count"],
+                percent=share["percent"],
             )
-            for facet, percent in zip(detail.factuality, _percents(detail.factuality), strict=True)
+            for share in story.factuality_shares
         ],
         countries=[
-            CountryShare(country=facet.value, count=facet.count, percent=percent)
-            for facet, percent in zip(detail.countries, _percents(detail.countries), strict=True)
+            CountryShare(country=share["value"], count=share["count"], percent=share["percent"])
+            for share in story.country_shares
         ],
-        blindspot=Blindspot(blindspot) if blindspot else None,
+        blindspot=Blindspot(story.blindspot) if story.blindspot else None,
         blindspot_rule=RULE,
-        earliest_source_at=detail.earliest_source_at,
-        latest_source_at=detail.latest_source_at,
+        earliest_source_at=story.earliest_source_at,
+        latest_source_at=story.latest_source_at,
     )

@@ -5,10 +5,9 @@ from datetime import datetime
 import strawberry
 
 from content.access import may_read_full_text
-from content.figures import read_time_minutes, word_count
-from content.text import RenderedSection
 from content.web_metadata import Page
 from db.deep_dives import DeepDive as DeepDiveRecord
+from db.deep_dives import Section as SectionRecord
 from db.visibility import Scope
 from schema.common import Share, share
 from schema.context import Info
@@ -31,25 +30,25 @@ class TocEntry:
 
 @strawberry.type(description="A section of a deep dive: a heading and a Markdown body.")
 class Section:
-    rendered: strawberry.Private[RenderedSection]
+    record: strawberry.Private[SectionRecord]
 
     @strawberry.field(description="Fragment id, stable and unique within the deep dive.")
     def anchor(self) -> str:
-        return self.rendered.anchor
+        return self.record.anchor
 
     @strawberry.field(description="The section's heading, plain text.")
     def heading(self) -> str:
-        return self.rendered.heading
+        return self.record.heading
 
     @strawberry.field(
         description="The body as sanitised HTML (default), the Markdown as written, or text."
     )
     def body(self, format: BodyFormat = BodyFormat.HTML) -> str:
         if format is BodyFormat.MARKDOWN:
-            return self.rendered.markdown
+            return self.record.body
         if format is BodyFormat.TEXT:
-            return self.rendered.text
-        return self.rendered.html
+            return self.record.body_text
+        return self.record.body_html
 
 
 @strawberry.type(description="A source a deep dive rests on, and what it supports.")
@@ -105,26 +104,16 @@ class DeepDive(Publishable, WebPage):
         return self.record.updated_at
 
     @strawberry.field(description="Words in the title, dek, headings and section bodies.")
-    async def word_count(self, info: Info) -> int:
-        sections = await self._sections(info)
-        parts = [self.record.title, self.record.dek]
-        for section in sections:
-            parts += [section.heading, section.text]  # the text includes sub-headings
-        return word_count("\n".join(parts))
+    def word_count(self) -> int:
+        return self.record.word_count
 
     @strawberry.field(description="Minutes to read at 230 words a minute, at least 1.")
-    async def read_time_minutes(self, info: Info) -> int:
-        return read_time_minutes(await self.word_count(info))
+    def read_time_minutes(self) -> int:
+        return self.record.read_time_minutes
 
     @strawberry.field(description="Section headings and the sub-headings inside them, in order.")
-    async def table_of_contents(self, info: Info) -> list[TocEntry]:
-        entries = []
-        for section in await self._sections(info):
-            entries.append(TocEntry(anchor=section.anchor, title=section.heading, level=2))
-            entries += [
-                TocEntry(anchor=h.anchor, title=h.title, level=h.level) for h in section.subheadings
-            ]
-        return entries
+    def table_of_contents(self) -> list[TocEntry]:
+        return [TocEntry(**entry) for entry in self.record.table_of_contents]
 
     @strawberry.field(
         description="The body, section by section. FORBIDDEN for PARTNER keys when the deep "
@@ -137,7 +126,8 @@ class DeepDive(Publishable, WebPage):
                 "and dek, not its full text.",
                 reason="NOT_SYNDICATABLE",
             )
-        return [Section(rendered=section) for section in await self._sections(info)]
+        found = await info.context.loaders.sections_by_deep_dive.load(self.record.id)
+        return [Section(record=section) for section in found]
 
     @strawberry.field(description="The people, organisations and programs the analysis is about.")
     async def key_actors(self, info: Info) -> list[Topic]:
@@ -184,7 +174,7 @@ class DeepDive(Publishable, WebPage):
             modified=r.updated_at,
             section=await section_name(info, story.category_id),
             keywords=await topic_names(info, topic_ids),
-            word_count=await self.word_count(info),
+            word_count=r.word_count,
             citations=await cited(info, [s for s in sources if s is not None]),
             about=story_url(info, story.slug),
         )
@@ -194,9 +184,6 @@ class DeepDive(Publishable, WebPage):
         # Visible deep dives belong to visible stories; the loaders enforce both.
         assert record is not None, "a visible deep dive's story is visible"
         return Story(record=record, scope=self.scope)
-
-    async def _sections(self, info: Info) -> list[RenderedSection]:
-        return await info.context.loaders.rendered_sections_by_deep_dive.load(self.record.id)
 
 
 def deep_dive_url(info: Info, slug: str) -> str:

@@ -7,9 +7,15 @@ from typing import Any, ClassVar
 
 from graphql import GraphQLError
 
+from db.pool import StatementTimeout
+
 log = logging.getLogger("newsgraph.errors")
 
 MASKED_MESSAGE = "Internal server error."
+TIMEOUT_MESSAGE = (
+    "The query took longer than the database allows and was cancelled: ask for fewer items "
+    "or fields (totalCount of a filtered list counts every match), or retry later."
+)
 _TOO_COMPLEX_MARKERS = (
     "exceeds maximum operation depth",
     "aliases found",
@@ -39,10 +45,16 @@ class Forbidden(ApiError):
     code = "FORBIDDEN"
 
 
+def timed_out(error: GraphQLError) -> bool:
+    """True when a statement behind the error hit the statement timeout."""
+    return isinstance(error.original_error, StatementTimeout)
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors raised by our own code or libraries rather than by the caller."""
     original = error.original_error
-    return original is not None and not isinstance(original, (ApiError, GraphQLError))
+    expected = (ApiError, GraphQLError, StatementTimeout)
+    return original is not None and not isinstance(original, expected)
 
 
 def _code_for(error: GraphQLError) -> str:
@@ -60,6 +72,13 @@ def _code_for(error: GraphQLError) -> str:
 
 def coded(error: GraphQLError) -> GraphQLError:
     """The error as the client sees it: unexpected ones masked, every one with a code."""
+    if timed_out(error):
+        return GraphQLError(
+            TIMEOUT_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "QUERY_TIMEOUT"},
+        )
     if is_unexpected(error):
         return GraphQLError(
             MASKED_MESSAGE,
@@ -78,10 +97,16 @@ def coded(error: GraphQLError) -> GraphQLError:
     )
 
 
-def log_unexpected(errors: list[GraphQLError]) -> None:
+def log_unexpected(errors: list[GraphQLError], operation: str | None = None) -> None:
+    """Log our own failures, and statements that timed out, with the operation's name."""
+    name = operation or "an unnamed operation"
     for error in errors:
-        if is_unexpected(error):
-            log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        if timed_out(error):
+            log.warning("statement timeout in %s at %s", name, error.path)
+        elif is_unexpected(error):
+            log.error(
+                "unexpected error in %s at %s", name, error.path, exc_info=error.original_error
+            )
 
 
 class PersistedQueryNotFound(ApiError):

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from content.text import RenderedSection, render_sections
 from db import deep_dives, outlets, recommendations, sources, stories, topics
 from db.pool import Pool
 from db.visibility import Scope
@@ -48,10 +47,8 @@ class Loaders:
     topic_by_id: DataLoader[int, topics.Topic | None]
     topic_ids_by_story: DataLoader[int, list[int]]
     key_actor_ids_by_deep_dive: DataLoader[int, list[int]]
-    coverage_by_story: DataLoader[int, stories.Coverage]
-    coverage_detail_by_story: DataLoader[int, stories.CoverageDetail]
     deep_dive_by_story: Scoped[int, deep_dives.DeepDive | None]
-    rendered_sections_by_deep_dive: DataLoader[int, list[RenderedSection]]
+    sections_by_deep_dive: DataLoader[int, list[deep_dives.Section]]
     citations_by_deep_dive: DataLoader[int, list[deep_dives.Citation]]
     source_page_by_story: DataLoader[Any, list[sources.StorySource]]
     story_page_by_topic: Scoped[Any, list[stories.Story]]
@@ -75,10 +72,8 @@ class Loaders:
             topic_by_id=_loader(pool, topics.topics_by_ids),
             topic_ids_by_story=_loader(pool, topics.topic_ids_by_story_ids),
             key_actor_ids_by_deep_dive=_loader(pool, topics.key_actor_ids_by_deep_dive_ids),
-            coverage_by_story=_loader(pool, stories.coverage_by_story_ids),
-            coverage_detail_by_story=_loader(pool, stories.coverage_details_by_story_ids),
             deep_dive_by_story=_scoped(pool, deep_dives.deep_dives_by_story_ids),
-            rendered_sections_by_deep_dive=_loader(pool, _rendered_sections),
+            sections_by_deep_dive=_loader(pool, deep_dives.sections_by_deep_dive_ids),
             citations_by_deep_dive=_loader(pool, deep_dives.citations_by_deep_dive_ids),
             source_page_by_story=_loader(pool, sources.story_source_pages),
             story_page_by_topic=_scoped(pool, stories.topic_story_pages),
@@ -90,10 +85,3 @@ class Loaders:
             related_stories=_loader(pool, partial(related, require_deep_dive=False)),
             stories_like_deep_dive=_loader(pool, partial(related, require_deep_dive=True)),
         )
-
-
-async def _rendered_sections(
-    pool: Pool, deep_dive_ids: Sequence[int]
-) -> list[list[RenderedSection]]:
-    found = await deep_dives.sections_by_deep_dive_ids(pool, deep_dive_ids)
-    return [render_sections((s.heading, s.body) for s in sections) for sections in found]

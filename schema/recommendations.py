@@ -14,7 +14,6 @@ from db.recommendations import Candidate, RelatedKey
 from db.visibility import Scope
 from schema.access import actor, require
 from schema.context import Info
-from schema.coverage import sides
 from schema.errors import BadUserInput
 from schema.inputs import checked_slug
 from schema.relay import check_first, pk_of
@@ -94,7 +93,7 @@ def _reason(candidate: Candidate, followed: bool = False) -> RecommendationReaso
 
 def lean(candidate: Candidate) -> str:
     """The side a candidate's coverage leans to: Left, Center, Right, Mixed or Unrated."""
-    return sides(candidate.coverage).dominant_side()
+    return candidate.story.dominant_side
 
 
 def mixed(candidates: list[Candidate], first: int, followed: bool = False) -> list[Story]:

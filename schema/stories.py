@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from content.figures import Coverage, coverage_label, read_time_minutes, word_count
 from content.web_metadata import Page
 from db.paging import PageKey
 from db.sources import StorySource
@@ -14,7 +13,7 @@ from db.stories import Story as StoryRecord
 from db.visibility import Scope
 from schema.common import Image, Share, image, share
 from schema.context import Info
-from schema.coverage import StoryCoverage, sides, story_coverage
+from schema.coverage import StoryCoverage, story_coverage
 from schema.enums import Blindspot, Sentiment, SentimentSource
 from schema.recommendations import RecommendationReason, related
 from schema.relay import (
@@ -95,11 +94,11 @@ class Story(Publishable, WebPage):
 
     @strawberry.field(description="Words in the story's visible text (title and summary).")
     def word_count(self) -> int:
-        return word_count(f"{self.record.title}\n{self.record.summary}")
+        return self.record.word_count
 
     @strawberry.field(description="Minutes to read at 230 words a minute, at least 1.")
     def read_time_minutes(self) -> int:
-        return read_time_minutes(self.word_count())
+        return self.record.read_time_minutes
 
     @strawberry.field(
         description="Overall tone of the news: the editor's rating, or when there is none, "
@@ -113,47 +112,42 @@ class Story(Publishable, WebPage):
         return SentimentSource.SET if self.record.sentiment else SentimentSource.INFERRED
 
     @strawberry.field(description="How many sources the story has.")
-    async def source_count(self, info: Info) -> int:
-        return (await _coverage(info, self.record.id)).total
+    def source_count(self) -> int:
+        return self.record.source_count
 
     @strawberry.field(description="How the story's sources lean.")
-    async def bias(self, info: Info) -> BiasBreakdown:
-        coverage = await _coverage(info, self.record.id)
-        left, center, right = coverage.percentages() or (None, None, None)
+    def bias(self) -> BiasBreakdown:
+        r = self.record
         return BiasBreakdown(
-            left=coverage.left,
-            center=coverage.center,
-            right=coverage.right,
-            unrated=coverage.unrated,
-            left_percent=left,
-            center_percent=center,
-            right_percent=right,
+            left=r.lefts,
+            center=r.centers,
+            right=r.rights,
+            unrated=r.unrated,
+            left_percent=r.left_percent,
+            center_percent=r.center_percent,
+            right_percent=r.right_percent,
         )
 
     @strawberry.field(
         description="Dominant side and sentiment, e.g. 'Center Negative'; the side is "
         "'Mixed' on a tie and 'Unrated' without rated sources."
     )
-    async def coverage_label(self, info: Info) -> str:
-        return coverage_label(await _coverage(info, self.record.id), self.sentiment().value)
+    def coverage_label(self) -> str:
+        return self.record.coverage_label
 
     @strawberry.field(
         description="The side that barely covers this story: set when that side has no rated "
         "sources, the other has at least 3, and at least 80% of rated sources lean the other way."
     )
-    async def blindspot(self, info: Info) -> Blindspot | None:
-        found = await info.context.loaders.coverage_by_story.load(self.record.id)
-        return Blindspot(found.blindspot) if found.blindspot else None
+    def blindspot(self) -> Blindspot | None:
+        return Blindspot(self.record.blindspot) if self.record.blindspot else None
 
     @strawberry.field(
         description="Who covers the story: sources by outlet factuality and country, the "
         "blindspot with the rule it used, and when the first and latest sources ran."
     )
-    async def coverage(self, info: Info) -> StoryCoverage:
-        loaders = info.context.loaders
-        detail = await loaders.coverage_detail_by_story.load(self.record.id)
-        found = await loaders.coverage_by_story.load(self.record.id)
-        return story_coverage(detail, found.blindspot)
+    def coverage(self) -> StoryCoverage:
+        return story_coverage(self.record)
 
     @strawberry.field(description="The story's lead image, if any.")
     def hero_image(self) -> Image | None:
@@ -175,7 +169,7 @@ class Story(Publishable, WebPage):
             has_previous=after is not None,
             node=lambda row: Source(record=row.source),
             cursor=_source_cursor,
-            count=lambda: self.source_count(info),
+            count=lambda: _stored(self.record.source_count),
         )
 
     @strawberry.field(description="The deep dive analysing this story, if one is published.")
@@ -250,5 +244,5 @@ def _source_cursor(row: StorySource) -> str:
     return encode_cursor("source", row.position)
 
 
-async def _coverage(info: Info, story_id: int) -> Coverage:
-    return sides(await info.context.loaders.coverage_by_story.load(story_id))
+async def _stored(value: int) -> int:
+    return value

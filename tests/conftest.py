@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "contract" / "operations"
 EMPTIED_TABLES = (
     "outlets, sources, topics, stories, deep_dives, audit_log, api_keys, rate_buckets, "
-    "content_changes, webhooks"
+    "content_changes, webhooks, listing_sizes"
 )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from db import search
+from db import figures, search
 from db.pool import Pool
 
 _serial = itertools.count(1)
@@ -72,7 +72,7 @@ async def create_story(
     ]
     await _link(pool, "story_sources", "story_id", story_id, "source_id", sources)
     await _link(pool, "story_topics", "story_id", story_id, "topic_id", topic_ids)
-    await search.refresh(pool, "story", [story_id])  # as every write path does
+    await derive(pool, [story_id])
     return story_id
 
 
@@ -104,8 +104,24 @@ async def create_deep_dive(
             body,
         )
     await _link(pool, "deep_dive_key_actors", "deep_dive_id", dive_id, "topic_id", key_actor_ids)
-    await search.refresh(pool, "deep_dive", [dive_id])
+    await search.refresh(pool, "deep_dive", [dive_id])  # as every write path does
+    await figures.refresh_deep_dives(pool, [dive_id])
     return dive_id
+
+
+async def cite(pool: Pool, story_id: int, outlet_ids: Sequence[int]) -> None:
+    """Give the story one new source from each of these outlets, in order (it must have none
+    yet), and derive its figures again."""
+    sources = [await create_source(pool, outlet_id=outlet_id) for outlet_id in outlet_ids]
+    await _link(pool, "story_sources", "story_id", story_id, "source_id", sources)
+    await derive(pool, [story_id])
+
+
+async def derive(pool: Pool, story_ids: Sequence[int]) -> None:
+    """What every write path derives from a story's rows: its search document, figures and
+    listings (for a factory that wrote the rows itself)."""
+    await search.refresh(pool, "story", list(story_ids))
+    await figures.refresh_stories(pool, story_ids)
 
 
 async def slug_of(pool: Pool, table: str, row_id: int) -> str:

@@ -13,6 +13,7 @@ from tests.factories import (
     create_outlet,
     create_source,
     create_story,
+    derive,
     slug_of,
 )
 from tests.test_query_count import statements_for
@@ -47,6 +48,7 @@ async def story_with_sources(pool, outlets: list[dict], **story) -> str:
             source,
             position,
         )
+    await derive(pool, [story_id])
     return await slug_of(pool, "stories", story_id)
 
 
@@ -183,6 +185,7 @@ async def test_outlet_profile_has_its_rating_basis_and_recent_stories(client, po
                 story,
                 source,
             )
+        await derive(pool, [story])
     hidden = await create_story(pool, slug="ledger-draft", status="DRAFT", published_at=None)
     source = await create_source(pool, outlet_id=outlet_id)
     await pool.execute(
@@ -190,6 +193,7 @@ async def test_outlet_profile_has_its_rating_basis_and_recent_stories(client, po
         hidden,
         source,
     )
+    await derive(pool, [hidden])
     await create_story(pool, slug="elsewhere")
 
     outlet = (await data(client, OUTLET, slug="the-ledger", first=2))["outlet"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
 from db.pool import create_pool
-from tests.conftest import data, error_codes, graphql, operation
+from tests.conftest import data, error_codes, graphql, operation, serving
 from tests.factories import create_story, slug_of
 
 
@@ -100,17 +101,17 @@ async def test_request_body_size_is_limited(client, pool) -> None:
 
 async def test_unexpected_errors_are_masked_and_logged(client, pool, caplog) -> None:
     slug = await slug_of(pool, "stories", await create_story(pool, leans=["LEFT"]))
-    await pool.execute("ALTER VIEW story_coverage RENAME TO story_coverage_gone")
+    await pool.execute("ALTER TABLE story_topics RENAME TO story_topics_gone")
     try:
         body = await graphql(client, operation("StoryPage"), slug=slug)
     finally:
-        await pool.execute("ALTER VIEW story_coverage_gone RENAME TO story_coverage")
+        await pool.execute("ALTER TABLE story_topics_gone RENAME TO story_topics")
     assert body["data"] == {"story": None}  # non-null fields failed: null reaches `story`
     assert set(error_codes(body)) == {"INTERNAL_SERVER_ERROR"}
     text = json.dumps(body["errors"])
-    assert "story_coverage" not in text and "relation" not in text
+    assert "story_topics" not in text and "relation" not in text
     assert {e["message"] for e in body["errors"]} == {"Internal server error."}
-    assert any("story_coverage" in (r.exc_text or "") for r in caplog.records)
+    assert any("story_topics" in (r.exc_text or "") for r in caplog.records)
 
 
 async def test_statements_are_cancelled_after_the_configured_timeout(database_url) -> None:
@@ -147,3 +148,30 @@ async def test_malformed_requests_get_400_with_a_graphql_shaped_body(
     body = response.json()
     assert error_codes(body) == ["BAD_REQUEST"]
     assert message in body["errors"][0]["message"]
+
+
+async def test_a_statement_timeout_is_a_coded_503_and_logged_with_the_operation(
+    settings, pool, caplog
+) -> None:
+    slug = await slug_of(pool, "stories", await create_story(pool, leans=["LEFT"]))
+    locker = await asyncpg.connect(settings.database_url)
+    async with serving(replace(settings, statement_timeout_ms=300)) as client:
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute("LOCK TABLE stories IN ACCESS EXCLUSIVE MODE")  # reads must wait
+        try:
+            graphql_answer = await client.post(
+                "/graphql", json={"query": operation("StoryPage"), "variables": {"slug": slug}}
+            )
+            rest_answer = await client.get("/v1/stories")
+            sitemap_answer = await client.get("/sitemap.xml")
+        finally:
+            await transaction.rollback()
+            await locker.close()
+    for response in (graphql_answer, rest_answer, sitemap_answer):
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        assert error_codes(response.json()) == ["QUERY_TIMEOUT"]
+        assert "cancelled" in response.json()["errors"][0]["message"]
+    assert graphql_answer.headers["cache-control"] == "private, no-store"
+    assert any("statement timeout in StoryPage" in record.getMessage() for record in caplog.records)

@@ -19,6 +19,7 @@ from tests.factories import (
     create_source,
     create_story,
     create_topic,
+    derive,
     slug_of,
 )
 
@@ -159,6 +160,7 @@ async def test_filters_narrow_hits_and_counts(client, pool) -> None:
         first,
         herald_source,
     )
+    await derive(pool, [first])
     await create_story(
         pool,
         slug="melt-sport",
