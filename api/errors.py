@@ -12,6 +12,7 @@ def json_error(status_code: int, message: str, code: str) -> JSONResponse:
     )
     if code == "QUERY_TIMEOUT":
         response.headers["Retry-After"] = RETRY_AFTER_TIMEOUT
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

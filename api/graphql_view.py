@@ -3,9 +3,13 @@ context per request, Apollo persisted queries, and cache headers for queries ove
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import orjson
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -22,12 +26,19 @@ from api.errors import RETRY_AFTER_TIMEOUT, json_error
 from api.http_cache import cacheable
 from api.persisted_queries import PersistedQueries
 from api.settings import Settings
-from db.pool import Pool
+from db.json_sql import KEY_END, KEY_START, SKIP_MARK
+from db.pool import Pool, StatementTimeout, timing
 from schema import build_schema
 from schema.cache_keys import Collected, collecting, root_keys
 from schema.context import Context
 from schema.errors import ApiError, coded, timed_out
 from schema.loaders import Loaders
+from schema.planner import Caller, Fallback
+
+log = logging.getLogger("newsgraph.engine")
+_KEY = re.compile(
+    re.escape(KEY_START.encode()) + b"([^" + KEY_END.encode() + b"]*)" + re.escape(KEY_END.encode())
+)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -45,10 +56,20 @@ class GraphQLApp(GraphQL[Context, None]):
         self.default_key_rate = settings.access.key_rate_per_minute
         self.webhook_allow_private = settings.webhooks.allow_private
         self.max_age = settings.feed_max_age
+        self.execution = settings.execution
         self.persisted = PersistedQueries()
         self.ide_page = graphiql.page()
 
+    def encode_json(self, data: object) -> bytes:
+        # Compact UTF-8 (orjson), as the compiled engine writes its answers: both engines'
+        # bytes are the same.
+        if isinstance(data, Raw):
+            return data.body
+        return orjson.dumps(data)
+
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if isinstance(result, Compiled):
+            return cast(GraphQLHTTPResponse, Raw(result.body))
         # Here rather than in a schema extension: parse errors skip extensions' post-processing.
         if result.errors:
             result.errors = [coded(error) for error in result.errors]
@@ -65,6 +86,10 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as error:
             response = json_error(error.status_code, error.reason, "BAD_REQUEST")
         ran: Ran | None = getattr(request.state, "graphql_ran", None)
+        if ran is not None:
+            response.headers["Server-Timing"] = (
+                f'engine;desc="{ran.engine}", db;dur={ran.db_seconds * 1000:.1f}'
+            )
         if ran is not None and ran.timed_out:
             response.status_code = 503  # the database gave up on it; try again shortly
             response.headers["Retry-After"] = RETRY_AFTER_TIMEOUT
@@ -95,22 +120,80 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             request_data = await self.persisted.resolve(pool, request_data)
         except ApiError as error:
-            request.state.graphql_ran = Ran(Collected(), "", None, failed=True, timed_out=False)
+            request.state.graphql_ran = Ran(Collected(), "", None, failed=True)
             return ExecutionResult(
                 data=None, errors=[GraphQLError(str(error), original_error=error)]
             )
-        with collecting() as collected:
+        query, name = request_data.query or "", request_data.operation_name
+        compiled = await self._compiled(request, request_data)
+        if compiled is not None:
+            await self.persisted.keep(pool, request_data)
+            return compiled
+        with collecting() as collected, timing() as spent:
             result = await super().execute_single(
                 request=request, request_data=request_data, **options
             )
+            await asyncio.sleep(0)  # the driver reports a statement's time just after it
         if not result.errors:
             await self.persisted.keep(pool, request_data)
-        query, name = request_data.query or "", request_data.operation_name
         errors = result.errors or []
         request.state.graphql_ran = Ran(
-            collected, query, name, failed=bool(errors), timed_out=any(map(timed_out, errors))
+            collected,
+            query,
+            name,
+            failed=bool(errors),
+            timed_out=any(map(timed_out, errors)),
+            db_seconds=spent[0],
         )
         return result
+
+    async def _compiled(
+        self, request: Request, request_data: GraphQLRequestData
+    ) -> Compiled | None:
+        """The operation run as one statement by the compiled engine, or None when it falls
+        back to Strawberry (which then answers it as it always has)."""
+        if self.execution != "auto" or not request_data.query:
+            return None
+        variables = request_data.variables if isinstance(request_data.variables, dict) else None
+        caller = Caller(
+            viewer=request.state.viewer,
+            public_url=self.public_url,
+            semantic=await request.state.embeddings.on(),
+        )
+        keys = request.method == "GET"
+        prepared = self.schema.engine.prepare(  # type: ignore[attr-defined]
+            request_data.query, request_data.operation_name, variables, caller, keys=keys
+        )
+        if isinstance(prepared, Fallback):
+            return None
+        plan, values = prepared
+        pool: Pool = request.state.pool
+        with timing() as spent:
+            try:
+                text: str = await pool.fetchval(plan.sql, *values)
+            except StatementTimeout:
+                log.warning("statement timeout in %s", plan.operation or "an unnamed operation")
+                raise  # answered QUERY_TIMEOUT: Strawberry's run would wait as long again
+            except Exception:
+                log.exception("compiled statement failed; running it through Strawberry")
+                return None
+            await asyncio.sleep(0)
+        body = text.encode()
+        if SKIP_MARK.encode() in body:
+            return None  # a field would raise for this caller
+        found = Collected()
+        if keys:
+            found.keys = dict.fromkeys(match.decode() for match in _KEY.findall(body))
+            body = _KEY.sub(b"", body)
+        request.state.graphql_ran = Ran(
+            found,
+            request_data.query,
+            request_data.operation_name,
+            failed=False,
+            engine="compiled",
+            db_seconds=spent[0],
+        )
+        return Compiled(b'{"data":' + body + b"}")
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET naming a persisted query carries no `query` either; it wants the answer.
@@ -139,10 +222,28 @@ class GraphQLApp(GraphQL[Context, None]):
 
 @dataclass(frozen=True)
 class Ran:
-    """What one GraphQL operation read, for its cache headers."""
+    """What one GraphQL operation read, for its cache headers, and how it ran."""
 
     collected: Collected
     query: str
     operation_name: str | None
     failed: bool
-    timed_out: bool
+    timed_out: bool = False
+    engine: str = "standard"
+    db_seconds: float = 0.0
+
+
+class Compiled(ExecutionResult):
+    """An answer the compiled engine wrote: its bytes go out as they are."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(data=None, errors=None)
+        self.body = body
+
+
+class Raw(dict[str, Any]):
+    """A response body already encoded (see Compiled)."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body

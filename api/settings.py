@@ -41,6 +41,14 @@ def _flag(name: str, default: bool) -> bool:
     raise SystemExit(f"{name} must be on or off, got {raw!r}")
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset)."""
+    raw = (os.environ.get(name) or "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise SystemExit(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Access:
     anonymous: bool = True
@@ -96,6 +104,9 @@ class Settings:
     search_config: str = "english"
     """PostgreSQL text-search configuration for search documents and queries (stemming,
     stop words); changing it rebuilds every document at the next start."""
+    execution: str = "auto"
+    """auto: queries run compiled where they can (schema.planner); standard: every operation
+    runs through Strawberry (for debugging and comparison)."""
     limits: QueryLimits = field(default_factory=QueryLimits)
     access: Access = field(default_factory=Access)
     webhooks: Webhooks = field(default_factory=Webhooks)
@@ -116,6 +127,7 @@ class Settings:
             publisher_name=env.get("NEWSGRAPH_PUBLISHER_NAME") or "Newsgraph",
             language=env.get("NEWSGRAPH_LANGUAGE") or "en",
             feed_max_age=_int("NEWSGRAPH_CACHE_MAX_AGE", 60),
+            execution=_choice("NEWSGRAPH_EXECUTION", ("auto", "standard")),
             limits=QueryLimits(
                 max_depth=_int("NEWSGRAPH_MAX_DEPTH", 10),
                 max_tokens=_int("NEWSGRAPH_MAX_TOKENS", 2_000),

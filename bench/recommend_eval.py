@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from api.database import resolve_url  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from content.ranking import BALANCE  # noqa: E402
 from db import recommendations  # noqa: E402
 from db.pool import Pool, create_pool  # noqa: E402
-from schema.recommendations import choose, lean  # noqa: E402
+from db.recommendations import BALANCE  # noqa: E402
+from schema.recommendations import lean  # noqa: E402
 
 CLUSTER = re.compile(r"^s\d+-c(\d+)-t\d+$")
 
@@ -70,20 +70,19 @@ async def _clusters(pool: Pool, story_ids: list[int]) -> dict[int, str]:
 async def _evaluate(pool: Pool, size: int, first: int) -> None:
     sample = await _sample(pool, size)
     keys = [recommendations.RelatedKey(story_id, first) for story_id, _ in sample]
-    started = time.perf_counter()
-    lists = []
-    for key in keys:  # one at a time, as a story page asks
-        lists += await recommendations.related(pool, [key], require_deep_dive=False, semantic=False)
-    elapsed = time.perf_counter() - started
-    candidate_ids = sorted({c.story.id for candidates in lists for c in candidates})
-    clusters = await _clusters(pool, candidate_ids)
-    print(f"{len(sample)} stories, top {first}, {elapsed / len(sample) * 1000:.1f} ms per list")
-    print(f"{'ranking':<22} {'hit rate':>8} {'diverse':>8} {'leans':>6}")
+    print(f"{'ranking':<22} {'hit rate':>8} {'diverse':>8} {'leans':>6} {'ms/list':>8}")
     for name, balance in ((f"with diversity ({BALANCE})", BALANCE), ("relevance only (1.0)", 1.0)):
+        started = time.perf_counter()
+        lists = []
+        for key in keys:  # one at a time, as a story page asks
+            lists += await recommendations.related(
+                pool, [key], require_deep_dive=False, semantic=False, balance=balance
+            )
+        elapsed = (time.perf_counter() - started) / len(sample) * 1000
+        clusters = await _clusters(pool, sorted({c.story.id for top in lists for c in top}))
         hits = total = diverse = 0
         leans_per_list = []
-        for (_, cluster), candidates in zip(sample, lists, strict=True):
-            top = choose(candidates, first, balance)
+        for (_, cluster), top in zip(sample, lists, strict=True):
             hits += sum(1 for c in top if clusters.get(c.story.id) == cluster)
             total += len(top)
             leans = {lean(c) for c in top}
@@ -91,7 +90,7 @@ async def _evaluate(pool: Pool, size: int, first: int) -> None:
             leans_per_list.append(len(leans))
         print(
             f"{name:<22} {hits / max(total, 1):8.3f} {diverse / len(sample):8.3f} "
-            f"{sum(leans_per_list) / len(sample):6.2f}"
+            f"{sum(leans_per_list) / len(sample):6.2f} {elapsed:8.1f}"
         )
 
 

@@ -24,7 +24,7 @@ BLINDSPOT_MIN_SOURCES = 3
 BLINDSPOT_MIN_SHARE = 80
 """... and at least this percentage of rated sources."""
 
-FIGURES_VERSION = 1
+FIGURES_VERSION = 2
 """Bump when a definition below changes: the next start recomputes every stored figure."""
 
 _SIDE_OF_BIAS = {
@@ -36,6 +36,17 @@ _SIDE_OF_BIAS = {
 }
 _LABEL_OF_SIDE = {"left": "Left", "center": "Center", "right": "Right"}
 _SIDES = ("left", "center", "right")
+
+
+SHARE_TEXT_LENGTH = 200
+
+
+def share_text(text: str) -> str:
+    """What a share button says of a page: its text, cut at a word to at most
+    SHARE_TEXT_LENGTH characters with an ellipsis."""
+    if len(text) <= SHARE_TEXT_LENGTH:
+        return text
+    return text[: SHARE_TEXT_LENGTH - 1].rsplit(" ", 1)[0] + "…"
 
 
 def word_count(text: str) -> int:
@@ -165,6 +176,7 @@ class StoryFigures:
     latest_source_at: datetime | None
     word_count: int
     read_time_minutes: int
+    share_text: str
 
 
 def story_figures(
@@ -193,6 +205,7 @@ def story_figures(
         latest_source_at=max(times, default=None),
         word_count=words,
         read_time_minutes=read_time_minutes(words),
+        share_text=share_text(summary),
     )
 
 
@@ -226,6 +239,7 @@ class DeepDiveFigures:
     table_of_contents: tuple[TocEntry, ...]
     word_count: int
     read_time_minutes: int
+    share_text: str
 
 
 def deep_dive_figures(title: str, dek: str, sections: Iterable[tuple[str, str]]) -> DeepDiveFigures:
@@ -238,4 +252,4 @@ def deep_dive_figures(title: str, dek: str, sections: Iterable[tuple[str, str]])
         toc += [TocEntry(h.anchor, h.title, h.level) for h in section.subheadings]
         parts += [section.heading, section.text]  # the text includes sub-headings
     words = word_count("\n".join(parts))
-    return DeepDiveFigures(rendered, tuple(toc), words, read_time_minutes(words))
+    return DeepDiveFigures(rendered, tuple(toc), words, read_time_minutes(words), share_text(dek))

@@ -6,17 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from db import listings
+from db.json_sql import Slots
 from db.paging import (
     FeedCursor,
     PageKey,
     Rows,
-    count_where,
+    count_sql,
     counts_by_owner,
     feed_window,
     fetch_pages,
     filter_conditions,
-    newest_first,
     owned_window,
+    window,
 )
 from db.pool import Pool
 from db.records import build, columns, grouped, in_key_order
@@ -40,6 +41,7 @@ class DeepDive:
     table_of_contents: list[dict[str, Any]]
     word_count: int
     read_time_minutes: int
+    share_text: str
 
 
 @dataclass(frozen=True)
@@ -73,32 +75,31 @@ class Citation:
 
 
 _DIVE = columns(DeepDive, "d", status=lifecycle_status("d"))
-_BY_IDS = per_scope(
-    lambda scope: (
-        f"SELECT {_DIVE} FROM deep_dives d "
-        f"WHERE d.id = ANY($1::bigint[]) AND {visible_deep_dive('d', scope)}"
-    )
-)
-_BY_SLUG = per_scope(
-    lambda scope: (
-        f"SELECT {_DIVE} FROM deep_dives d WHERE d.slug = $1 AND {visible_deep_dive('d', scope)}"
-    )
-)
-_BY_STORY_IDS = per_scope(
-    lambda scope: (
-        f"SELECT {_DIVE} FROM deep_dives d "
-        f"WHERE d.story_id = ANY($1::bigint[]) AND {visible_deep_dive('d', scope)}"
-    )
-)
-_SECTIONS = """
-SELECT deep_dive_id AS owner, position, anchor, heading, body, body_html, body_text
-FROM deep_dive_sections
-WHERE deep_dive_id = ANY($1::bigint[]) ORDER BY deep_dive_id, position
-"""
-_CITATIONS = """
-SELECT deep_dive_id AS owner, position, source_id, note FROM deep_dive_citations
-WHERE deep_dive_id = ANY($1::bigint[]) ORDER BY deep_dive_id, position
-"""
+
+
+def deep_dive_rows(where: str, scope: Scope) -> str:
+    """SQL for the record columns of the deep dives visible in `scope` that meet `where` (on
+    `d`)."""
+    return f"SELECT {_DIVE} FROM deep_dives d WHERE {where} AND {visible_deep_dive('d', scope)}"
+
+
+def section_rows(deep_dive: str) -> str:
+    """SQL for the sections of the deep dive whose id is the SQL `deep_dive`, in order
+    (`position`)."""
+    return f"""SELECT deep_dive_id AS owner, position, anchor, heading, body, body_html, body_text
+        FROM deep_dive_sections WHERE deep_dive_id {deep_dive}"""
+
+
+def citation_rows(deep_dive: str) -> str:
+    return f"""SELECT deep_dive_id AS owner, position, source_id, note FROM deep_dive_citations
+        WHERE deep_dive_id {deep_dive}"""
+
+
+_BY_IDS = per_scope(lambda scope: deep_dive_rows("d.id = ANY($1::bigint[])", scope))
+_BY_SLUG = per_scope(lambda scope: deep_dive_rows("d.slug = $1", scope))
+_BY_STORY_IDS = per_scope(lambda scope: deep_dive_rows("d.story_id = ANY($1::bigint[])", scope))
+_SECTIONS = section_rows("= ANY($1::bigint[])") + " ORDER BY deep_dive_id, position"
+_CITATIONS = citation_rows("= ANY($1::bigint[])") + " ORDER BY deep_dive_id, position"
 # Deep dives about a topic: it is one of their key actors, or a topic of their story.
 _ABOUT_TOPIC = """d.id IN (
     SELECT a.deep_dive_id FROM deep_dive_key_actors a WHERE a.topic_id = {0}
@@ -109,23 +110,36 @@ _ABOUT_TOPIC = """d.id IN (
 _ROWS = per_scope(lambda scope: Rows("deep_dives d", feed_time("d", scope), "d.id"))
 _LISTED = Rows(listings.DEEP_DIVE_ENTRY, "e.published_at", "e.deep_dive_id")
 _TOPIC_LIST = "'deep-dives/topic/' || {0}"
+
+
+def topic_deep_dives(topic: str, scope: Scope) -> tuple[Rows, str]:
+    """What the deep-dive page of the topic whose id is the SQL `topic` walks, and the
+    condition selecting its deep dives: the listing for readers, every one in a preview."""
+    if scope is Scope.PUBLIC:
+        return _LISTED, listings.deep_dive_entries(_TOPIC_LIST.format(topic))
+    return _ROWS[Scope.PREVIEW], _ABOUT_TOPIC.format(topic)
+
+
+def topic_deep_dive_count(topic: str, scope: Scope) -> str:
+    """SQL for how many deep dives that page lists (a stored size for readers)."""
+    if scope is Scope.PUBLIC:
+        return listings.visible_count("deep_dive_listings", _TOPIC_LIST.format(topic))
+    return f"(SELECT count(*) FROM deep_dives d WHERE {_ABOUT_TOPIC.format(topic)})"
+
+
 _TOPIC_WINDOW = {
-    Scope.PUBLIC: owned_window(
-        _DIVE, _LISTED, listings.deep_dive_entries(_TOPIC_LIST.format("k.owner_id"))
-    ),
-    Scope.PREVIEW: owned_window(_DIVE, _ROWS[Scope.PREVIEW], _ABOUT_TOPIC.format("k.owner_id")),
+    scope: {
+        after: owned_window(_DIVE, *topic_deep_dives("k.owner_id", scope), after=after)
+        for after in (False, True)
+    }
+    for scope in Scope
 }
-_TOPIC_COUNTS = {
-    Scope.PUBLIC: f"""
-SELECT k.topic_id AS owner,
-    {listings.visible_count("deep_dive_listings", _TOPIC_LIST.format("k.topic_id"))} AS n
-FROM unnest($1::bigint[]) AS k(topic_id)""",
-    Scope.PREVIEW: f"""
-SELECT k.topic_id AS owner, (
-    SELECT count(*) FROM deep_dives d WHERE {_ABOUT_TOPIC.format("k.topic_id")}
-) AS n
-FROM unnest($1::bigint[]) AS k(topic_id)""",
-}
+_TOPIC_COUNTS = per_scope(
+    lambda scope: (
+        f"""SELECT k.owner, {topic_deep_dive_count("k.owner", scope)} AS n
+        FROM unnest($1::bigint[]) AS k(owner)"""
+    )
+)
 
 
 async def deep_dives_by_ids(
@@ -181,9 +195,10 @@ _FILTER_SQL = {
 }
 
 
-def _where(dive_filter: DeepDiveFilter, scope: Scope) -> tuple[Rows, list[str], list[Any]]:
-    """Readers page through a listing: every deep dive, or a topic's when the filter names
-    one; a preview through every deep dive."""
+def feed(dive_filter: DeepDiveFilter, scope: Scope, slots: Slots) -> tuple[Rows, list[str]]:
+    """What a deep-dive list walks and the conditions that select its deep dives: a listing
+    for readers (every deep dive, or a topic's when the filter names one), every deep dive
+    in a preview."""
     listed = scope is Scope.PUBLIC
     topic = listed and dive_filter.topic is not None
 
@@ -192,10 +207,22 @@ def _where(dive_filter: DeepDiveFilter, scope: Scope) -> tuple[Rows, list[str], 
             return listings.deep_dive_entries(_TOPIC_LIST.format(_TOPIC_ID.format(slot)))
         return _FILTER_SQL[field].replace("{value}", slot)
 
-    where, args = filter_conditions(dive_filter, condition, visible_deep_dive("d", scope))
+    where = filter_conditions(dive_filter, condition, visible_deep_dive("d", scope), slots)
     if listed and not topic:
         where.insert(0, listings.deep_dive_entries(f"'{listings.ALL_DEEP_DIVES}'"))
-    return (_LISTED if listed else _ROWS[scope]), where, args
+    return (_LISTED if listed else _ROWS[scope]), where
+
+
+def feed_count(dive_filter: DeepDiveFilter, scope: Scope, slots: Slots) -> str:
+    """SQL for how many deep dives the list holds: a stored size for every deep dive or one
+    topic's (constant time), else a count of the matches."""
+    given = [f.name for f in fields(dive_filter) if getattr(dive_filter, f.name) is not None]
+    if scope is Scope.PUBLIC and given == []:
+        return listings.visible_count("deep_dive_listings", f"'{listings.ALL_DEEP_DIVES}'")
+    if scope is Scope.PUBLIC and given == ["topic"]:
+        topic = _TOPIC_ID.format(slots.add(dive_filter.topic))
+        return listings.visible_count("deep_dive_listings", _TOPIC_LIST.format(topic))
+    return count_sql(*feed(dive_filter, scope, slots))
 
 
 async def deep_dive_feed(
@@ -206,23 +233,36 @@ async def deep_dive_feed(
     scope: Scope = Scope.PUBLIC,
 ) -> list[DeepDive]:
     """Up to first + 1 visible deep dives, newest first, after the cursor."""
-    rows, where, args = _where(dive_filter, scope)
-    found = await newest_first(pool, _DIVE, rows, where, args, first=first, after=after)
-    return [build(DeepDive, row) for row in found]
+    slots = Slots()
+    sql = feed_page(dive_filter, scope, slots, limit=first + 1, after=after)
+    return [build(DeepDive, row) for row in await pool.fetch(sql, *slots.values)]
+
+
+def feed_page(
+    dive_filter: DeepDiveFilter,
+    scope: Scope,
+    slots: Slots,
+    *,
+    limit: int,
+    after: FeedCursor | None,
+) -> str:
+    """SQL for up to `limit` of a deep-dive list's deep dives, newest first, after the cursor."""
+    rows, where = feed(dive_filter, scope, slots)
+    return window(_DIVE, rows, where, slots, limit=limit, after=after)
+
+
+def topic_page(
+    topic: str, scope: Scope, slots: Slots, *, limit: int, after: FeedCursor | None
+) -> str:
+    """SQL for up to `limit` deep dives of a topic's page (topic: the SQL id)."""
+    rows, condition = topic_deep_dives(topic, scope)
+    return window(_DIVE, rows, [condition], slots, limit=limit, after=after)
 
 
 async def deep_dive_feed_count(
     pool: Pool, dive_filter: DeepDiveFilter, scope: Scope = Scope.PUBLIC
 ) -> int:
-    """How many deep dives the list holds: a stored list size for every deep dive or one
-    topic's (constant time), else a count of the matches."""
-    given = [f.name for f in fields(dive_filter) if getattr(dive_filter, f.name) is not None]
-    if scope is Scope.PUBLIC and given in ([], ["topic"]):
-        key = (
-            _TOPIC_LIST.format(_TOPIC_ID.format("$1")) if given else f"'{listings.ALL_DEEP_DIVES}'"
-        )
-        args = [dive_filter.topic] if given else []
-        sql = f"SELECT {listings.visible_count('deep_dive_listings', key)}"
-        count: int = await pool.fetchval(sql, *args)
-        return count
-    return await count_where(pool, *_where(dive_filter, scope))
+    slots = Slots()
+    sql = f"SELECT {feed_count(dive_filter, scope, slots)}"
+    count: int = await pool.fetchval(sql, *slots.values)
+    return count

@@ -62,6 +62,7 @@ _SQL_TYPES = {
     "country_shares": "jsonb",
     "earliest_source_at": "timestamptz",
     "latest_source_at": "timestamptz",
+    "share_text": "text",
 }
 """Column types other than integer; JSON travels as text and is cast in the statement."""
 
@@ -82,6 +83,7 @@ _WRITE_STORIES = _write_stories()
 
 _DEEP_DIVE_INPUTS = """
 SELECT d.id, d.title, d.dek, d.table_of_contents, d.word_count, d.read_time_minutes,
+    d.share_text,
     coalesce(x.headings, '{}') AS headings, coalesce(x.bodies, '{}') AS bodies,
     coalesce(x.anchors, '{}') AS anchors, coalesce(x.html, '{}') AS html,
     coalesce(x.text, '{}') AS text
@@ -98,8 +100,9 @@ _DEEP_DIVES_BY_IDS = _DEEP_DIVE_INPUTS + "WHERE d.id = ANY($1::bigint[]) ORDER B
 _DEEP_DIVES_AFTER = _DEEP_DIVE_INPUTS + "WHERE d.id > $1 ORDER BY d.id LIMIT $2"
 _WRITE_DEEP_DIVES = """
 UPDATE deep_dives d SET table_of_contents = u.toc::jsonb, word_count = u.words,
-    read_time_minutes = u.minutes
-FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[]) AS u(id, toc, words, minutes)
+    read_time_minutes = u.minutes, share_text = u.share
+FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[])
+    AS u(id, toc, words, minutes, share)
 WHERE d.id = u.id
 """
 _WRITE_SECTIONS = """
@@ -196,6 +199,7 @@ def _deep_dive_differences(row: Any, wanted: DeepDiveFigures) -> dict[str, tuple
         "table_of_contents": [asdict(entry) for entry in wanted.table_of_contents],
         "word_count": wanted.word_count,
         "read_time_minutes": wanted.read_time_minutes,
+        "share_text": wanted.share_text,
         "anchors": [s.anchor for s in wanted.sections],
         "html": [s.html for s in wanted.sections],
         "text": [s.text for s in wanted.sections],
@@ -204,6 +208,7 @@ def _deep_dive_differences(row: Any, wanted: DeepDiveFigures) -> dict[str, tuple
         "table_of_contents": _decoded("table_of_contents", row["table_of_contents"]),
         "word_count": row["word_count"],
         "read_time_minutes": row["read_time_minutes"],
+        "share_text": row["share_text"],
         "anchors": list(row["anchors"]),
         "html": list(row["html"]),
         "text": list(row["text"]),
@@ -236,6 +241,7 @@ async def _store_deep_dives(conn: Connection | Pool, rows: Sequence[Any]) -> Non
         ],
         [wanted.word_count for _, wanted in figures],
         [wanted.read_time_minutes for _, wanted in figures],
+        [wanted.share_text for _, wanted in figures],
     )
     sections = [
         (row["id"], position, section)

@@ -4,6 +4,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from db import json_sql
+from db.json_sql import Slots
 from db.pool import Pool
 from db.records import build, columns, in_key_order
 
@@ -22,7 +24,12 @@ class Outlet:
     rated_on: date | None
 
 
-_BY_IDS = f"SELECT {columns(Outlet, 'o')} FROM outlets o WHERE o.id = ANY($1::bigint[])"
+def outlet_rows(where: str) -> str:
+    """SQL for the record columns of the outlets that meet `where` (on `o`)."""
+    return f"SELECT {columns(Outlet, 'o')} FROM outlets o WHERE {where}"
+
+
+_BY_IDS = outlet_rows("o.id = ANY($1::bigint[])")
 
 
 async def outlets_by_ids(pool: Pool, ids: Sequence[int]) -> list[Outlet | None]:
@@ -30,7 +37,7 @@ async def outlets_by_ids(pool: Pool, ids: Sequence[int]) -> list[Outlet | None]:
     return in_key_order(ids, (build(Outlet, row) for row in rows), lambda o: o.id)
 
 
-_BY_SLUG = f"SELECT {columns(Outlet, 'o')} FROM outlets o WHERE o.slug = $1"
+_BY_SLUG = outlet_rows("o.slug = $1")
 
 
 async def outlet_by_slug(pool: Pool, slug: str) -> Outlet | None:
@@ -38,18 +45,30 @@ async def outlet_by_slug(pool: Pool, slug: str) -> Outlet | None:
     return build(Outlet, row) if row else None
 
 
-_PAGE = f"""
-SELECT {columns(Outlet, "o")} FROM outlets o
-WHERE $1::text IS NULL OR o.slug > $1 ORDER BY o.slug LIMIT $2
-"""
+def outlet_window(slots: Slots, *, limit: int, after_slug: str | None) -> str:
+    """SQL for up to `limit` outlets in slug order, after the outlet with slug `after_slug`."""
+    after = "TRUE" if after_slug is None else f"o.slug > {slots.add(after_slug, 'text')}"
+    return f"""SELECT {columns(Outlet, "o")}, row_number() OVER (ORDER BY o.slug) AS _n
+        FROM outlets o WHERE {after} ORDER BY o.slug LIMIT {slots.add(limit, "int")}"""
+
+
+def outlet_cursor(alias: str) -> str:
+    """SQL text of the cursor of the outlet row `alias` (schema.query's outlet cursors)."""
+    return json_sql.cursor("outlet", json_sql.string(f"{alias}.slug"))
+
+
+OUTLET_COUNT = "(SELECT count(*) FROM outlets)"
 
 
 async def outlet_page(pool: Pool, first: int, after_slug: str | None) -> list[Outlet]:
     """Up to first + 1 outlets in slug order, after the outlet with slug `after_slug`."""
-    rows = await pool.fetch(_PAGE, after_slug, first + 1)
+    slots = Slots()
+    rows = await pool.fetch(
+        outlet_window(slots, limit=first + 1, after_slug=after_slug), *slots.values
+    )
     return [build(Outlet, row) for row in rows]
 
 
 async def outlet_count(pool: Pool) -> int:
-    count: int = await pool.fetchval("SELECT count(*) FROM outlets")
+    count: int = await pool.fetchval(f"SELECT {OUTLET_COUNT}")
     return count

@@ -7,6 +7,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from db import json_sql
+from db.json_sql import Slots
 from db.records import build, grouped
 
 T = TypeVar("T")
@@ -52,34 +54,64 @@ class Rows:
     key: str
 
 
-def owned_window(columns: str, rows: Rows, condition: str) -> str:
-    """A statement for feed_window: per owner id (`k.owner_id` in `condition`), the rows
-    that meet `condition`, newest first, after the cursor."""
+def window(
+    columns: str,
+    rows: Rows,
+    where: list[str],
+    slots: Slots,
+    *,
+    limit: int,
+    after: FeedCursor | None,
+) -> str:
+    """SQL for up to `limit` of the rows meeting every condition in `where`, newest first,
+    after the cursor (its values and the limit go to `slots`)."""
+    where = list(where)
+    if after is not None:
+        at, key = slots.add(after[0], "timestamptz"), slots.add(after[1], "bigint")
+        where.append(f"({rows.time}, {rows.key}) < ({at}, {key})")
+    order = f"{rows.time} DESC, {rows.key} DESC"
+    return f"""SELECT {columns}, row_number() OVER (ORDER BY {order}) AS _n
+        FROM {rows.source} WHERE {" AND ".join(where)}
+        ORDER BY {order} LIMIT {slots.add(limit, "int")}"""
+
+
+def feed_cursor_sql(alias: str) -> str:
+    """SQL text of schema.relay.feed_cursor_of(the row `alias`)."""
+    time = json_sql.iso_time(f"coalesce({alias}.published_at, {alias}.created_at)")
+    return json_sql.cursor("feed", time, json_sql.number(f"{alias}.id"))
+
+
+def count_sql(rows: Rows, where: list[str]) -> str:
+    """SQL for how many of the rows meet every condition in `where` (reads each of them)."""
+    return f"(SELECT count(*) FROM {rows.source} WHERE {' AND '.join(where)})"
+
+
+def owned_window(columns: str, rows: Rows, condition: str, *, after: bool) -> str:
+    """A statement for feed_window: per owner id (`k.owner_id` in `condition`) of $1, the
+    rows that meet `condition`, newest first, after the cursor ($2, $3) if `after`, up to the
+    last parameter's number of them."""
+    slots = Slots(start=1)
+    cursor = (None, None) if after else None
+    inner = window(columns, rows, [condition], slots, limit=0, after=cursor)  # type: ignore[arg-type]
     return f"""
 SELECT k.owner_id AS owner, p.*
 FROM unnest($1::bigint[]) AS k(owner_id)
-CROSS JOIN LATERAL (
-    SELECT {columns} FROM {rows.source}
-    WHERE {condition}
-      AND ($3::timestamptz IS NULL OR ({rows.time}, {rows.key}) < ($3, $4))
-    ORDER BY {rows.time} DESC, {rows.key} DESC
-    LIMIT $2
-) AS p
+CROSS JOIN LATERAL ({inner}) AS p
 """
 
 
 def feed_window(
-    pool: Any, sql: str, row_type: Callable[..., T]
+    pool: Any, statements: dict[bool, str], row_type: Callable[..., T]
 ) -> Callable[[list[int], int, FeedCursor | None], Awaitable[list[tuple[int, T]]]]:
-    """A fetch_window for statements taking (owner ids, limit, published_at, id) and
-    returning an `owner` column beside row_type's columns, newest first."""
+    """A fetch_window for owned_window statements (without and with a cursor), returning an
+    `owner` column beside row_type's columns, newest first."""
 
-    async def window(owners: list[int], limit: int, after: FeedCursor | None) -> list:
-        at, row_id = after if after is not None else (None, None)
-        rows = await pool.fetch(sql, owners, limit, at, row_id)
+    async def fetch(owners: list[int], limit: int, after: FeedCursor | None) -> list:
+        cursor = [] if after is None else list(after)
+        rows = await pool.fetch(statements[after is not None], owners, *cursor, limit)
         return [(row["owner"], build(row_type, row)) for row in rows]
 
-    return window
+    return fetch
 
 
 async def counts_by_owner(pool: Any, sql: str, owner_ids: Sequence[int]) -> list[int]:
@@ -90,44 +122,19 @@ async def counts_by_owner(pool: Any, sql: str, owner_ids: Sequence[int]) -> list
 
 
 def filter_conditions(
-    values: Any, condition: Callable[[str, str], str], base: str
-) -> tuple[list[str], list[Any]]:
-    """The WHERE conditions and parameters of a filter dataclass: `base`, then
-    condition(field name, parameter slot) for every field that is set."""
-    where, args = [base], []
+    values: Any, condition: Callable[[str, str], str], base: str, slots: Slots
+) -> list[str]:
+    """The WHERE conditions of a filter dataclass: `base`, then condition(field name, its
+    value's slot) for every field that is set."""
+    where = [base]
     for field in fields(values):
         value = getattr(values, field.name)
         if value is not None:
-            args.append(value)
-            where.append(condition(field.name, f"${len(args)}"))
-    return where, args
+            where.append(condition(field.name, slots.add(value)))
+    return where
 
 
-async def newest_first(
-    pool: Any,
-    columns: str,
-    rows: Rows,
-    where: list[str],
-    args: list[Any],
-    *,
-    first: int,
-    after: FeedCursor | None,
-) -> list[Any]:
-    """Up to first + 1 of the rows that meet every condition in `where`, newest first, after
-    the cursor."""
-    where, args = list(where), list(args)
-    if after is not None:
-        args += list(after)
-        where.append(f"({rows.time}, {rows.key}) < (${len(args) - 1}, ${len(args)})")
-    args.append(first + 1)
-    sql = f"""SELECT {columns} FROM {rows.source} WHERE {" AND ".join(where)}
-        ORDER BY {rows.time} DESC, {rows.key} DESC LIMIT ${len(args)}"""
-    found: list[Any] = await pool.fetch(sql, *args)
-    return found
-
-
-async def count_where(pool: Any, rows: Rows, where: list[str], args: list[Any]) -> int:
+async def count_where(pool: Any, rows: Rows, where: list[str], slots: Slots) -> int:
     """How many of the rows meet every condition in `where` (reads each of them)."""
-    sql = f"SELECT count(*) FROM {rows.source} WHERE {' AND '.join(where)}"
-    count: int = await pool.fetchval(sql, *args)
+    count: int = await pool.fetchval(f"SELECT {count_sql(rows, where)}", *slots.values)
     return count

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
@@ -66,8 +68,9 @@ async def create_pool(
         url,
         min_size=min_size,
         max_size=max_size,
-        init=_decode_json,
+        init=_prepare,
         setup=setup,
+        reset=_keep,
         server_settings={
             "statement_timeout": str(statement_timeout_ms),
             "application_name": "newsgraph",
@@ -77,11 +80,42 @@ async def create_pool(
     return pool
 
 
-async def _decode_json(conn: Connection) -> None:
-    """jsonb values arrive as Python values (stored figures such as a story's shares)."""
+async def _prepare(conn: Connection) -> None:
+    """Each new connection: jsonb values arrive as Python values (stored figures such as a
+    story's shares), and its statements' time counts toward the request's (timing())."""
     await conn.set_type_codec(
         "jsonb", schema="pg_catalog", encoder=_encode, decoder=orjson.loads, format="text"
     )
+    conn.add_query_logger(_note_time)
+
+
+async def _keep(conn: Connection) -> None:
+    """The pool's reset when a connection comes back: nothing to send. The service keeps no
+    session state on a connection (advisory locks are transaction-scoped or released, no
+    LISTEN, no session settings), and asyncpg itself rolls back an open transaction and
+    drops listeners before it calls this; so the reset query would be one round trip per
+    request for nothing."""
+
+
+_spent: ContextVar[list[float] | None] = ContextVar("newsgraph_db_seconds", default=None)
+
+
+@contextlib.contextmanager
+def timing() -> Iterator[list[float]]:
+    """Sum the database time of the statements run in the block (element 0, seconds); the
+    driver reports each one just after it ends, so read the sum after the next await."""
+    spent = [0.0]
+    token = _spent.set(spent)
+    try:
+        yield spent
+    finally:
+        _spent.reset(token)
+
+
+def _note_time(record: Any) -> None:
+    spent = _spent.get()
+    if spent is not None:
+        spent[0] += record.elapsed
 
 
 def _encode(value: Any) -> str:

@@ -12,8 +12,17 @@ where embeddings exist, its nearest neighbours by vector (HNSW). Each candidate 
               + 1 x freshness (halves every 30 days)
               + 3 x semantic similarity (cosine, when embeddings are on)
 
-Only visible (published, due) stories are ever returned, never the item itself. The
-viewpoint-diversity step happens afterwards, in content.ranking.
+Only visible (published, due) stories are ever returned, never the item itself.
+
+Then the viewpoint-diversity step (maximal marginal relevance over leans) picks the list,
+in the same statement: editor pins first, in their order; then, one at a time, the candidate
+with the best
+
+    BALANCE x relevance / best relevance  -  (1 - BALANCE) x share of picked items with its lean
+
+(ties to the better-ranked one), from the best max(4 x first, 20) candidates. A candidate of
+another lean wins a place when its relevance is close to the best one's, and never when it
+is far behind. Every engine reads the lists from here, so there is one definition of it.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from content import clock
 from db import audit
 from db.pool import Connection, Pool
 from db.records import build, grouped
@@ -61,10 +71,14 @@ def _rarity(topic_id: str) -> str:
         SELECT 1 FROM story_topics x WHERE x.topic_id = {topic_id} LIMIT {RARITY_CAP}) AS c)))"""
 
 
-_FRESHNESS = (
-    "power(0.5, greatest(0, extract(epoch FROM now() - s.published_at)) / 86400 "
-    f"/ {FRESHNESS_HALF_LIFE_DAYS})"
-)
+def _freshness(as_of: str) -> str:
+    """How fresh story `s` is at the SQL time `as_of`: 1, halving every half-life."""
+    return (
+        f"power(0.5, greatest(0, extract(epoch FROM {as_of} - s.published_at)) / 86400 "
+        f"/ {FRESHNESS_HALF_LIFE_DAYS})"
+    )
+
+
 # The item's own words (stemmed lexemes of its title and summary) as one OR query; quoted
 # so that the lexemes go into the tsquery as they are.
 _WORDS = f"""(SELECT coalesce(string_agg(quote_literal(w), ' | '), '')::tsquery
@@ -72,24 +86,59 @@ _WORDS = f"""(SELECT coalesce(string_agg(quote_literal(w), ' | '), '')::tsquery
     AS w)"""
 
 
-_CANDIDATE_COLUMNS = f"""r.relevance, r.topic_score, r.shared AS shared_topic_ids, r.text_score,
-    r.same_category, r.semantic_score, r.pin, {STORY_COLUMNS}"""
+BALANCE = 0.7
+"""How much relevance weighs against lean variety (1.0: relevance order only)."""
+_LEAN_COUNTS = ("Left", "Center", "Right", "Mixed", "Unrated")
+_COUNTED = ", ".join(f"n_{lean.lower()}" for lean in _LEAN_COUNTS)
 
 
-def _chosen(limit: str, *, per_owner: bool) -> str:
-    """The end of every candidate statement: the best `limit` rows of a `ranked` CTE (id,
-    rank, scores; `owner` when per_owner) with their story."""
-    owner = "r.owner, " if per_owner else ""
-    return f"""
-SELECT {owner}{_CANDIDATE_COLUMNS}
-FROM ranked r
-JOIN stories s ON s.id = r.id
-WHERE r.rank <= {limit}
-ORDER BY {owner}r.rank
+def _diversified(first: str, balance: str) -> str:
+    """The end of every candidate statement: from a `ranked` CTE (owner, id, rank, pin and
+    scores), the viewpoint-diversity step's `first` picks per owner, in order (`position`),
+    with their stories and scores."""
+    same = " ".join(f"WHEN '{lean}' THEN m.n_{lean.lower()}" for lean in _LEAN_COUNTS)
+    counts = ", ".join(f"count(*) FILTER (WHERE p.lean = '{lean}')" for lean in _LEAN_COUNTS)
+    step = ", ".join(f"m.n_{lean.lower()} + (c.lean = '{lean}')::int" for lean in _LEAN_COUNTS)
+    return f""",
+pool AS (
+    SELECT r.*, s.dominant_side AS lean FROM ranked r JOIN stories s ON s.id = r.id
+    WHERE r.rank <= greatest(4 * {first}, 20)
+),
+best AS (
+    SELECT owner, coalesce(nullif(max(relevance) FILTER (WHERE pin IS NULL), 0), 1.0) AS best
+    FROM pool GROUP BY owner
+),
+picks (owner, n, chosen, {_COUNTED}) AS (
+    SELECT b.owner, count(p.id)::int, coalesce(array_agg(p.id ORDER BY p.rank)
+        FILTER (WHERE p.id IS NOT NULL), '{{}}'), {counts}
+    FROM best b LEFT JOIN pool p ON p.owner = b.owner AND p.pin IS NOT NULL AND p.rank <= {first}
+    GROUP BY b.owner
+  UNION ALL
+    SELECT m.owner, m.n + 1, m.chosen || c.id, {step}
+    FROM picks m JOIN best b ON b.owner = m.owner CROSS JOIN LATERAL (
+        SELECT p.id, p.lean FROM pool p
+        WHERE p.owner = m.owner AND p.pin IS NULL AND NOT p.id = ANY(m.chosen)
+        ORDER BY {balance} * p.relevance / b.best - (1 - {balance}) * CASE WHEN m.n = 0 THEN 0
+            ELSE (CASE p.lean {same} END)::float8 / m.n END DESC, p.rank
+        LIMIT 1
+    ) AS c
+    WHERE m.n < {first}
+),
+picked AS (SELECT DISTINCT ON (owner) owner, chosen FROM picks ORDER BY owner, n DESC)
+SELECT pk.owner, c.position, p.relevance, p.topic_score, p.shared AS shared_topic_ids,
+    p.text_score, p.same_category, p.semantic_score, p.pin, {STORY_COLUMNS}
+FROM picked pk CROSS JOIN LATERAL unnest(pk.chosen) WITH ORDINALITY AS c(id, position)
+JOIN pool p ON p.owner = pk.owner AND p.id = c.id
+JOIN stories s ON s.id = c.id
 """
 
 
-def _related_sql(*, require_deep_dive: bool, semantic: bool) -> str:
+def related_sql(
+    owners: str, first: str, balance: str, as_of: str, *, require_deep_dive: bool, semantic: bool
+) -> str:
+    """SQL for the recommendations of the stories whose ids are the SQL array `owners`:
+    `first` picks per owner (rows of owner, position, scores and story columns), fresh as of
+    the SQL time `as_of`."""
     deep_dive = (
         f"AND EXISTS (SELECT 1 FROM deep_dives d WHERE d.story_id = s.id AND "
         f"{visible_deep_dive('d')})"
@@ -118,9 +167,9 @@ semantic AS (
     )
     similarity = "sm.similarity" if semantic else "NULL::float8"
     return f"""
-WITH me AS (
+WITH RECURSIVE me AS (
     SELECT s.id, s.category_id, {_WORDS} AS words
-    FROM unnest($1::bigint[]) AS k(id) JOIN stories s ON s.id = k.id
+    FROM unnest({owners}) AS k(id) JOIN stories s ON s.id = k.id
 ),
 my_topics AS (
     SELECT me.id AS owner, t.topic_id FROM me CROSS JOIN LATERAL (
@@ -151,7 +200,7 @@ by_category AS (
 ),
 pinned AS (
     SELECT p.story_id AS owner, p.pinned_story_id AS candidate, p.position
-    FROM recommendation_pins p WHERE p.story_id = ANY($1::bigint[])
+    FROM recommendation_pins p WHERE p.story_id = ANY({owners})
 ){semantic_cte},
 candidates AS (
     SELECT owner, candidate FROM by_topic
@@ -164,7 +213,7 @@ scored AS (
         coalesce(bt.weight / nullif(tt.total, 0), 0)::float8 AS topic_score,
         ts_rank(s.search_vector, me.words, 32)::float8 AS text_score,
         coalesce(s.category_id = me.category_id, false) AS same_category,
-        {_FRESHNESS}::float8 AS freshness,
+        {_freshness(as_of)}::float8 AS freshness,
         {similarity}::float8 AS semantic_score
     FROM candidates pl
     JOIN me ON me.id = pl.owner
@@ -185,34 +234,40 @@ ranked AS (
         FROM scored
     ) AS r
 )
-{_chosen("$2", per_owner=True)}"""
+{_diversified(first, balance)}"""
 
 
 _RELATED = {
-    (require_deep_dive, semantic): _related_sql(
-        require_deep_dive=require_deep_dive, semantic=semantic
+    (require_deep_dive, semantic): related_sql(
+        "$1::bigint[]",
+        "$2::int",
+        "$3::float8",
+        "$4::timestamptz",
+        require_deep_dive=require_deep_dive,
+        semantic=semantic,
     )
+    + " ORDER BY pk.owner, c.position"
     for require_deep_dive in (False, True)
     for semantic in (False, True)
 }
 
 
-def candidate_limit(first: int) -> int:
-    """How many scored candidates the diversity step chooses `first` from."""
-    return max(4 * first, 20)
-
-
 async def related(
-    pool: Pool, keys: Sequence[RelatedKey], *, require_deep_dive: bool, semantic: bool
+    pool: Pool,
+    keys: Sequence[RelatedKey],
+    *,
+    require_deep_dive: bool,
+    semantic: bool,
+    balance: float = BALANCE,
 ) -> list[list[Candidate]]:
-    """Per key, up to candidate_limit(first) scored candidates: pins first, then by relevance."""
+    """Per key, its `first` recommendations in order (see the module docstring)."""
     sql = _RELATED[(require_deep_dive, semantic)]
     by_first: dict[int, list[int]] = {}
     for key in dict.fromkeys(keys):
         by_first.setdefault(key.first, []).append(key.story_id)
     found: dict[RelatedKey, list[Candidate]] = {}
     for first, story_ids in by_first.items():
-        rows = await pool.fetch(sql, story_ids, candidate_limit(first))
+        rows = await pool.fetch(sql, story_ids, first, balance, clock.now())
         pairs = ((row["owner"], _candidate(row)) for row in rows)
         for story_id, candidates in zip(story_ids, grouped(story_ids, pairs), strict=True):
             found[RelatedKey(story_id, first)] = candidates
@@ -232,12 +287,14 @@ def _candidate(row: Any) -> Candidate:
     )
 
 
-# A reader's feed: the newest visible stories on each followed topic (by publish time), minus
-# what the reader has read; freshness weighs twice as much as the topic match here.
-_FOR_YOU = f"""
-WITH followed AS (
+def for_you_sql(topics: str, exclude: str, first: str, balance: str, as_of: str) -> str:
+    """SQL for a reader's feed: the newest visible stories on each followed topic (the SQL
+    text array `topics`, by publish time), minus the ids in the SQL array `exclude`, scored
+    with freshness weighing twice as much as the topic match; `first` picks, owner 0."""
+    return f"""
+WITH RECURSIVE followed AS (
     SELECT t.id AS topic_id, {_rarity("t.id")} AS weight
-    FROM topics t WHERE t.slug = ANY($1::text[])
+    FROM topics t WHERE t.slug = ANY({topics})
 ),
 totals AS (SELECT sum(weight) AS total FROM followed),
 by_topic AS (
@@ -245,28 +302,40 @@ by_topic AS (
         array_agg(f.topic_id ORDER BY f.weight DESC, f.topic_id) AS shared
     FROM followed f CROSS JOIN LATERAL (
         SELECT s.id FROM story_topics st JOIN stories s ON s.id = st.story_id
-        WHERE st.topic_id = f.topic_id AND {visible("s")} AND NOT (s.id = ANY($2::bigint[]))
+        WHERE st.topic_id = f.topic_id AND {visible("s")} AND NOT (s.id = ANY({exclude}))
         ORDER BY s.published_at DESC, s.id DESC LIMIT {CANDIDATES_PER_SOURCE}
     ) AS c
     GROUP BY c.id
 ),
 ranked AS (
     SELECT *, row_number() OVER (ORDER BY relevance DESC, id DESC) AS rank FROM (
-        SELECT s.id, NULL::int AS pin, bt.shared, FALSE AS same_category,
+        SELECT 0 AS owner, s.id, NULL::int AS pin, bt.shared, FALSE AS same_category,
             NULL::float8 AS semantic_score, 0::float8 AS text_score,
             (bt.weight / nullif(totals.total, 0))::float8 AS topic_score,
-            (bt.weight / nullif(totals.total, 0) + 2 * {_FRESHNESS})::float8 AS relevance
+            (bt.weight / nullif(totals.total, 0) + 2 * {_freshness(as_of)})::float8 AS relevance
         FROM by_topic bt CROSS JOIN totals JOIN stories s ON s.id = bt.candidate
     ) AS r
 )
-{_chosen("$3", per_owner=False)}"""
+{_diversified(first, balance)}"""
+
+
+_FOR_YOU = for_you_sql("$1::text[]", "$2::bigint[]", "$3::int", "$4::float8", "$5::timestamptz") + (
+    " ORDER BY c.position"
+)
 
 
 async def for_you(
-    pool: Pool, topic_slugs: Sequence[str], exclude_ids: Sequence[int], limit: int
+    pool: Pool,
+    topic_slugs: Sequence[str],
+    exclude_ids: Sequence[int],
+    first: int,
+    balance: float = BALANCE,
 ) -> list[Candidate]:
-    """Up to `limit` scored stories on the followed topics, newest and most on-topic first."""
-    rows = await pool.fetch(_FOR_YOU, list(topic_slugs), list(exclude_ids), limit)
+    """The reader's `first` stories on the followed topics, newest and most on-topic first,
+    mixed across viewpoints."""
+    rows = await pool.fetch(
+        _FOR_YOU, list(topic_slugs), list(exclude_ids), first, balance, clock.now()
+    )
     return [_candidate(row) for row in rows]
 
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from content import clock
 from db.pool import Connection, Pool
 from db.stories import story_condition
 from db.text_search import SEARCH_CONFIG, tsquery
@@ -300,7 +301,7 @@ async def search(
     scope: Scope = Scope.PUBLIC,
 ) -> SearchPage:
     """Up to first + 1 hits, best first, ranked as of the first page's time."""
-    as_of = after.as_of if after is not None else datetime.now(UTC)
+    as_of = after.as_of if after is not None else clock.now()
     position = (after.score, after.kind, after.id) if after is not None else (None, None, None)
     arguments = _arguments(query, search_filter)
     rows = await pool.fetch(_PAGE[scope], *arguments, as_of, *position, first + 1)

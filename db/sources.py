@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from db import json_sql
 from db.paging import PageKey, fetch_pages
 from db.pool import Pool
 from db.records import build, columns, in_key_order
@@ -34,24 +35,33 @@ class StorySource:
     source: Source
 
 
-_BY_IDS = per_scope(
-    lambda scope: (
-        f"SELECT {columns(Source, 's')} FROM sources s "
-        f"WHERE s.id = ANY($1::bigint[]) AND {visible_source('s', scope)}"
-    )
-)
+def source_rows(where: str, scope: Scope) -> str:
+    """SQL for the record columns of the sources visible in `scope` that meet `where` (on
+    `s`)."""
+    visible = visible_source("s", scope)
+    return f"SELECT {columns(Source, 's')} FROM sources s WHERE {where} AND {visible}"
 
+
+def story_source_window(story: str, after: str, limit: str) -> str:
+    """SQL for up to `limit` sources of the story whose id is the SQL `story`, after position
+    `after`, in editorial order (`position`)."""
+    return f"""SELECT ss.position, {columns(Source, "s")},
+            row_number() OVER (ORDER BY ss.position) AS _n
+        FROM story_sources ss JOIN sources s ON s.id = ss.source_id
+        WHERE ss.story_id = {story} AND ss.position > {after}
+        ORDER BY ss.position LIMIT {limit}"""
+
+
+def source_cursor(alias: str) -> str:
+    """SQL text of the cursor of a story's source row `alias` (its position)."""
+    return json_sql.cursor("source", json_sql.number(f"{alias}.position"))
+
+
+_BY_IDS = per_scope(lambda scope: source_rows("s.id = ANY($1::bigint[])", scope))
 _STORY_WINDOW = f"""
-SELECT k.story_id AS owner, p.position, {columns(Source, "p")}
+SELECT k.story_id AS owner, p.*
 FROM unnest($1::bigint[]) AS k(story_id)
-CROSS JOIN LATERAL (
-    SELECT ss.position, s.*
-    FROM story_sources ss
-    JOIN sources s ON s.id = ss.source_id
-    WHERE ss.story_id = k.story_id AND ss.position > $2
-    ORDER BY ss.position
-    LIMIT $3
-) AS p
+CROSS JOIN LATERAL ({story_source_window("k.story_id", "$2", "$3")}) AS p
 ORDER BY k.story_id, p.position
 """
 

@@ -6,17 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from db import listings
+from db.json_sql import Slots
 from db.paging import (
     FeedCursor,
     PageKey,
     Rows,
-    count_where,
+    count_sql,
     counts_by_owner,
     feed_window,
     fetch_pages,
     filter_conditions,
-    newest_first,
     owned_window,
+    window,
 )
 from db.pool import Pool
 from db.records import build, columns, in_key_order
@@ -61,6 +62,7 @@ class Story:
     latest_source_at: datetime | None
     word_count: int
     read_time_minutes: int
+    share_text: str
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ _FILTER_SQL = {
                 WHERE fs.story_id = {s}.id AND o.slug = {value})""",
     "published_after": "{s}.published_at >= {value}",
     "published_before": "{s}.published_at < {value}",
-    "sentiment": "coalesce({s}.sentiment, {s}.sentiment_inferred) = {value}",
+    "sentiment": "{sentiment} = {value}",
     "blindspot": "{s}.blindspot = ANY({value}::text[])",
     "query": f"{{s}}.search_vector @@ {tsquery('{value}')}",
     "statuses": f"{lifecycle_status('{s}')} = ANY({{value}}::text[])",
@@ -101,7 +103,7 @@ _FILTER_SQL = {
 def story_condition(field: str, alias: str, slot: str) -> str:
     """SQL for one StoryFilter field on the stories row `alias`, its value in parameter slot
     `slot` (e.g. "$3")."""
-    return _FILTER_SQL[field].format(s=alias, value=slot)
+    return _FILTER_SQL[field].format(s=alias, value=slot, sentiment=effective_sentiment(alias))
 
 
 # Filters that name a list of db.listings: a public read pages through its entries.
@@ -116,54 +118,68 @@ _LISTED_BY = {
 STORY_COLUMNS = columns(Story, "s", status=lifecycle_status("s"))
 _ROWS = per_scope(lambda scope: Rows("stories s", feed_time("s", scope), "s.id"))
 _LISTED = Rows(listings.STORY_ENTRY, "e.published_at", "e.story_id")
-_BY_IDS = per_scope(
-    lambda scope: (
-        f"SELECT {STORY_COLUMNS} FROM stories s "
-        f"WHERE s.id = ANY($1::bigint[]) AND {visible('s', scope)}"
+
+
+def story_rows(where: str, scope: Scope) -> str:
+    """SQL for the record columns of the stories visible in `scope` that meet `where` (on
+    `s`)."""
+    return f"SELECT {STORY_COLUMNS} FROM stories s WHERE {where} AND {visible('s', scope)}"
+
+
+_BY_IDS = per_scope(lambda scope: story_rows("s.id = ANY($1::bigint[])", scope))
+_BY_SLUG = per_scope(lambda scope: story_rows("s.slug = $1", scope))
+# What a topic's or an outlet's page lists in a preview: every story with it, any status.
+_PREVIEW_OWNED = {
+    "topic": "s.id IN (SELECT st.story_id FROM story_topics st WHERE st.topic_id = {owner})",
+    "outlet": """s.id IN (SELECT ss.story_id FROM story_sources ss
+        JOIN sources so ON so.id = ss.source_id WHERE so.outlet_id = {owner})""",
+}
+_PREVIEW_OWNED_COUNT = {
+    "topic": "(SELECT count(*) FROM story_topics st WHERE st.topic_id = {owner})",
+    "outlet": """(SELECT count(DISTINCT ss.story_id) FROM sources so
+        JOIN story_sources ss ON ss.source_id = so.id WHERE so.outlet_id = {owner})""",
+}
+
+
+def owned_stories(kind: str, owner: str, scope: Scope) -> tuple[Rows, str]:
+    """What the stories page of a topic or an outlet (`kind`) whose id is the SQL `owner`
+    walks, and the condition that selects its stories: the listing for readers, every story
+    in a preview."""
+    if scope is Scope.PUBLIC:
+        return _LISTED, listings.story_entries(f"'stories/{kind}/' || {owner}")
+    return _ROWS[Scope.PREVIEW], _PREVIEW_OWNED[kind].format(owner=owner)
+
+
+def owned_story_count(kind: str, owner: str, scope: Scope) -> str:
+    """SQL for how many stories that page lists (a stored size for readers)."""
+    if scope is Scope.PUBLIC:
+        return listings.visible_count("story_listings", f"'stories/{kind}/' || {owner}")
+    return _PREVIEW_OWNED_COUNT[kind].format(owner=owner)
+
+
+def _owned_windows(kind: str) -> dict[Scope, dict[bool, str]]:
+    return {
+        scope: {
+            after: owned_window(
+                STORY_COLUMNS, *owned_stories(kind, "k.owner_id", scope), after=after
+            )
+            for after in (False, True)
+        }
+        for scope in Scope
+    }
+
+
+def _owned_counts(kind: str) -> dict[Scope, str]:
+    return per_scope(
+        lambda scope: (
+            f"""SELECT k.owner, {owned_story_count(kind, "k.owner", scope)} AS n
+            FROM unnest($1::bigint[]) AS k(owner)"""
+        )
     )
-)
-_BY_SLUG = per_scope(
-    lambda scope: (
-        f"SELECT {STORY_COLUMNS} FROM stories s WHERE s.slug = $1 AND {visible('s', scope)}"
-    )
-)
 
 
-def _owned(owner: str, preview_condition: str) -> dict[Scope, str]:
-    """Per-owner windows of the stories a topic or an outlet lists: its listing for readers,
-    `preview_condition` (on `s`, owner `k.owner_id`) over every story in a preview."""
-    listed = owned_window(
-        STORY_COLUMNS, _LISTED, listings.story_entries(f"'stories/{owner}/' || k.owner_id")
-    )
-    preview = owned_window(STORY_COLUMNS, _ROWS[Scope.PREVIEW], preview_condition)
-    return {Scope.PUBLIC: listed, Scope.PREVIEW: preview}
-
-
-def _owned_counts(owner: str, preview_sql: str) -> dict[Scope, str]:
-    listed = listings.visible_count("story_listings", f"'stories/{owner}/' || k.owner")
-    public = f"SELECT k.owner, {listed} AS n FROM unnest($1::bigint[]) AS k(owner)"
-    return {Scope.PUBLIC: public, Scope.PREVIEW: preview_sql}
-
-
-_TOPIC_WINDOW = _owned(
-    "topic", "s.id IN (SELECT st.story_id FROM story_topics st WHERE st.topic_id = k.owner_id)"
-)
-_TOPIC_COUNTS = _owned_counts(
-    "topic",
-    """SELECT st.topic_id AS owner, count(*) AS n FROM story_topics st
-       WHERE st.topic_id = ANY($1::bigint[]) GROUP BY st.topic_id""",
-)
-_OUTLET_WINDOW = _owned(
-    "outlet",
-    """s.id IN (SELECT ss.story_id FROM story_sources ss
-        JOIN sources so ON so.id = ss.source_id WHERE so.outlet_id = k.owner_id)""",
-)
-_OUTLET_COUNTS = _owned_counts(
-    "outlet",
-    """SELECT so.outlet_id AS owner, count(DISTINCT ss.story_id) AS n
-       FROM sources so JOIN story_sources ss ON ss.source_id = so.id
-       WHERE so.outlet_id = ANY($1::bigint[]) GROUP BY so.outlet_id""",
-)
+_TOPIC_WINDOW, _TOPIC_COUNTS = _owned_windows("topic"), _owned_counts("topic")
+_OUTLET_WINDOW, _OUTLET_COUNTS = _owned_windows("outlet"), _owned_counts("outlet")
 
 
 async def stories_by_ids(
@@ -186,43 +202,70 @@ async def story_feed(
     scope: Scope = Scope.PUBLIC,
 ) -> list[Story]:
     """Up to first + 1 visible stories, newest first, after the cursor."""
-    rows, where, args = _where(story_filter, scope)
-    found = await newest_first(pool, STORY_COLUMNS, rows, where, args, first=first, after=after)
-    return [build(Story, row) for row in found]
+    slots = Slots()
+    sql = feed_page(story_filter, scope, slots, limit=first + 1, after=after)
+    return [build(Story, row) for row in await pool.fetch(sql, *slots.values)]
+
+
+def feed_page(
+    story_filter: StoryFilter, scope: Scope, slots: Slots, *, limit: int, after: FeedCursor | None
+) -> str:
+    """SQL for up to `limit` of a story list's stories, newest first, after the cursor."""
+    rows, where = feed(story_filter, scope, slots)
+    return window(STORY_COLUMNS, rows, where, slots, limit=limit, after=after)
+
+
+def owned_page(
+    kind: str, owner: str, scope: Scope, slots: Slots, *, limit: int, after: FeedCursor | None
+) -> str:
+    """SQL for up to `limit` stories of a topic's or outlet's page (owner: the SQL id)."""
+    rows, condition = owned_stories(kind, owner, scope)
+    return window(STORY_COLUMNS, rows, [condition], slots, limit=limit, after=after)
+
+
+def effective_sentiment(alias: str) -> str:
+    """The sentiment a story shows: the editor's, else the inferred one."""
+    return f"coalesce({alias}.sentiment, {alias}.sentiment_inferred)"
+
+
+def sentiment_source(alias: str) -> str:
+    return f"(CASE WHEN {alias}.sentiment IS NULL THEN 'INFERRED' ELSE 'SET' END)"
 
 
 async def story_feed_count(
     pool: Pool, story_filter: StoryFilter, scope: Scope = Scope.PUBLIC
 ) -> int:
-    """How many stories the list holds: a stored list size when the list is all stories or
-    one listed filter (constant time), else a count of the matches."""
+    slots = Slots()
+    count: int = await pool.fetchval(
+        f"SELECT {feed_count(story_filter, scope, slots)}", *slots.values
+    )
+    return count
+
+
+def feed_count(story_filter: StoryFilter, scope: Scope, slots: Slots) -> str:
+    """SQL for how many stories the list holds: a stored list size when the list is all
+    stories or one listed filter (constant time), else a count of the matches."""
     lead = _lead(story_filter, scope)
     given = [f.name for f in fields(story_filter) if getattr(story_filter, f.name) is not None]
     if scope is Scope.PUBLIC and given == ([lead] if lead else []):
-        key = _LISTED_BY[lead].format(value="$1") if lead else f"'{listings.ALL_STORIES}'"
-        args = [getattr(story_filter, lead)] if lead else []
-        count: int = await pool.fetchval(
-            f"SELECT {listings.visible_count('story_listings', key)}", *args
-        )
-        return count
-    return await count_where(pool, *_where(story_filter, scope))
+        if lead is None:
+            return listings.visible_count("story_listings", f"'{listings.ALL_STORIES}'")
+        key = _LISTED_BY[lead].format(value=slots.add(getattr(story_filter, lead)))
+        return listings.visible_count("story_listings", key)
+    return count_sql(*feed(story_filter, scope, slots))
 
 
 def _lead(story_filter: StoryFilter, scope: Scope) -> str | None:
     """The listed filter a public read pages through (the most selective kind first)."""
     if scope is not Scope.PUBLIC:
         return None
-    return next(
-        (
-            f
-            for f in ("topic", "outlet", "category", "blindspot")
-            if getattr(story_filter, f) is not None
-        ),
-        None,
-    )
+    order = ("topic", "outlet", "category", "blindspot")
+    return next((f for f in order if getattr(story_filter, f) is not None), None)
 
 
-def _where(story_filter: StoryFilter, scope: Scope) -> tuple[Rows, list[str], list[Any]]:
+def feed(story_filter: StoryFilter, scope: Scope, slots: Slots) -> tuple[Rows, list[str]]:
+    """What a story list walks, and the conditions that select its stories (values go to
+    `slots`)."""
     lead = _lead(story_filter, scope)
 
     def condition(field: str, slot: str) -> str:
@@ -230,8 +273,8 @@ def _where(story_filter: StoryFilter, scope: Scope) -> tuple[Rows, list[str], li
             return listings.story_entries(_LISTED_BY[field].format(value=slot))
         return story_condition(field, "s", slot)
 
-    where, args = filter_conditions(story_filter, condition, visible("s", scope))
-    return (_LISTED if lead else _ROWS[scope]), where, args
+    where = filter_conditions(story_filter, condition, visible("s", scope), slots)
+    return (_LISTED if lead else _ROWS[scope]), where
 
 
 async def topic_story_pages(

@@ -16,8 +16,31 @@ class Topic:
     description: str | None
 
 
-_BY_IDS = f"SELECT {columns(Topic, 't')} FROM topics t WHERE t.id = ANY($1::bigint[])"
-_BY_SLUG = f"SELECT {columns(Topic, 't')} FROM topics t WHERE t.slug = $1"
+def topic_rows(where: str) -> str:
+    """SQL for the record columns of the topics that meet `where` (on `t`)."""
+    return f"SELECT {columns(Topic, 't')} FROM topics t WHERE {where}"
+
+
+def category_of_story_rows(story: str) -> str:
+    """SQL for the category topic of the story whose id is the SQL `story`."""
+    return topic_rows(f"t.id = (SELECT c.category_id FROM stories c WHERE c.id = {story})")
+
+
+def story_topic_rows(story: str) -> str:
+    """SQL for the topics of the story whose id is the SQL `story`, with their `position`."""
+    return f"""SELECT {columns(Topic, "t")}, st.position FROM story_topics st
+        JOIN topics t ON t.id = st.topic_id WHERE st.story_id = {story}"""
+
+
+def key_actor_rows(deep_dive: str) -> str:
+    """SQL for the key actors of the deep dive whose id is the SQL `deep_dive`, with their
+    `position`."""
+    return f"""SELECT {columns(Topic, "t")}, a.position FROM deep_dive_key_actors a
+        JOIN topics t ON t.id = a.topic_id WHERE a.deep_dive_id = {deep_dive}"""
+
+
+_BY_IDS = topic_rows("t.id = ANY($1::bigint[])")
+_BY_SLUG = topic_rows("t.slug = $1")
 _IDS_BY_STORY = """
 SELECT story_id AS owner, topic_id FROM story_topics
 WHERE story_id = ANY($1::bigint[]) ORDER BY story_id, position

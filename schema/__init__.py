@@ -10,8 +10,9 @@ from graphql import GraphQLError
 from schema.admin import AdminMutation, AdminQuery
 from schema.changes import ChangesQuery
 from schema.errors import log_unexpected
-from schema.limits import extension_factories
+from schema.limits import analyser, extension_factories, limit_rules
 from schema.mutations import EditorialMutation
+from schema.planner import Engine
 from schema.query import ContentQuery
 from schema.recommendations import RecommendationMutation, RecommendationQuery
 from schema.webhooks import WebhookMutation, WebhookQuery
@@ -28,16 +29,20 @@ class Mutation(EditorialMutation, RecommendationMutation, AdminMutation, Webhook
 
 
 class Schema(strawberry.Schema):
+    engine: Engine
+    """The compiled engine over this schema (schema.planner)."""
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # Caller mistakes are answered, not logged; only our own failures are logged.
         log_unexpected(errors, getattr(execution_context, "operation_name", None))
 
 
 def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: int = 15) -> Schema:
-    return Schema(
+    rules = limit_rules(max_depth=max_depth, max_aliases=max_aliases)
+    schema = Schema(
         query=Query,
         mutation=Mutation,
-        extensions=extension_factories(
-            max_depth=max_depth, max_tokens=max_tokens, max_aliases=max_aliases
-        ),
+        extensions=extension_factories(rules, max_tokens=max_tokens),
     )
+    schema.engine = Engine(schema, analyser(schema._schema, rules, max_tokens=max_tokens))
+    return schema

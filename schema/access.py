@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from content.access import Permission, PreviewGrant, read_preview
+from content.access import Permission, PreviewGrant, Viewer, read_preview
 from db.audit import Actor
 from db.visibility import Scope
 from schema.cache_keys import note_personal
@@ -21,7 +21,11 @@ _WHO = {
 
 def require(info: Info, permission: Permission) -> None:
     """Raise FORBIDDEN unless the caller may do this."""
-    viewer = info.context.viewer
+    permit(info.context.viewer, permission)
+
+
+def permit(viewer: Viewer, permission: Permission) -> None:
+    """Raise FORBIDDEN unless this viewer may do this."""
     if not viewer.can(permission):
         raise Forbidden(
             f"Your key ({viewer.role.value}) may not {permission.value}; that needs "
@@ -32,9 +36,13 @@ def require(info: Info, permission: Permission) -> None:
 
 def scope_for(info: Info, preview: bool) -> Scope:
     """PREVIEW when an editor asked for it; asking without the role is FORBIDDEN."""
+    return scope_of(info.context.viewer, preview)
+
+
+def scope_of(viewer: Viewer, preview: bool) -> Scope:
     if not preview:
         return Scope.PUBLIC
-    require(info, Permission.PREVIEW)
+    permit(viewer, Permission.PREVIEW)
     return Scope.PREVIEW
 
 

@@ -70,9 +70,16 @@ def note_personal() -> None:
 
 
 def node_key(type_name: str, record: Any) -> str:
+    prefix, column = key_column(type_name)
+    return f"{prefix}{getattr(record, column)}"
+
+
+def key_column(type_name: str) -> tuple[str, str]:
+    """A Node type's cache keys: a prefix and the record column that follows it."""
     if type_name == "Topic":
-        return topic_key(record.slug)  # topic pages are keyed by slug everywhere
-    return item_key(re.sub(r"(?<!^)(?=[A-Z])", "_", type_name).lower(), record.id)
+        return topic_key(""), "slug"  # topic pages are keyed by slug everywhere
+    kind = re.sub(r"(?<!^)(?=[A-Z])", "_", type_name).lower()
+    return item_key(kind, 0).removesuffix("0"), "id"
 
 
 def root_keys(query: str, operation_name: str | None) -> list[str]:

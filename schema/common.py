@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.compiled import Column, Embedded, PageUrl
+
 
 @strawberry.type(description="An image with its accessibility text and attribution.")
 class Image:
@@ -25,5 +27,17 @@ def image(
 
 
 def share(url: str, title: str, text: str) -> Share:
-    short = text if len(text) <= 200 else text[:199].rsplit(" ", 1)[0] + "…"
-    return Share(url=url, title=title, text=short)
+    """text: the page's stored share text (content.figures.share_text)."""
+    return Share(url=url, title=title, text=text)
+
+
+def image_of(prefix: str) -> Embedded:
+    """The compiled form of an Image kept in the columns url, alt, caption and credit after
+    `prefix` (null without a url)."""
+    parts = ("url", "alt", "caption", "credit")
+    return Embedded({part: Column(prefix + part) for part in parts}, present=prefix + "url")
+
+
+def share_of(path: str) -> Embedded:
+    """The compiled form of a page's Share (its stored share text)."""
+    return Embedded({"url": PageUrl(path), "title": Column("title"), "text": Column("share_text")})

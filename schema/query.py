@@ -9,13 +9,15 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from content.access import Permission, PreviewGrant
+from content.access import PreviewGrant
 from db import deep_dives as db_deep_dives
 from db import outlets as db_outlets
 from db import stories as db_stories
 from db import topics as db_topics
 from db.visibility import Scope
-from schema.access import preview_grant, require, scope_for
+from schema import roots
+from schema.access import preview_grant, scope_for
+from schema.compiled import compiles
 from schema.context import Info
 from schema.deep_dives import DeepDive
 from schema.enums import Blindspot, ContentStatus, Sentiment
@@ -23,8 +25,6 @@ from schema.inputs import (
     MAX_QUERY_LENGTH,
     aware,
     checked_query,
-    checked_slug,
-    checked_text,
     optional_slug,
 )
 from schema.loaders import Loaders
@@ -32,13 +32,9 @@ from schema.outlets import Outlet
 from schema.relay import (
     Connection,
     Node,
-    check_first,
     connection,
-    decode_cursor,
     encode_cursor,
-    feed_cursor,
     feed_cursor_of,
-    from_global_id,
 )
 from schema.search import SearchConnection, SearchFilter, search
 from schema.sources import Source
@@ -169,16 +165,19 @@ async def _by_slug(
     preview_token: str | None,
 ) -> Any:
     """A Story or DeepDive by slug, in the caller's scope or through a preview token."""
-    slug = checked_slug(slug)
-    scope, grant = scope_for(info, preview), preview_grant(info, preview_token)
+    found = roots.lookup(info.context.viewer, slug, preview)
+    scope, grant = found.scope, preview_grant(info, preview_token)
     pool = info.context.pool
-    record = await _find(node_type.__name__, lambda s: fetch(pool, slug, s), scope, grant)
+    record = await _find(node_type.__name__, lambda s: fetch(pool, found.slug, s), scope, grant)
     return node_type(record=record, scope=scope) if record else None
 
 
 @strawberry.type
 class ContentQuery:
-    @strawberry.field(description="Any object by its global id; null if missing or not visible.")
+    @strawberry.field(
+        description="Any object by its global id; null if missing or not visible.",
+        metadata=compiles(roots.ByNode()),
+    )
     async def node(
         self,
         info: Info,
@@ -186,9 +185,9 @@ class ContentQuery:
         preview: Preview = False,
         preview_token: PreviewToken = None,
     ) -> Node | None:
-        checked_text(id, "id", max_length=200)
-        scope, grant = scope_for(info, preview), preview_grant(info, preview_token)
-        type_name, pk = from_global_id(id)
+        found = roots.node_lookup(info.context.viewer, id, preview)
+        scope, grant = found.scope, preview_grant(info, preview_token)
+        type_name, pk = found.type_name, found.pk
         if type_name not in _NODES:
             return None
         node_type, loader = _NODES[type_name]
@@ -197,7 +196,10 @@ class ContentQuery:
         node: Node | None = node_type(record=record, scope=scope) if record else None
         return node
 
-    @strawberry.field(description="A published story by slug; null if missing or not visible.")
+    @strawberry.field(
+        description="A published story by slug; null if missing or not visible.",
+        metadata=compiles(roots.STORY),
+    )
     async def story(
         self,
         info: Info,
@@ -210,7 +212,10 @@ class ContentQuery:
         )
         return found
 
-    @strawberry.field(description="A published deep dive by slug; null if missing or not visible.")
+    @strawberry.field(
+        description="A published deep dive by slug; null if missing or not visible.",
+        metadata=compiles(roots.DEEP_DIVE),
+    )
     async def deep_dive(
         self,
         info: Info,
@@ -223,28 +228,33 @@ class ContentQuery:
         )
         return found
 
-    @strawberry.field(description="A topic by slug; null if there is none.")
+    @strawberry.field(
+        description="A topic by slug; null if there is none.", metadata=compiles(roots.TOPIC)
+    )
     async def topic(
         self,
         info: Info,
         slug: str,
         preview: Preview = False,
     ) -> Topic | None:
-        scope = scope_for(info, preview)
-        record = await db_topics.topic_by_slug(info.context.pool, checked_slug(slug))
-        return Topic(record=record, scope=scope) if record else None
+        found = roots.lookup(info.context.viewer, slug, preview)
+        record = await db_topics.topic_by_slug(info.context.pool, found.slug)
+        return Topic(record=record, scope=found.scope) if record else None
 
     @strawberry.field(
         description="An outlet's profile by slug: its ratings, their basis and date, and its "
-        "recent stories; null if there is none."
+        "recent stories; null if there is none.",
+        metadata=compiles(roots.OUTLET),
     )
     async def outlet(self, info: Info, slug: str) -> Outlet | None:
-        record = await db_outlets.outlet_by_slug(info.context.pool, checked_slug(slug))
+        found = roots.lookup(info.context.viewer, slug, False)
+        record = await db_outlets.outlet_by_slug(info.context.pool, found.slug)
         return Outlet(record=record) if record else None
 
     @strawberry.field(
         description="Stories one side is not covering (see Story.blindspot), newest first; "
-        "`side` is the side that misses them, both when omitted."
+        "`side` is the side that misses them, both when omitted.",
+        metadata=compiles(roots.BLINDSPOTS),
     )
     async def blindspots(
         self,
@@ -253,10 +263,12 @@ class ContentQuery:
         after: str | None = None,
         side: Blindspot | None = None,
     ) -> Connection[Story]:
-        sides = [side.value] if side else [b.value for b in Blindspot]
-        return await _feed(info, first, after, db_stories.StoryFilter(blindspot=sides))
+        return await _feed(info, after, roots.blindspot_list(first, after, side))
 
-    @strawberry.field(description="Published stories, newest first; at most 100 a page.")
+    @strawberry.field(
+        description="Published stories, newest first; at most 100 a page.",
+        metadata=compiles(roots.STORIES),
+    )
     async def stories(
         self,
         info: Info,
@@ -265,13 +277,13 @@ class ContentQuery:
         filter: StoryFilter | None = None,
         preview: Preview = False,
     ) -> Connection[Story]:
-        story_filter = filter.to_db() if filter else db_stories.StoryFilter()
-        if story_filter.statuses is not None:
-            require(info, Permission.PREVIEW)
-            preview = True
-        return await _feed(info, first, after, story_filter, scope_for(info, preview))
+        request = roots.story_list(info.context.viewer, first, after, filter, preview)
+        return await _feed(info, after, request)
 
-    @strawberry.field(description="Published deep dives, newest first; at most 100 a page.")
+    @strawberry.field(
+        description="Published deep dives, newest first; at most 100 a page.",
+        metadata=compiles(roots.DEEP_DIVES),
+    )
     async def deep_dives(
         self,
         info: Info,
@@ -280,12 +292,10 @@ class ContentQuery:
         filter: DeepDiveFilter | None = None,
         preview: Preview = False,
     ) -> Connection[DeepDive]:
-        check_first(first)
-        scope = scope_for(info, preview)
-        dive_filter = filter.to_db() if filter else db_deep_dives.DeepDiveFilter()
-        cursor = feed_cursor(decode_cursor(after, "feed", 2))
+        request = roots.deep_dive_list(info.context.viewer, first, after, filter, preview)
+        scope, dive_filter = request.scope, request.filter
         pool = info.context.pool
-        rows = await db_deep_dives.deep_dive_feed(pool, dive_filter, first, cursor, scope)
+        rows = await db_deep_dives.deep_dive_feed(pool, dive_filter, first, request.after, scope)
         return connection(
             rows,
             first,
@@ -295,15 +305,16 @@ class ContentQuery:
             count=lambda: db_deep_dives.deep_dive_feed_count(pool, dive_filter, scope),
         )
 
-    @strawberry.field(description="Every outlet we rate, by slug; at most 100 a page.")
+    @strawberry.field(
+        description="Every outlet we rate, by slug; at most 100 a page.",
+        metadata=compiles(roots.OUTLETS),
+    )
     async def outlets(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[Outlet]:
-        check_first(first)
-        cursor = decode_cursor(after, "outlet", 1)
-        after_slug = str(cursor[0]) if cursor else None
+        request = roots.outlet_list(first, after)
         pool = info.context.pool
-        rows = await db_outlets.outlet_page(pool, first, after_slug)
+        rows = await db_outlets.outlet_page(pool, first, request.after)
         return connection(
             rows,
             first,
@@ -334,22 +345,14 @@ class ContentQuery:
         return await search(info, checked_query(query), first, after, search_filter, scope)
 
 
-async def _feed(
-    info: Info,
-    first: int,
-    after: str | None,
-    story_filter: db_stories.StoryFilter,
-    scope: Scope = Scope.PUBLIC,
-) -> Connection[Story]:
-    check_first(first)
-    cursor = feed_cursor(decode_cursor(after, "feed", 2))
-    pool = info.context.pool
-    rows = await db_stories.story_feed(pool, story_filter, first, cursor, scope)
+async def _feed(info: Info, after: str | None, request: roots.StoryList) -> Connection[Story]:
+    pool, scope, first = info.context.pool, request.scope, request.first
+    rows = await db_stories.story_feed(pool, request.filter, first, request.after, scope)
     return connection(
         rows,
         first,
         has_previous=after is not None,
         node=lambda record: Story(record=record, scope=scope),
         cursor=feed_cursor_of,
-        count=lambda: db_stories.story_feed_count(pool, story_filter, scope),
+        count=lambda: db_stories.story_feed_count(pool, request.filter, scope),
     )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from content import clock
 from content.access import Permission
-from content.ranking import BALANCE, diversify
+from db import json_sql
 from db import recommendations as db_recommendations
 from db.recommendations import Candidate, RelatedKey
 from db.visibility import Scope
 from schema.access import actor, require
+from schema.compiled import Spec, Unavailable
 from schema.context import Info
 from schema.errors import BadUserInput
 from schema.inputs import checked_slug
@@ -20,6 +23,7 @@ from schema.relay import check_first, pk_of
 
 if TYPE_CHECKING:
     from schema.mutations import UserError
+    from schema.planner import Place
     from schema.stories import Story
     from schema.topics import Topic
 
@@ -96,31 +100,51 @@ def lean(candidate: Candidate) -> str:
     return candidate.story.dominant_side
 
 
-def mixed(candidates: list[Candidate], first: int, followed: bool = False) -> list[Story]:
-    """The first `first` candidates after the viewpoint-diversity step, as Stories."""
+def stories_of(candidates: list[Candidate], followed: bool = False) -> list[Story]:
+    """The picks (db.recommendations: viewpoint-mixed, pins first) as Stories with reasons."""
     from schema.stories import Story
 
-    chosen = choose(candidates, first)
-    return [Story(record=c.story, recommended_because=_reason(c, followed)) for c in chosen]
-
-
-def choose(candidates: list[Candidate], first: int, balance: float = BALANCE) -> list[Candidate]:
-    """Pins, then the viewpoint-diversity step's picks (balance 1: relevance order)."""
-    return diversify(
-        candidates,
-        first,
-        relevance=lambda c: c.relevance,
-        lean=lean,
-        pinned=lambda c: c.pin is not None,
-        balance=balance,
-    )
+    return [Story(record=c.story, recommended_because=_reason(c, followed)) for c in candidates]
 
 
 async def related(info: Info, story_id: int, first: int, *, deep_dives: bool) -> list[Story]:
     check_first(first)
     loaders = info.context.loaders
     loader = loaders.stories_like_deep_dive if deep_dives else loaders.related_stories
-    return mixed(await loader.load(RelatedKey(story_id, first)), first)
+    return stories_of(await loader.load(RelatedKey(story_id, first)))
+
+
+@dataclass(frozen=True)
+class Recommended:
+    """The compiled relatedStories / moreLikeThis: the same recommendation statement, for the
+    story whose id is the row's column `story`."""
+
+    require_deep_dive: bool
+    story: str
+
+    def compile(self, at: Place) -> str:
+        first = at.bind(lambda kwargs, caller: check_first(kwargs["first"]), _slot)
+        as_of = at.constant(lambda caller: clock.now(), "timestamptz")
+        sql = db_recommendations.related_sql(
+            f"ARRAY[{at.alias}.{self.story}]",
+            first,
+            json_sql.float_literal(db_recommendations.BALANCE),
+            as_of,
+            require_deep_dive=self.require_deep_dive,
+            semantic=at.caller.semantic,
+        )
+        row = at.new_alias()
+        built = at.child(alias=row, scope=Scope.PUBLIC, mapping=_WITHOUT_REASONS)
+        return json_sql.subquery(json_sql.array_agg(built, f"{row}.position"), f"({sql}) AS {row}")
+
+
+_WITHOUT_REASONS: dict[str, Spec] = {
+    "reason": Unavailable("a recommendation's reason is made in Python")
+}
+
+
+def _slot(slots: json_sql.Slots, value: int) -> str:
+    return slots.add(value, "int")
 
 
 def signals_in_use(semantic: bool) -> list[RecommendationSignal]:
@@ -137,10 +161,8 @@ async def for_you(
         raise BadUserInput(f"`exclude` takes at most {MAX_EXCLUDED} ids.", field="exclude")
     slugs = [checked_slug(slug, "topics") for slug in topics]
     excluded = [pk_of(global_id, "Story", "exclude") for global_id in exclude]
-    candidates = await db_recommendations.for_you(
-        info.context.pool, slugs, excluded, db_recommendations.candidate_limit(first)
-    )
-    return mixed(candidates, first, followed=True)
+    candidates = await db_recommendations.for_you(info.context.pool, slugs, excluded, first)
+    return stories_of(candidates, followed=True)
 
 
 @strawberry.type(description="The result of pinRecommendations.")

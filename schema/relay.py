@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -12,9 +13,12 @@ import orjson
 import strawberry
 from strawberry.dataloader import DataLoader
 
+from db import paging
+from db import stories as db_stories
 from db.paging import PageKey
 from db.visibility import Scope
 from schema.cache_keys import note_node
+from schema.compiled import Column, GlobalId, Page, compiles
 from schema.enums import ContentStatus
 from schema.errors import BadUserInput
 
@@ -31,27 +35,35 @@ class Node:
     def __post_init__(self) -> None:
         note_node(type(self).__name__, self.record)  # its cache key, when one is collected
 
-    @strawberry.field(description="Opaque global id; pass it to `node(id:)` to refetch.")
+    @strawberry.field(
+        description="Opaque global id; pass it to `node(id:)` to refetch.",
+        metadata=compiles(GlobalId()),
+    )
     def id(self) -> strawberry.ID:
         return to_global_id(type(self).__name__, self.record.id)
 
 
 @strawberry.interface(description="Content with a lifecycle: drafted, scheduled, published.")
 class Publishable(Node):
-    @strawberry.field(description="Where the item is in its lifecycle (PUBLISHED for readers).")
+    @strawberry.field(
+        description="Where the item is in its lifecycle (PUBLISHED for readers).",
+        metadata=compiles(Column("status")),
+    )
     def status(self) -> ContentStatus:
         return ContentStatus(self.record.status)
 
     @strawberry.field(
         description="Bumped by every change; send it back with an update to make sure you "
-        "change what you read (optimistic concurrency)."
+        "change what you read (optimistic concurrency).",
+        metadata=compiles(Column("version")),
     )
     def version(self) -> int:
         return self.record.version
 
     @strawberry.field(
         description="Whether partners may republish the item. When false it is left out of "
-        "every feed, and PARTNER keys get its summary but never its full text."
+        "every feed, and PARTNER keys get its summary but never its full text.",
+        metadata=compiles(Column("syndicatable")),
     )
     def syndicatable(self) -> bool:
         return bool(self.record.syndicatable)
@@ -115,6 +127,18 @@ def feed_cursor_of(record: Any) -> str:
     """The cursor of a record listed newest first (db.visibility.feed_time: drafts in a
     preview sort by creation time)."""
     return encode_cursor("feed", record.published_at or record.created_at, record.id)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A newest-first page's arguments, checked: its size and where it starts."""
+
+    first: int
+    after: tuple[datetime, int] | None
+
+
+def feed_page(first: int, after: str | None) -> PageRequest:
+    return PageRequest(check_first(first), feed_cursor(decode_cursor(after, "feed", 2)))
 
 
 def check_first(first: int) -> int:
@@ -194,7 +218,8 @@ async def owned_feed(
     node: Callable[[Any], T],
 ) -> Connection[T]:
     """A newest-first connection over the list owner_id owns (e.g. a topic's stories)."""
-    key = PageKey(owner_id, check_first(first), feed_cursor(decode_cursor(after, "feed", 2)))
+    page = feed_page(first, after)
+    key = PageKey(owner_id, page.first, page.after)
     return connection(
         await pages.load(key),
         first,
@@ -202,4 +227,18 @@ async def owned_feed(
         node=node,
         cursor=feed_cursor_of,
         count=lambda: counts.load(owner_id),
+    )
+
+
+def owned_stories_page(kind: str) -> Page:
+    """The compiled stories page of a topic or an outlet (`kind`): its listing for readers."""
+    return Page(
+        prepare=lambda kwargs, caller: feed_page(kwargs["first"], kwargs["after"]),
+        window=lambda alias, scope, page, slots: db_stories.owned_page(
+            kind, f"{alias}.id", scope, slots, limit=page.first + 1, after=page.after
+        ),
+        cursor=paging.feed_cursor_sql,
+        count=lambda alias, scope, page, slots: db_stories.owned_story_count(
+            kind, f"{alias}.id", scope
+        ),
     )

@@ -12,8 +12,8 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -22,12 +22,14 @@ import asyncpg
 import httpx
 import pytest
 import redis
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from api import migrations
 from api.app import create_app, with_lifespan_state
 from api.database import embedded_url
 from api.settings import Access, Settings, Webhooks
 from api.transfer import load_demo
+from content import clock
 from db import keys
 from db.pool import Pool, StatementCounter, create_pool
 
@@ -120,22 +122,97 @@ def statements() -> StatementCounter:
 
 @contextlib.asynccontextmanager
 async def serving(
-    settings: Settings, statements: StatementCounter | None = None
+    settings: Settings, statements: StatementCounter | None = None, *, buckets: str = ""
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for an app built from these settings, its lifespan running."""
+    """An HTTP client for an app built from these settings, its lifespan running; `buckets`
+    prefixes its rate-limit buckets (a twin app then spends tokens of its own)."""
     app = create_app(settings, connection_setup=statements.attach if statements else None)
     async with app.router.lifespan_context(app) as state:
-        transport = httpx.ASGITransport(app=with_lifespan_state(app, dict(state)))
+        state = dict(state)
+        if buckets:
+            state["rate_limiter"] = Prefixed(state["rate_limiter"], buckets)
+        transport = httpx.ASGITransport(app=with_lifespan_state(app, state))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
+
+
+@dataclass(frozen=True)
+class Prefixed:
+    limiter: Any
+    prefix: str
+
+    async def take(self, bucket: str, capacity: int, per_second: float) -> Any:
+        return await self.limiter.take(self.prefix + bucket, capacity, per_second)
+
+    async def close(self) -> None:
+        await self.limiter.close()
+
+
+class BothEngines(httpx.AsyncClient):
+    """A client of the app as it serves (compiled engine where it can) that also sends every
+    GraphQL query to the same app running Strawberry alone, at the same moment, and fails
+    the test unless both answer the very same bytes: every operation the suite sends is a
+    differential test of the two engines."""
+
+    def __init__(self, compiled: httpx.AsyncClient, standard: httpx.AsyncClient) -> None:
+        super().__init__(transport=compiled._transport, base_url=compiled.base_url)
+        self.standard = standard
+        self.compared = 0
+
+    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        if not _is_query(request):
+            return await super().send(request, **kwargs)
+        with clock.fixed(datetime.now(UTC)):
+            twin = self.standard.build_request(
+                request.method, request.url, headers=request.headers, content=request.content
+            )
+            expected = await self.standard.send(twin)
+            got = await super().send(request, **kwargs)
+        assert (got.status_code, got.content) == (expected.status_code, expected.content), (
+            f"the engines disagree on {request.content[:300]!r} {request.url.params}:\n"
+            f"compiled ({got.headers.get('server-timing')}): {got.content[:2000]!r}\n"
+            f"standard: {expected.content[:2000]!r}"
+        )
+        self.compared += 1
+        return got
+
+
+def _is_query(request: httpx.Request) -> bool:
+    """A GraphQL request that is not a mutation (mutations run once: they write)."""
+    if request.url.path != "/graphql" or request.method not in ("GET", "POST"):
+        return False
+    try:
+        content = request.content
+    except httpx.RequestNotRead:
+        return False  # a streamed body cannot be sent twice
+    if request.method == "GET":
+        query = request.url.params.get("query")
+    else:
+        try:
+            body = json.loads(content or b"null")
+        except ValueError:
+            return True  # both engines refuse it alike
+        query = body.get("query") if isinstance(body, dict) else None
+    if not isinstance(query, str):
+        return True
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return True
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return not any(op.operation is OperationType.MUTATION for op in operations)
 
 
 @pytest.fixture(scope="session")
 async def client(
     settings: Settings, statements: StatementCounter
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(settings, statements) as http:
-        yield http
+    """The app's client; GraphQL queries are also checked against the standard engine, which
+    alone counts its statements in `statements` (the loaders' query-count tests)."""
+    standard_settings = replace(settings, execution="standard")
+    twin = serving(standard_settings, statements, buckets="twin:")
+    async with serving(settings) as compiled, twin as standard:
+        yield BothEngines(compiled, standard)
 
 
 @pytest.fixture
