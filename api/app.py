@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import time
 from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
@@ -45,19 +43,28 @@ class State(TypedDict):
 
 
 class EmbeddingsSwitch:
-    """Whether recommendations use story embeddings: looked up at most once a minute, so a
-    first `newsgraph embed` takes effect without a restart."""
+    """Whether recommendations use story embeddings: looked up at start and then once a
+    minute in the background (never inside a request), so a first `newsgraph embed` takes
+    effect without a restart."""
 
     TTL_SECONDS = 60.0
 
     def __init__(self, pool: Pool) -> None:
-        self.pool, self.value, self.checked = pool, False, -math.inf
+        self.pool, self.value = pool, False
 
     async def on(self) -> bool:
-        if time.monotonic() - self.checked > self.TTL_SECONDS:
-            self.value = await embeddings.available(self.pool)
-            self.checked = time.monotonic()
         return self.value
+
+    async def refresh(self) -> None:
+        self.value = await embeddings.available(self.pool)
+
+    async def keep_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.TTL_SECONDS)
+            try:
+                await self.refresh()
+            except Exception:  # the database may be away for a moment; keep the last answer
+                log.exception("looking up story embeddings failed")
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -94,6 +101,9 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             if await figures.ensure_current(pool):
                 log.info("stored figures computed")
             secret = await service_secret(pool, "preview-tokens")
+            switch = EmbeddingsSwitch(pool)
+            await switch.refresh()
+            workers.append(asyncio.create_task(switch.keep_fresh()))
             workers.append(asyncio.create_task(_drain_figures(pool)))
             if settings.webhooks.worker:
                 workers.append(asyncio.create_task(Deliverer(pool, settings.webhooks).run()))
@@ -101,7 +111,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
                 "pool": pool,
                 "rate_limiter": limiter,
                 "preview_secret": secret,
-                "embeddings": EmbeddingsSwitch(pool),
+                "embeddings": switch,
             }
         finally:
             for worker in workers:

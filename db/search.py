@@ -22,13 +22,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from content import clock
+from db import json_sql
+from db.json_sql import Slots
 from db.pool import Connection, Pool
 from db.stories import story_condition
 from db.text_search import SEARCH_CONFIG, tsquery
-from db.visibility import Scope, feed_time, per_scope, visible, visible_deep_dive
+from db.visibility import Scope, feed_time, visible, visible_deep_dive
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,10 @@ class Hit:
     kind: str  # "story" or "deep_dive"
     id: int
     score: float
-    headline: str
+    score_text: str
+    """The score as PostgreSQL writes it (the digits a cursor carries)."""
+    highlight: str
+    """A snippet, HTML-escaped, with the matched words in <mark>."""
 
 
 @dataclass(frozen=True)
@@ -188,35 +192,62 @@ _HEADLINE_OPTIONS = (
 )
 
 
-# $1 query, $2 category, $3 topic, $4 outlet, $5 after, $6 before, $7 kinds; the page adds
-# $8 as_of, $9-$11 the cursor (score, kind, id) and $12 the limit.
-def _story_filters(story: str) -> str:
-    return " AND ".join(
-        f"({slot}::text IS NULL OR {story_condition(field, story, slot)})"
-        for field, slot in (("category", "$2"), ("topic", "$3"), ("outlet", "$4"))
+@dataclass(frozen=True)
+class Arguments:
+    """The slots of a search's query and filter in its statement."""
+
+    query: str
+    category: str
+    topic: str
+    outlet: str
+    after: str
+    before: str
+    kinds: str
+
+
+def arguments(slots: Slots, query: str, search_filter: SearchFilter) -> Arguments:
+    f = search_filter
+    return Arguments(
+        slots.add(query, "text"),
+        slots.add(f.category, "text"),
+        slots.add(f.topic, "text"),
+        slots.add(f.outlet, "text"),
+        slots.add(f.published_after, "timestamptz"),
+        slots.add(f.published_before, "timestamptz"),
+        slots.add(list(f.kinds), "text[]"),
     )
 
 
-def _time_filters(item: str, scope: Scope) -> str:
+def _story_filters(story: str, a: Arguments) -> str:
+    return " AND ".join(
+        f"({slot} IS NULL OR {story_condition(field, story, slot)})"
+        for field, slot in (("category", a.category), ("topic", a.topic), ("outlet", a.outlet))
+    )
+
+
+def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
     time = feed_time(item, scope)
-    return f"($5::timestamptz IS NULL OR {time} >= $5) AND ($6::timestamptz IS NULL OR {time} < $6)"
+    return (
+        f"({a.after} IS NULL OR {time} >= {a.after}) "
+        f"AND ({a.before} IS NULL OR {time} < {a.before})"
+    )
 
 
-def _story_matches(scope: Scope) -> str:
+def _story_matches(scope: Scope, a: Arguments) -> str:
     return f"""FROM stories s, q
-        WHERE 'story' = ANY($7::text[]) AND s.search_vector @@ q.query AND {visible("s", scope)}
-          AND {_story_filters("s")} AND {_time_filters("s", scope)}"""
+        WHERE 'story' = ANY({a.kinds}) AND s.search_vector @@ q.query AND {visible("s", scope)}
+          AND {_story_filters("s", a)} AND {_time_filters("s", scope, a)}"""
 
 
-def _deep_dive_matches(scope: Scope) -> str:
+def _deep_dive_matches(scope: Scope, a: Arguments) -> str:
     return f"""FROM deep_dives d JOIN stories ds ON ds.id = d.story_id, q
-        WHERE 'deep_dive' = ANY($7::text[]) AND d.search_vector @@ q.query
+        WHERE 'deep_dive' = ANY({a.kinds}) AND d.search_vector @@ q.query
           AND {visible_deep_dive("d", scope)}
-          AND {_story_filters("ds")} AND {_time_filters("d", scope)}"""
+          AND {_story_filters("ds", a)} AND {_time_filters("d", scope, a)}"""
 
 
-def _score(item: str, scope: Scope) -> str:
-    age = f"$8::timestamptz - {feed_time(item, scope)}"
+def _score(item: str, scope: Scope, as_of: str) -> str:
+    age = f"{as_of} - {feed_time(item, scope)}"
     age_days = f"greatest(0, extract(epoch FROM {age}) / 86400)"
     return (
         f"ts_rank('{{0.1, 0.2, 0.4, 1.0}}', {item}.search_vector, q.query, 1)::float8 "
@@ -225,71 +256,96 @@ def _score(item: str, scope: Scope) -> str:
     )
 
 
-_QUERY = f"WITH q AS (SELECT {tsquery('$1')} AS query)"
+def _query(a: Arguments) -> str:
+    return f"WITH q AS (SELECT {tsquery(a.query)} AS query)"
 
 
-def _hits(scope: Scope) -> str:
+def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
     # Each kind ranks at most its RANKED_PER_KIND newest matches (see the module docstring).
     return f"""
-{_QUERY},
+{_query(a)},
 hits AS (
-    SELECT 'story' AS kind, s.id, {_score("s", scope)} AS score
+    SELECT 'story' AS kind, s.id, {_score("s", scope, as_of)} AS score
     FROM (
-        SELECT s.id {_story_matches(scope)}
+        SELECT s.id {_story_matches(scope, a)}
         ORDER BY {feed_time("s", scope)} DESC, s.id DESC LIMIT {RANKED_PER_KIND}
     ) AS newest JOIN stories s ON s.id = newest.id, q
     UNION ALL
-    SELECT 'deep_dive', d.id, {_score("d", scope)}
+    SELECT 'deep_dive', d.id, {_score("d", scope, as_of)}
     FROM (
-        SELECT d.id {_deep_dive_matches(scope)}
+        SELECT d.id {_deep_dive_matches(scope, a)}
         ORDER BY {feed_time("d", scope)} DESC, d.id DESC LIMIT {RANKED_PER_KIND}
     ) AS newest JOIN deep_dives d ON d.id = newest.id, q
 )
 """
 
 
-_PAGE = per_scope(
-    lambda scope: (
-        _hits(scope)
-        + f"""
-SELECT page.kind, page.id, page.score, ts_headline({SEARCH_CONFIG}, CASE page.kind
+def _escaped(text: str) -> str:
+    """SQL for ts_headline text HTML-escaped, its match marks turned into <mark> tags."""
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        text = f"replace({text}, '{char}', '{entity}')"
+    return f"replace(replace({text}, '{MATCH_START}', '<mark>'), '{MATCH_END}', '</mark>')"
+
+
+_HEADLINE = f"""ts_headline({SEARCH_CONFIG}, CASE page.kind
     WHEN 'story' THEN (SELECT s.title || ' — ' || s.summary FROM stories s WHERE s.id = page.id)
     ELSE (SELECT d.title || ' — ' || d.dek || ' — ' || coalesce(string_agg(x.body, ' '
             ORDER BY x.position), '')
           FROM deep_dives d LEFT JOIN deep_dive_sections x ON x.deep_dive_id = d.id
           WHERE d.id = page.id GROUP BY d.id)
-    END, q.query, '{_HEADLINE_OPTIONS}') AS headline
+    END, q.query, '{_HEADLINE_OPTIONS}')"""
+
+
+def page_sql(
+    scope: Scope,
+    slots: Slots,
+    query: str,
+    search_filter: SearchFilter,
+    *,
+    as_of: str,
+    after: SearchCursor | None,
+    limit: int,
+) -> str:
+    """SQL for up to `limit` hits (kind, id, score, score_text, highlight and `_n`, their
+    order), best first, ranked as of the SQL time `as_of`, after the cursor."""
+    a = arguments(slots, query, search_filter)
+    at = as_of
+    position = "TRUE"
+    if after is not None:
+        cursor = (
+            slots.add(after.score, "float8"),
+            slots.add(after.kind, "text"),
+            slots.add(after.id, "bigint"),
+        )
+        position = f"(score, kind, id) < ({', '.join(cursor)})"
+    order = "score DESC, kind DESC, id DESC"
+    return f"""{_hits(scope, a, at)}
+SELECT page.kind, page.id, page.score, page.score::text AS score_text,
+    {_escaped(_HEADLINE)} AS highlight, page._n
 FROM (
-    SELECT * FROM hits
-    WHERE $9::float8 IS NULL OR (score, kind, id) < ($9::float8, $10::text, $11::bigint)
-    ORDER BY score DESC, kind DESC, id DESC
-    LIMIT $12
+    SELECT *, row_number() OVER (ORDER BY {order}) AS _n FROM hits WHERE {position}
+    ORDER BY {order} LIMIT {slots.add(limit, "int")}
 ) AS page, q
-ORDER BY page.score DESC, page.kind DESC, page.id DESC
-"""
-    )
-)
-_COUNT = per_scope(
-    lambda scope: (
-        f"""
-{_QUERY}
-SELECT (SELECT count(*) {_story_matches(scope)}) + (SELECT count(*) {_deep_dive_matches(scope)})
-"""
-    )
-)
+ORDER BY page._n"""
 
 
-def _arguments(query: str, search_filter: SearchFilter) -> list[Any]:
-    f = search_filter
-    return [
-        query,
-        f.category,
-        f.topic,
-        f.outlet,
-        f.published_after,
-        f.published_before,
-        list(f.kinds),
-    ]
+def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilter) -> str:
+    """SQL for how many stories and deep dives match (reads every match)."""
+    a = arguments(slots, query, search_filter)
+    return f"""({_query(a)}
+SELECT (SELECT count(*) {_story_matches(scope, a)})
+    + (SELECT count(*) {_deep_dive_matches(scope, a)}))"""
+
+
+def search_cursor(alias: str, as_of: str) -> str:
+    """SQL text of the cursor of the hit row `alias`, ranked as of the SQL time `as_of`."""
+    return json_sql.cursor(
+        "search",
+        json_sql.iso_time(as_of),
+        f"{alias}.score_text",
+        json_sql.string(f"{alias}.kind"),
+        json_sql.number(f"{alias}.id"),
+    )
 
 
 async def search(
@@ -301,12 +357,21 @@ async def search(
     scope: Scope = Scope.PUBLIC,
 ) -> SearchPage:
     """Up to first + 1 hits, best first, ranked as of the first page's time."""
-    as_of = after.as_of if after is not None else clock.now()
-    position = (after.score, after.kind, after.id) if after is not None else (None, None, None)
-    arguments = _arguments(query, search_filter)
-    rows = await pool.fetch(_PAGE[scope], *arguments, as_of, *position, first + 1)
-    hits = [Hit(row["kind"], row["id"], row["score"], row["headline"]) for row in rows]
+    as_of = as_of_for(after)
+    slots = Slots()
+    at = slots.add(as_of, "timestamptz")
+    sql = page_sql(scope, slots, query, search_filter, as_of=at, after=after, limit=first + 1)
+    rows = await pool.fetch(sql, *slots.values)
+    hits = [
+        Hit(row["kind"], row["id"], row["score"], row["score_text"], row["highlight"])
+        for row in rows
+    ]
     return SearchPage(hits, as_of)
+
+
+def as_of_for(after: SearchCursor | None) -> datetime:
+    """The time a search ranks as of: its first page's."""
+    return after.as_of if after is not None else clock.now()
 
 
 async def search_count(
@@ -315,5 +380,7 @@ async def search_count(
     search_filter: SearchFilter = SearchFilter(),
     scope: Scope = Scope.PUBLIC,
 ) -> int:
-    count: int = await pool.fetchval(_COUNT[scope], *_arguments(query, search_filter))
+    slots = Slots()
+    sql = count_sql(scope, slots, query, search_filter)
+    count: int = await pool.fetchval(f"SELECT {sql}", *slots.values)
     return count

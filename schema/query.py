@@ -16,7 +16,7 @@ from db import stories as db_stories
 from db import topics as db_topics
 from db.visibility import Scope
 from schema import roots
-from schema.access import preview_grant, scope_for
+from schema.access import preview_grant
 from schema.compiled import compiles
 from schema.context import Info
 from schema.deep_dives import DeepDive
@@ -36,7 +36,13 @@ from schema.relay import (
     encode_cursor,
     feed_cursor_of,
 )
-from schema.search import SearchConnection, SearchFilter, search
+from schema.search import (
+    CompiledSearch,
+    SearchConnection,
+    SearchFilter,
+    search,
+    search_request,
+)
 from schema.sources import Source
 from schema.stories import Story
 from schema.topics import Topic
@@ -329,7 +335,8 @@ class ContentQuery:
         f"relevance (title above summary or dek above topics, key actors and headings above "
         f"section bodies) times freshness. `query` uses web search syntax "
         f'("quoted phrase", OR, -exclude), 1 to {MAX_QUERY_LENGTH} characters; a query of '
-        f"only stop words (the, and, ...) matches nothing."
+        f"only stop words (the, and, ...) matches nothing.",
+        metadata=compiles(CompiledSearch()),
     )
     async def search(
         self,
@@ -340,9 +347,8 @@ class ContentQuery:
         filter: SearchFilter | None = None,
         preview: Preview = False,
     ) -> SearchConnection:
-        search_filter = filter.to_db() if filter else SearchFilter().to_db()
-        scope = scope_for(info, preview)
-        return await search(info, checked_query(query), first, after, search_filter, scope)
+        request = search_request(info.context.viewer, query, first, after, filter, preview)
+        return await search(info, request)
 
 
 async def _feed(info: Info, after: str | None, request: roots.StoryList) -> Connection[Story]:

@@ -1,21 +1,30 @@
 from __future__ import annotations
 
-import html
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 import strawberry
 
+from content.access import Viewer
+from db import deep_dives as db_deep_dives
+from db import json_sql
 from db import search as db_search
+from db import stories as db_stories
 from db.visibility import Scope
+from schema.access import scope_of
 from schema.context import Info
 from schema.deep_dives import DeepDive
 from schema.enums import SearchType
 from schema.errors import BadUserInput
-from schema.inputs import aware, optional_slug
+from schema.inputs import aware, checked_query, optional_slug
 from schema.relay import PageInfo, check_first, decode_cursor, encode_cursor, page_info
 from schema.stories import Story
+
+if TYPE_CHECKING:
+    from schema.planner import Place
 
 SearchResult = Annotated[Story | DeepDive, strawberry.union("SearchResult")]
 
@@ -79,22 +88,36 @@ class SearchConnection:
         return await self.count()
 
 
-def highlight(headline: str) -> str:
-    escaped = html.escape(headline, quote=False)
-    return escaped.replace(db_search.MATCH_START, "<mark>").replace(db_search.MATCH_END, "</mark>")
+@dataclass(frozen=True)
+class SearchRequest:
+    """search()'s arguments, checked, as both engines read them."""
+
+    query: str
+    filter: db_search.SearchFilter
+    scope: Scope
+    first: int
+    after: db_search.SearchCursor | None
 
 
-async def search(
-    info: Info,
+def search_request(
+    viewer: Viewer,
     query: str,
     first: int,
     after: str | None,
-    search_filter: db_search.SearchFilter,
-    scope: Scope,
-) -> SearchConnection:
+    search_filter: SearchFilter | None,
+    preview: bool,
+) -> SearchRequest:
+    found = search_filter.to_db() if search_filter else SearchFilter().to_db()
+    scope = scope_of(viewer, preview)
+    checked = checked_query(query)
     check_first(first)
-    pool = info.context.pool
-    found = await db_search.search(pool, query, first, _position(after), search_filter, scope)
+    return SearchRequest(checked, found, scope, first, _position(after))
+
+
+async def search(info: Info, request: SearchRequest) -> SearchConnection:
+    pool, first, scope = info.context.pool, request.first, request.scope
+    query, search_filter = request.query, request.filter
+    found = await db_search.search(pool, query, first, request.after, search_filter, scope)
     page = found.hits[:first]
     loaders = info.context.loaders
     stories = await loaders.story_by_id[scope].load_many([h.id for h in page if h.kind == "story"])
@@ -107,8 +130,9 @@ async def search(
     as_of = found.as_of.isoformat()
     edges = [
         SearchEdge(
-            cursor=encode_cursor("search", as_of, h.score, h.kind, h.id),
-            highlight=highlight(h.headline),
+            # The score as the database wrote it, so both engines' cursors are alike.
+            cursor=encode_cursor("search", as_of, orjson.Fragment(h.score_text), h.kind, h.id),
+            highlight=h.highlight,
             node=nodes[(h.kind, h.id)],
             score=h.score,
         )
@@ -116,9 +140,10 @@ async def search(
         if (h.kind, h.id) in nodes
     ]
     has_next = len(found.hits) > first
+    has_previous = request.after is not None
     return SearchConnection(
         edges=edges,
-        page_info=page_info([edge.cursor for edge in edges], has_next, after is not None),
+        page_info=page_info([edge.cursor for edge in edges], has_next, has_previous),
         count=lambda: db_search.search_count(pool, query, search_filter, scope),
     )
 
@@ -129,8 +154,9 @@ def _position(after: str | None) -> db_search.SearchCursor | None:
         return None
     try:
         as_of, score, kind, hit_id = values
+        at = datetime.fromisoformat(as_of)
         cursor = db_search.SearchCursor(
-            datetime.fromisoformat(as_of), float(score), str(kind), int(hit_id)
+            at.astimezone(UTC) if at.tzinfo else at, float(score), str(kind), int(hit_id)
         )
     except (TypeError, ValueError):
         cursor = None
@@ -140,3 +166,71 @@ def _position(after: str | None) -> db_search.SearchCursor | None:
             field="after",
         )
     return cursor
+
+
+# --- compiled ------------------------------------------------------------------------------
+
+
+def _search(kwargs: dict[str, Any], caller: Any) -> SearchRequest:
+    return search_request(
+        caller.viewer,
+        kwargs["query"],
+        kwargs["first"],
+        kwargs["after"],
+        kwargs["filter"],
+        kwargs["preview"],
+    )
+
+
+_ROWS: dict[str, tuple[str, Callable[[str, Scope], str]]] = {
+    "Story": ("story", lambda row, scope: db_stories.story_rows(f"s.id = {row}.id", scope)),
+    "DeepDive": (
+        "deep_dive",
+        lambda row, scope: db_deep_dives.deep_dive_rows(f"d.id = {row}.id", scope),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CompiledSearch:
+    """search(): the hits page from the same statement as the resolver's, each node the
+    story or deep dive its kind says. A hit's score is a float, which Python writes."""
+
+    def compile(self, at: Place) -> str:
+        request = at.prepare(_search)
+        as_of = at.bind(
+            _search, lambda slots, r: slots.add(db_search.as_of_for(r.after), "timestamptz")
+        )
+        page = at.bind(
+            _search,
+            lambda slots, r: db_search.page_sql(
+                r.scope, slots, r.query, r.filter, as_of=as_of, after=r.after, limit=r.first + 1
+            ),
+        )
+        first = at.bind(_search, lambda slots, r: slots.add(r.first, "int"))
+        scope = request.scope
+
+        def node(place: Place, row: str) -> str:
+            branches = []
+            for type_ in place.concrete_types():
+                kind, rows = _ROWS[type_.name]
+                child = place.new_alias()
+                built = place.child(alias=child, scope=scope, type_=type_)
+                sql = json_sql.subquery(built, f"({rows(row, scope)}) AS {child}")
+                branches.append((json_sql.quote(kind), sql))
+            return json_sql.nullable(json_sql.case(f"{row}.kind", branches))
+
+        return at.connection(
+            page,
+            cursor=lambda row: db_search.search_cursor(row, as_of),
+            first=first,
+            after_given=request.after is not None,
+            count=lambda: at.bind(
+                _search, lambda slots, r: db_search.count_sql(r.scope, slots, r.query, r.filter)
+            ),
+            scope=scope,
+            edge={
+                "highlight": lambda place, row: json_sql.string(f"{row}.highlight"),
+                "node": node,
+            },
+        )
