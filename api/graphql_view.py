@@ -152,17 +152,45 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> Compiled | None:
         """The operation run as one statement by the compiled engine, or None when it falls
         back to Strawberry (which then answers it as it always has)."""
-        if self.execution != "auto" or not request_data.query:
+        if not request_data.query:
             return None
         variables = request_data.variables if isinstance(request_data.variables, dict) else None
+        keys = request.method == "GET"
+        answer = await self.compiled_data(
+            request, request_data.query, request_data.operation_name, variables, keys=keys
+        )
+        if answer is None:
+            return None
+        request.state.graphql_ran = Ran(
+            answer.collected,
+            request_data.query,
+            request_data.operation_name,
+            failed=False,
+            engine="compiled",
+            db_seconds=answer.db_seconds,
+        )
+        return Compiled(b'{"data":' + answer.data + b"}")
+
+    async def compiled_data(
+        self,
+        request: Request,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        *,
+        keys: bool = False,
+    ) -> CompiledAnswer | None:
+        """The `data` of a query as the compiled engine writes it (with the cache keys of
+        what it holds when `keys`), or None when it falls back to Strawberry."""
+        if self.execution != "auto":
+            return None
         caller = Caller(
             viewer=request.state.viewer,
             public_url=self.public_url,
             semantic=await request.state.embeddings.on(),
         )
-        keys = request.method == "GET"
         prepared = self.schema.engine.prepare(  # type: ignore[attr-defined]
-            request_data.query, request_data.operation_name, variables, caller, keys=keys
+            query, operation_name, variables, caller, keys=keys
         )
         if isinstance(prepared, Fallback):
             return None
@@ -185,15 +213,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if keys:
             found.keys = dict.fromkeys(match.decode() for match in _KEY.findall(body))
             body = _KEY.sub(b"", body)
-        request.state.graphql_ran = Ran(
-            found,
-            request_data.query,
-            request_data.operation_name,
-            failed=False,
-            engine="compiled",
-            db_seconds=spent[0],
-        )
-        return Compiled(b'{"data":' + body + b"}")
+        return CompiledAnswer(body, found, spent[0])
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET naming a persisted query carries no `query` either; it wants the answer.
@@ -231,6 +251,14 @@ class Ran:
     timed_out: bool = False
     engine: str = "standard"
     db_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class CompiledAnswer:
+    data: bytes
+    """The JSON text of the operation's `data`."""
+    collected: Collected
+    db_seconds: float
 
 
 class Compiled(ExecutionResult):

@@ -8,16 +8,19 @@ the formats render.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from api.errors import json_error, status_for
+from content import web_metadata
 from content.changes import item_key
+from content.web_metadata import Page
 from schema.errors import coded
 from schema.relay import from_global_id
 
@@ -31,7 +34,6 @@ fragment StoryItem on Story {{
   sentiment sourceCount coverageLabel blindspot wordCount readTimeMinutes bias {{ {_BIAS} }}
   sources(first: 100) {{ edges {{ node {{ {_SOURCE} }} }} }}
   deepDive {{ url }}
-  jsonLd
 }}
 """
 DEEP_DIVE_ITEM = f"""
@@ -42,7 +44,6 @@ fragment DeepDiveItem on DeepDive {{
   story {{ url heroImage {{ {_IMAGE} }} sourceCount coverageLabel blindspot bias {{ {_BIAS} }} }}
   citations {{ number note source {{ {_SOURCE} }} }}
   sections @include(if: $fullText) {{ heading body }}
-  jsonLd
 }}
 """
 """Spread into an operation that declares `$fullText: Boolean!` (whether to read sections)."""
@@ -115,7 +116,8 @@ class Item:
     blindspot: str | None
     word_count: int
     read_time_minutes: int
-    json_ld: dict[str, Any]
+    page: Page
+    """The facts its JSON-LD and OpenGraph tell (content.web_metadata)."""
     sections: list[tuple[str, str]] | None
     """(heading, sanitised HTML) of a deep dive's body; None when not read or withheld."""
     related_url: str | None
@@ -147,6 +149,10 @@ class Reader:
         self.graphql = graphql
 
     async def read(self, request: Request, document: str, **variables: Any) -> dict[str, Any]:
+        answer = await self.graphql.compiled_data(request, document, None, variables)
+        if answer is not None:
+            found: dict[str, Any] = orjson.loads(answer.data)
+            return found
         context = await self.graphql.get_context(request)
         result = await self.graphql.schema.execute(
             document, variable_values=variables, context_value=context
@@ -180,33 +186,54 @@ def item_of(node: dict[str, Any]) -> Item:
         "blindspot": story["blindspot"],
         "word_count": node["wordCount"],
         "read_time_minutes": node["readTimeMinutes"],
-        "json_ld": node["jsonLd"],
     }
+    page = Page(
+        kind="AnalysisNewsArticle" if is_dive else "NewsArticle",
+        url=node["url"],
+        headline=node["title"],
+        description=node["dek"] if is_dive else node["summary"],
+        image=(story["heroImage"] or {}).get("url"),
+        published=_time(node["publishedAt"]),
+        modified=_time(node["updatedAt"]),
+        section=(node["category"] or {}).get("name"),
+        keywords=[topic["name"] for topic in node["topics"]],
+        word_count=node["wordCount"],
+        citations=[],
+        about=story["url"] if is_dive else None,
+    )
     if is_dive:
         sections = node.get("sections")
+        cited = [_cited(c["source"], c["note"]) for c in node["citations"]]
         return Item(
             kind="deep-dive",
+            page=replace(page, citations=[_page_citation(c) for c in cited]),
             summary=node["dek"],
             topics=list(
                 dict.fromkeys(filter(None, map(_topic, node["keyActors"] + node["topics"])))
             ),
-            sources=[_cited(c["source"], c["note"]) for c in node["citations"]],
+            sources=cited,
             sections=[(s["heading"], s["body"]) for s in sections]
             if sections is not None
             else None,
             related_url=story["url"],
             **common,
         )
+    sources = [_cited(edge["node"]) for edge in node["sources"]["edges"]]
     return Item(
         kind="story",
+        page=replace(page, citations=[_page_citation(c) for c in sources]),
         summary=node["summary"],
         topics=list(filter(None, map(_topic, node["topics"]))),
-        sources=[_cited(edge["node"]) for edge in node["sources"]["edges"]],
+        sources=sources,
         sections=None,
         related_url=(node["deepDive"] or {}).get("url"),
         sentiment=node["sentiment"],
         **common,
     )
+
+
+def _page_citation(source: Cited) -> web_metadata.Cited:
+    return web_metadata.Cited(source.title, source.url, source.outlet, source.published)
 
 
 def _time(value: str | None) -> datetime:

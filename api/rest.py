@@ -24,6 +24,7 @@ from api.reader import DEEP_DIVE_ITEM, STORY_ITEM, Item, Reader, ReadFailed, ite
 from api.settings import Settings
 from content.access import may_read_full_text
 from content.changes import LISTS, OUTLETS, topic_key
+from content.web_metadata import Publisher, json_ld
 from db.syndication import content_changed_at
 
 MAX_FIRST = 100
@@ -275,7 +276,9 @@ class Rest:
                 language=settings.language,
                 full_text=full_text and (item.kind == "story" or item.sections is not None),
             )
-        return item_json(item, full_text=full_text)
+        settings = self.settings
+        publisher = Publisher(settings.publisher_name, settings.public_url, settings.language)
+        return item_json(item, full_text=full_text, publisher=publisher)
 
     @staticmethod
     def _listing(request: Request, items: list[Any], info: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +305,7 @@ class Rest:
         return response
 
 
-def item_json(item: Item, *, full_text: bool) -> dict[str, Any]:
+def item_json(item: Item, *, full_text: bool, publisher: Publisher) -> dict[str, Any]:
     """The plain-JSON shape of a story or deep dive (described in /v1/openapi.json)."""
     found: dict[str, Any] = {
         "id": item.node_id,
@@ -326,7 +329,7 @@ def item_json(item: Item, *, full_text: bool) -> dict[str, Any]:
         "readTimeMinutes": item.read_time_minutes,
         "sources": [_source(source) for source in item.sources],
         "related": item.related_url,
-        "jsonLd": item.json_ld,
+        "jsonLd": json_ld(item.page, publisher),
     }
     if item.kind == "story":
         found["sentiment"] = item.sentiment
