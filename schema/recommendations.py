@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -15,7 +15,7 @@ from db import recommendations as db_recommendations
 from db.recommendations import Candidate, RelatedKey
 from db.visibility import Scope
 from schema.access import actor, require
-from schema.compiled import Spec, Unavailable
+from schema.compiled import Spec, Unavailable, compiles
 from schema.context import Info
 from schema.errors import BadUserInput
 from schema.inputs import checked_slug
@@ -151,9 +151,14 @@ def signals_in_use(semantic: bool) -> list[RecommendationSignal]:
     return [s for s in RecommendationSignal if semantic or s is not RecommendationSignal.SEMANTIC]
 
 
-async def for_you(
-    info: Info, topics: list[str], exclude: list[strawberry.ID], first: int
-) -> list[Story]:
+@dataclass(frozen=True)
+class ForYouRequest:
+    topics: list[str]
+    exclude: list[int]
+    first: int
+
+
+def for_you_request(topics: list[str], exclude: list[strawberry.ID], first: int) -> ForYouRequest:
     check_first(first)
     if not 1 <= len(topics) <= MAX_FOLLOWED:
         raise BadUserInput(f"`topics` takes 1 to {MAX_FOLLOWED} topic slugs.", field="topics")
@@ -161,8 +166,37 @@ async def for_you(
         raise BadUserInput(f"`exclude` takes at most {MAX_EXCLUDED} ids.", field="exclude")
     slugs = [checked_slug(slug, "topics") for slug in topics]
     excluded = [pk_of(global_id, "Story", "exclude") for global_id in exclude]
-    candidates = await db_recommendations.for_you(info.context.pool, slugs, excluded, first)
+    return ForYouRequest(slugs, excluded, first)
+
+
+async def for_you(
+    info: Info, topics: list[str], exclude: list[strawberry.ID], first: int
+) -> list[Story]:
+    request = for_you_request(topics, exclude, first)
+    candidates = await db_recommendations.for_you(
+        info.context.pool, request.topics, request.exclude, request.first
+    )
     return stories_of(candidates, followed=True)
+
+
+def _for_you(kwargs: dict[str, Any], caller: Any) -> ForYouRequest:
+    return for_you_request(kwargs["topics"], kwargs["exclude"] or [], kwargs["first"])
+
+
+@dataclass(frozen=True)
+class ForYou:
+    """The compiled forYou: the same statement, its arguments checked the same way."""
+
+    def compile(self, at: Place) -> str:
+        topics = at.bind(_for_you, lambda slots, r: slots.add(r.topics, "text[]"))
+        exclude = at.bind(_for_you, lambda slots, r: slots.add(r.exclude, "bigint[]"))
+        first = at.bind(_for_you, lambda slots, r: slots.add(r.first, "int"))
+        as_of = at.constant(lambda caller: clock.now(), "timestamptz")
+        balance = json_sql.float_literal(db_recommendations.BALANCE)
+        sql = db_recommendations.for_you_sql(topics, exclude, first, balance, as_of)
+        row = at.new_alias()
+        built = at.child(alias=row, scope=Scope.PUBLIC, mapping=_WITHOUT_REASONS)
+        return json_sql.subquery(json_sql.array_agg(built, f"{row}.position"), f"({sql}) AS {row}")
 
 
 @strawberry.type(description="The result of pinRecommendations.")
@@ -221,7 +255,8 @@ class RecommendationQuery:
         description="A reader's feed: published stories on the topics they follow, newest and "
         "most on-topic first, mixed across viewpoints. The service keeps no reader profile: "
         f"send the followed topic slugs (1 to {MAX_FOLLOWED}) and the Story ids the reader "
-        f"has recently read (`exclude`, at most {MAX_EXCLUDED}), which are left out."
+        f"has recently read (`exclude`, at most {MAX_EXCLUDED}), which are left out.",
+        metadata=compiles(ForYou()),
     )
     async def for_you(
         self,
