@@ -12,7 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import json_error
 from api.settings import Access
 from content.access import ANONYMOUS, Role, Viewer
-from db import keys
 from db.rate_limits import Decision
 
 GATED_PATHS = ("/graphql", "/v1/", "/feeds/", "/sitemap")
@@ -73,8 +72,7 @@ class Gate:
             await self.app(scope, receive, send)
             return
         try:
-            viewer, bucket, rate = await self._identify(scope)
-            decision = await scope["state"]["rate_limiter"].take(bucket, rate, rate / 60)
+            viewer, decision, rate = await self._identify(scope)
             headers = rate_headers(decision)
             if not decision.allowed:
                 raise Rejected(
@@ -98,8 +96,10 @@ class Gate:
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _identify(self, scope: Scope) -> tuple[Viewer, str, int]:
-        """The caller, its rate-limit bucket and its rate a minute."""
+    async def _identify(self, scope: Scope) -> tuple[Viewer, Decision, int]:
+        """The caller, its rate limiter's decision and its rate a minute: one statement for
+        a key and its bucket both."""
+        limiter = scope["state"]["rate_limiter"]
         presented = presented_key(Headers(scope=scope))
         if presented is None:
             if not self.access.anonymous:
@@ -111,9 +111,11 @@ class Gate:
                 )
             client = scope.get("client")
             address = client[0] if client else "unknown"
-            return ANONYMOUS, f"address:{address}", self.access.anonymous_rate_per_minute
-        found = await keys.authenticate(scope["state"]["pool"], presented)
-        if found is None:
+            rate = self.access.anonymous_rate_per_minute
+            return ANONYMOUS, await limiter.take(f"address:{address}", rate, rate / 60), rate
+        admitted = await limiter.take_for_key(scope["state"]["pool"], presented)
+        found = admitted.key
+        if found is None or admitted.decision is None:
             raise Rejected(
                 401,
                 "The API key is not valid: it is unknown, revoked or expired.",
@@ -121,4 +123,4 @@ class Gate:
                 {"WWW-Authenticate": 'Bearer realm="newsgraph", error="invalid_token"'},
             )
         viewer = Viewer(Role(found.role), found.name, found.id)
-        return viewer, f"key:{found.id}", found.rate_per_minute
+        return viewer, admitted.decision, found.rate_per_minute

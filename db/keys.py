@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from db.pool import Pool
+from db.rate_limits import KEY_RATE, Admitted, decision, take_sql
 from db.records import build, columns
 
 KEY_START = "ng_"
@@ -106,6 +107,38 @@ async def revoke_key(pool: Pool, key_id: int) -> ApiKey | None:
     """Revoke the key (idempotent: a revoked key keeps its first revocation time)."""
     row = await pool.fetchrow(_REVOKE, key_id)
     return build(ApiKey, row) if row else None
+
+
+_KEY_BUCKET = """SELECT $3 || 'key:' || l.id AS bucket, l.rate_per_minute::float8 AS capacity
+    FROM live l"""
+# The same, and a token from the key's rate-limit bucket: one round trip for both.
+_ADMIT = f"""
+WITH found AS (
+    SELECT k.key_hash, {_KEY} FROM api_keys k
+    WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+), live AS (SELECT * FROM found WHERE key_hash = $2),
+touched AS (
+    UPDATE api_keys SET last_used_at = now()
+    WHERE id = (SELECT id FROM live)
+      AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+), taken AS ({take_sql(_KEY_BUCKET, KEY_RATE)})
+SELECT found.*, taken.tokens, taken.allowed FROM found LEFT JOIN taken ON TRUE
+"""
+
+
+async def authenticate_and_take(pool: Pool, presented: str, namespace: str = "") -> Admitted:
+    """The key `presented` names if it is live, with a token taken from its bucket (named
+    after `namespace`)."""
+    prefix = _prefix_of(presented)
+    if prefix is None:
+        return Admitted(None, None)
+    digest = _hash(presented)
+    row = await pool.fetchrow(_ADMIT, prefix, digest, namespace)
+    if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
+        return Admitted(None, None)
+    key = build(ApiKey, row)
+    rate = key.rate_per_minute
+    return Admitted(key, decision(row["allowed"], row["tokens"], rate, rate / 60))
 
 
 async def authenticate(pool: Pool, presented: str) -> ApiKey | None:

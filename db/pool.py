@@ -94,7 +94,14 @@ async def _keep(conn: Connection) -> None:
     session state on a connection (advisory locks are transaction-scoped or released, no
     LISTEN, no session settings), and asyncpg itself rolls back an open transaction and
     drops listeners before it calls this; so the reset query would be one round trip per
-    request for nothing."""
+    request for nothing.
+
+    A connection given back by a task that is being cancelled (a GraphQL error abandons its
+    sibling fields' loads) may have a statement half sent, holding its locks on the server:
+    that one is closed instead, and the pool opens another when it needs one."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        conn.terminate()
 
 
 _spent: ContextVar[list[float] | None] = ContextVar("newsgraph_db_seconds", default=None)

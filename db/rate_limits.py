@@ -27,10 +27,21 @@ class Decision:
 class RateLimiter(Protocol):
     async def take(self, bucket: str, capacity: int, per_second: float) -> Decision: ...
 
+    async def take_for_key(self, pool: Pool, presented: str) -> Admitted:
+        """The key `presented` names, if it is live, and a token from its bucket."""
+        ...
+
     async def close(self) -> None: ...
 
 
-def _decision(allowed: bool, tokens: float, capacity: int, per_second: float) -> Decision:
+@dataclass(frozen=True)
+class Admitted:
+    key: Any
+    """The db.keys.ApiKey, or None when the key is unknown, revoked or expired."""
+    decision: Decision | None
+
+
+def decision(allowed: bool, tokens: float, capacity: int, per_second: float) -> Decision:
     return Decision(
         allowed=allowed,
         limit=capacity,
@@ -40,26 +51,43 @@ def _decision(allowed: bool, tokens: float, capacity: int, per_second: float) ->
     )
 
 
-# `refilled` is written out in each place: ON CONFLICT's SET sees the old row everywhere.
-_REFILLED = "LEAST($2, b.tokens + EXTRACT(EPOCH FROM now() - b.updated_at) * $3)"
-_TAKE = f"""
+def take_sql(wanted: str, per_second: str) -> str:
+    """SQL that takes one token from each bucket `wanted` selects (bucket, capacity), making
+    it full first if it is new; it returns tokens (left) and allowed. `per_second` is the
+    refill rate, in terms of EXCLUDED (the bucket as it would be new)."""
+    capacity = "(EXCLUDED.tokens + 1)"
+    # Written out in each place: ON CONFLICT's SET sees the old row everywhere.
+    refilled = (
+        f"LEAST({capacity}, b.tokens + EXTRACT(EPOCH FROM now() - b.updated_at) * {per_second})"
+    )
+    return f"""
 INSERT INTO rate_buckets AS b (bucket, tokens, allowed, updated_at)
-VALUES ($1, $2 - 1, true, now())
+SELECT bucket, capacity - 1, true, now() FROM ({wanted}) AS wanted
 ON CONFLICT (bucket) DO UPDATE SET
-    allowed = {_REFILLED} >= 1,
-    tokens = CASE WHEN {_REFILLED} >= 1 THEN {_REFILLED} - 1 ELSE {_REFILLED} END,
+    allowed = {refilled} >= 1,
+    tokens = CASE WHEN {refilled} >= 1 THEN {refilled} - 1 ELSE {refilled} END,
     updated_at = now()
 RETURNING tokens, allowed
 """
 
 
+_TAKE = take_sql("SELECT $1::text AS bucket, $2::float8 AS capacity", "$3::float8")
+KEY_RATE = "(EXCLUDED.tokens + 1) / 60.0"
+"""A key's bucket refills its whole rate a minute."""
+
+
 class PostgresRateLimiter:
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
+    def __init__(self, pool: Pool, namespace: str = "") -> None:
+        self.pool, self.namespace = pool, namespace
+
+    async def take_for_key(self, pool: Pool, presented: str) -> Admitted:
+        from db import keys
+
+        return await keys.authenticate_and_take(pool, presented, self.namespace)
 
     async def take(self, bucket: str, capacity: int, per_second: float) -> Decision:
-        row = await self.pool.fetchrow(_TAKE, bucket, float(capacity), per_second)
-        return _decision(row["allowed"], row["tokens"], capacity, per_second)
+        row = await self.pool.fetchrow(_TAKE, self.namespace + bucket, float(capacity), per_second)
+        return decision(row["allowed"], row["tokens"], capacity, per_second)
 
     async def close(self) -> None:
         return None
@@ -92,11 +120,20 @@ class RedisRateLimiter:
         self.script = self.client.register_script(_TAKE_LUA)
         self.namespace = namespace
 
+    async def take_for_key(self, pool: Pool, presented: str) -> Admitted:
+        from db import keys
+
+        found = await keys.authenticate(pool, presented)
+        if found is None:
+            return Admitted(None, None)
+        rate = found.rate_per_minute
+        return Admitted(found, await self.take(f"key:{found.id}", rate, rate / 60))
+
     async def take(self, bucket: str, capacity: int, per_second: float) -> Decision:
         allowed, tokens = await self.script(
             keys=[self.namespace + bucket], args=[capacity, per_second]
         )
-        return _decision(bool(allowed), float(tokens), capacity, per_second)
+        return decision(bool(allowed), float(tokens), capacity, per_second)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -12,7 +12,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from api.transfer import load_demo
 from content import clock
 from db import keys
 from db.pool import Pool, StatementCounter, create_pool
+from db.rate_limits import PostgresRateLimiter
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "contract" / "operations"
@@ -130,22 +131,10 @@ async def serving(
     async with app.router.lifespan_context(app) as state:
         state = dict(state)
         if buckets:
-            state["rate_limiter"] = Prefixed(state["rate_limiter"], buckets)
+            state["rate_limiter"] = PostgresRateLimiter(state["pool"], namespace=buckets)
         transport = httpx.ASGITransport(app=with_lifespan_state(app, state))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
-
-
-@dataclass(frozen=True)
-class Prefixed:
-    limiter: Any
-    prefix: str
-
-    async def take(self, bucket: str, capacity: int, per_second: float) -> Any:
-        return await self.limiter.take(self.prefix + bucket, capacity, per_second)
-
-    async def close(self) -> None:
-        await self.limiter.close()
 
 
 class BothEngines(httpx.AsyncClient):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import data, operation
+from typing import Any
+
+import pytest
+
+from db.pool import StatementCounter
+from tests.conftest import bearer, data, operation, serving
 from tests.factories import create_deep_dive, create_story, create_topic, slug_of
 
 
@@ -51,3 +56,32 @@ async def test_story_and_topic_pages_cost_a_bounded_number(client, pool, stateme
         client, statements, operation("TopicPage"), slug=topic_slug, first=30
     )
     assert one == many
+
+
+class EveryStatement(StatementCounter):
+    """Counts every statement a pool's connections send, the driver's own included."""
+
+    def log(self, record: Any) -> None:
+        self.count += 1
+
+
+@pytest.mark.parametrize("role", [None, "PUBLIC", "PARTNER"])
+async def test_a_compiled_page_costs_two_round_trips_whoever_asks(
+    settings, demo, make_key, role
+) -> None:
+    """The caller's key and its rate-limit bucket in one statement, the page in another;
+    no reset query when the connection goes back to the pool."""
+    counter = EveryStatement()
+    key = await make_key(role) if role else None
+    async with serving(settings, counter) as client:
+        for name, variables in (
+            ("HomeFeed", {"first": 20}),
+            ("StoryPage", {"slug": "south-korea-may-join-nato-purl"}),
+            ("DeepDivePage", {"slug": "south-korea-purl-deep-dive"}),
+        ):
+            body = {"query": operation(name), "variables": variables}
+            warm = await client.post("/graphql", json=body, headers=bearer(key))
+            assert 'engine;desc="compiled"' in warm.headers["server-timing"]
+            before = await counter.settled()
+            await client.post("/graphql", json=body, headers=bearer(key))
+            assert await counter.settled() - before == 2, name
