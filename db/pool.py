@@ -71,6 +71,7 @@ async def create_pool(
         init=_prepare,
         setup=setup,
         reset=_keep,
+        connection_class=_Connection,
         server_settings={
             "statement_timeout": str(statement_timeout_ms),
             "application_name": "newsgraph",
@@ -89,19 +90,31 @@ async def _prepare(conn: Connection) -> None:
     conn.add_query_logger(_note_time)
 
 
+class _Connection(asyncpg.Connection):
+    """Notes when a task gave up on one of its statements: asyncpg may have sent it in part
+    (prepared, not yet executed), leaving the server waiting with the statement's locks."""
+
+    interrupted = False
+
+    async def _execute(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._execute(*args, **kwargs)  # type: ignore[misc]
+        except asyncio.CancelledError:
+            self.interrupted = True
+            raise
+
+
 async def _keep(conn: Connection) -> None:
     """The pool's reset when a connection comes back: nothing to send. The service keeps no
     session state on a connection (advisory locks are transaction-scoped or released, no
     LISTEN, no session settings), and asyncpg itself rolls back an open transaction and
     drops listeners before it calls this; so the reset query would be one round trip per
-    request for nothing.
-
-    A connection given back by a task that is being cancelled (a GraphQL error abandons its
-    sibling fields' loads) may have a statement half sent, holding its locks on the server:
-    that one is closed instead, and the pool opens another when it needs one."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        conn.terminate()
+    request for nothing. Only a connection whose statement was interrupted (a GraphQL error
+    abandons the loads of its sibling fields) gets asyncpg's reset, which also ends what the
+    server was still waiting for."""
+    if getattr(conn, "interrupted", False):
+        conn.interrupted = False  # type: ignore[attr-defined]
+        await conn.execute(conn.get_reset_query())
 
 
 _spent: ContextVar[list[float] | None] = ContextVar("newsgraph_db_seconds", default=None)
