@@ -185,15 +185,19 @@ class Page:
         request = at.prepare(self.prepare)
         alias, scope = at.alias, at.scope
         window, count = self.window, self.count
-        rows = at.bind(self.prepare, lambda slots, found: window(alias, scope, found, slots))
-        first = at.bind(self.prepare, lambda slots, found: slots.add(found.first, "int"))
+
+        def rows() -> str:
+            return at.bind(self.prepare, lambda slots, found: window(alias, scope, found, slots))
+
+        def first() -> str:
+            return at.bind(self.prepare, lambda slots, found: slots.add(found.first, "int"))
 
         def counted() -> str:
             assert count is not None
             return at.bind(self.prepare, lambda slots, found: count(alias, scope, found, slots))
 
         return at.connection(
-            rows,
+            window=rows,
             cursor=self.cursor,
             first=first,
             after_given=request.after is not None,

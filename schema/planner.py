@@ -370,22 +370,26 @@ class Place:
 
     def connection(
         self,
-        window: str,
         *,
+        window: Callable[[], str],
         cursor: Callable[[str], str],
-        first: str,
+        first: Callable[[], str],
         after_given: bool,
         count: Callable[[], str] | None = None,
         scope: Scope | None = None,
         edge: dict[str, Callable[[Place, str], str]] | None = None,
     ) -> str:
-        """SQL for a Relay connection (this field's value) over the rows of `window`: its
-        record columns and `_n`, the page order; the window holds one row more than `first`
-        when another page follows. `cursor` makes a row's cursor text; `edge` compiles edge
-        fields other than cursor and node."""
+        """SQL for a Relay connection (this field's value) over the rows `window()` builds:
+        their record columns and `_n`, the page order, one row more than `first()` when
+        another page follows. `cursor` makes a row's cursor text; `edge` compiles edge
+        fields other than cursor and node. Each part is built (binding its parameters) only
+        when the selection needs it: a statement may not take a parameter it never reads."""
         row = self.new_alias()
+        selection = self.selection()
+        rows = any(nodes[0].name.value in ("edges", "pageInfo") for nodes in selection.values())
+        window_sql, first_sql = (window(), first()) if rows else ("", "")
         members, aggregates = [], False
-        for key, nodes in self.selection().items():
+        for key, nodes in selection.items():
             name = nodes[0].name.value
             if name == "__typename":
                 members.append((key, json_sql.literal(self.return_type.name)))
@@ -393,16 +397,16 @@ class Place:
                 members.append((key, json_sql.number(count())))
             elif name == "pageInfo":
                 aggregates = True
-                members.append((key, self._page_info(nodes, row, cursor, first, after_given)))
+                members.append((key, self._page_info(nodes, row, cursor, first_sql, after_given)))
             elif name == "edges":
                 aggregates = True
                 edges = self._edges(nodes, row, cursor, scope or self.scope, edge or {})
-                order, on_page = json_sql.page_order(row), json_sql.on_page(row, first)
+                order, on_page = json_sql.page_order(row), json_sql.on_page(row, first_sql)
                 members.append((key, json_sql.array_agg(edges, order, on_page)))
             else:
                 raise NotCompiled(f"{self.return_type.name}.{name} has no compiled form")
         built = json_sql.obj(members)
-        return json_sql.over_rows(built, window, row) if aggregates else json_sql.alone(built)
+        return json_sql.over_rows(built, window_sql, row) if aggregates else json_sql.alone(built)
 
     def _page_info(
         self,

@@ -198,17 +198,26 @@ class CompiledSearch:
 
     def compile(self, at: Place) -> str:
         request = at.prepare(_search)
-        as_of = at.bind(
-            _search, lambda slots, r: slots.add(db_search.as_of_for(r.after), "timestamptz")
-        )
-        page = at.bind(
-            _search,
-            lambda slots, r: db_search.page_sql(
-                r.scope, slots, r.query, r.filter, as_of=as_of, after=r.after, limit=r.first + 1
-            ),
-        )
-        first = at.bind(_search, lambda slots, r: slots.add(r.first, "int"))
-        scope = request.scope
+        scope, bound = request.scope, {}
+
+        def as_of() -> str:
+            if "as_of" not in bound:  # the page's and its cursors' time, bound once
+                bound["as_of"] = at.bind(
+                    _search, lambda slots, r: slots.add(db_search.as_of_for(r.after), "timestamptz")
+                )
+            return bound["as_of"]
+
+        def page() -> str:
+            time = as_of()
+            return at.bind(
+                _search,
+                lambda slots, r: db_search.page_sql(
+                    r.scope, slots, r.query, r.filter, as_of=time, after=r.after, limit=r.first + 1
+                ),
+            )
+
+        def first() -> str:
+            return at.bind(_search, lambda slots, r: slots.add(r.first, "int"))
 
         def node(place: Place, row: str) -> str:
             branches = []
@@ -221,8 +230,8 @@ class CompiledSearch:
             return json_sql.nullable(json_sql.case(f"{row}.kind", branches))
 
         return at.connection(
-            page,
-            cursor=lambda row: db_search.search_cursor(row, as_of),
+            window=page,
+            cursor=lambda row: db_search.search_cursor(row, as_of()),
             first=first,
             after_given=request.after is not None,
             count=lambda: at.bind(

@@ -99,6 +99,7 @@ async def test_request_body_size_is_limited(client, pool) -> None:
     assert chunked.status_code == 413
 
 
+@pytest.mark.breaks_the_database
 async def test_unexpected_errors_are_masked_and_logged(client, pool, caplog) -> None:
     slug = await slug_of(pool, "stories", await create_story(pool, leans=["LEFT"]))
     await pool.execute("ALTER TABLE story_topics RENAME TO story_topics_gone")
