@@ -7,7 +7,7 @@ Every function takes and returns SQL expression text; none of them sees a value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,14 +76,9 @@ def json_value(expr: str) -> str:
 
 def iso_time(expr: str) -> str:
     """A timestamptz as Python's datetime.isoformat() in UTC: microseconds only when there
-    are any, and +00:00."""
-    utc = f"(({expr}) AT TIME ZONE 'UTC')"
-    text = (
-        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
-        f"|| CASE WHEN date_trunc('second', {utc}) = {utc} THEN '' "
-        f"ELSE to_char({utc}, '.US') END || '+00:00'"
-    )
-    return string(text)
+    are any, and +00:00 (its characters need no escaping)."""
+    text = f"to_char(({expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+    return nullable(f"'\"' || replace({text}, '.000000', '') || '+00:00\"'")
 
 
 def iso_date(expr: str) -> str:
@@ -181,10 +176,15 @@ def more_than(first: str) -> str:
     return boolean(f"count(*) > {first}")
 
 
-def page_end(cursor_text: str, row: str, first: str, *, last: bool) -> str:
-    """The JSON text of the first (or last) cursor on the page."""
+def with_cursors(window: str, cursor: Callable[[str], str]) -> str:
+    """The rows of `window` with their cursor text in `_cursor`, made once each."""
+    return f"SELECT w.*, {cursor('w')} AS _cursor FROM ({window}) AS w"
+
+
+def page_end(row: str, first: str, *, last: bool) -> str:
+    """The JSON text of the first (or last) cursor on the page (rows with_cursors)."""
     direction = " DESC" if last else ""
-    chosen = f"array_agg({cursor_text} ORDER BY {row}._n{direction})"
+    chosen = f"array_agg({row}._cursor ORDER BY {row}._n{direction})"
     return string(f"({chosen} FILTER (WHERE {on_page(row, first)}))[1]")
 
 

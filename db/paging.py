@@ -70,9 +70,26 @@ def window(
         at, key = slots.add(after[0], "timestamptz"), slots.add(after[1], "bigint")
         where.append(f"({rows.time}, {rows.key}) < ({at}, {key})")
     order = f"{rows.time} DESC, {rows.key} DESC"
-    return f"""SELECT {columns}, row_number() OVER (ORDER BY {order}) AS _n
-        FROM {rows.source} WHERE {" AND ".join(where)}
-        ORDER BY {order} LIMIT {slots.add(limit, "int")}"""
+    return bounded(
+        f"""SELECT {columns}, row_number() OVER (ORDER BY {order}) AS _n
+        FROM {rows.source} WHERE {" AND ".join(where)} ORDER BY {order}""",
+        slots.add(limit, "int"),
+    )
+
+
+MAX_ROWS = 101
+"""The most rows a page reads: the largest page (`first` is at most 100) and one more."""
+
+
+def bounded(numbered: str, limit: str) -> str:
+    """The first `limit` rows of `numbered` (a statement whose rows carry `_n`, their order).
+
+    The statement itself stops at the constant MAX_ROWS and the parameter only cuts the
+    numbered rows: with the limit a parameter, PostgreSQL's plan for any page size would
+    assume a tenth of the table and so re-plan at every execution; a constant bound lets
+    it keep one plan, prepared once per connection."""
+    return f"""SELECT * FROM ({numbered} LIMIT {MAX_ROWS}) AS bounded
+        WHERE bounded._n <= {limit} ORDER BY bounded._n"""
 
 
 def feed_cursor_sql(alias: str) -> str:

@@ -388,6 +388,8 @@ class Place:
         selection = self.selection()
         rows = any(nodes[0].name.value in ("edges", "pageInfo") for nodes in selection.values())
         window_sql, first_sql = (window(), first()) if rows else ("", "")
+        if rows:
+            window_sql = json_sql.with_cursors(window_sql, cursor)
         members, aggregates = [], False
         for key, nodes in selection.items():
             name = nodes[0].name.value
@@ -422,8 +424,8 @@ class Place:
         values = {
             "hasNextPage": json_sql.more_than(first),
             "hasPreviousPage": json_sql.literal(after_given),
-            "startCursor": json_sql.page_end(cursor(row), row, first, last=False),
-            "endCursor": json_sql.page_end(cursor(row), row, first, last=True),
+            "startCursor": json_sql.page_end(row, first, last=False),
+            "endCursor": json_sql.page_end(row, first, last=True),
             "__typename": json_sql.literal(type_.name),
         }
         for key, found in self.planning.collect(type_, selections).items():
@@ -454,7 +456,7 @@ class Place:
             if name == "__typename":
                 members.append((key, json_sql.literal(type_.name)))
             elif name == "cursor":
-                members.append((key, json_sql.string(cursor(row))))
+                members.append((key, json_sql.string(f"{row}._cursor")))
             elif name in edge and place is not None:
                 members.append((key, edge[name](place, row)))
             elif name == "node" and place is not None:
