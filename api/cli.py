@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate, load demo content if empty, and serve")
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--no-access-log", action="store_true", help="log no line per request (benchmarks)"
+    )
     serve.set_defaults(run=_serve)
 
     migrate = commands.add_parser("migrate", help="apply or roll back database migrations")
@@ -140,7 +143,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     asyncio.run(_with_pool(settings, _load_demo_if_empty))
     host, port = args.host or settings.host, args.port or settings.port
     log.info("serving GraphQL on http://%s:%s/graphql", host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=not args.no_access_log,
+    )
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:

@@ -228,7 +228,7 @@ class GraphQLApp(GraphQL[Context, None]):
         semantic = await request.state.embeddings.on()
         return Context(
             pool=pool,
-            loaders=Loaders.for_request(pool, semantic=semantic),
+            loaders=Loaders(pool, semantic=semantic),
             semantic=semantic,
             public_url=self.public_url,
             viewer=request.state.viewer,

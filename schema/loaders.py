@@ -4,8 +4,7 @@ bounded number of statements however many items it lists."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -35,53 +34,92 @@ def _scoped(pool: Pool, batch: Callable[..., Awaitable[list[V]]]) -> Scoped[Any,
     return {scope: _loader(pool, partial(batch, scope=scope)) for scope in Scope}
 
 
-@dataclass(frozen=True)
 class Loaders:
     """Loaders whose answer depends on what the caller may see are Scoped: index them with
-    the scope of the object being resolved."""
+    the scope of the object being resolved. Each is made on first use: a request answered
+    by the compiled engine uses none."""
 
-    story_by_id: Scoped[int, stories.Story | None]
-    deep_dive_by_id: Scoped[int, deep_dives.DeepDive | None]
-    outlet_by_id: DataLoader[int, outlets.Outlet | None]
-    source_by_id: Scoped[int, sources.Source | None]
-    topic_by_id: DataLoader[int, topics.Topic | None]
-    topic_ids_by_story: DataLoader[int, list[int]]
-    key_actor_ids_by_deep_dive: DataLoader[int, list[int]]
-    deep_dive_by_story: Scoped[int, deep_dives.DeepDive | None]
-    sections_by_deep_dive: DataLoader[int, list[deep_dives.Section]]
-    citations_by_deep_dive: DataLoader[int, list[deep_dives.Citation]]
-    source_page_by_story: DataLoader[Any, list[sources.StorySource]]
-    story_page_by_topic: Scoped[Any, list[stories.Story]]
-    story_count_by_topic: Scoped[int, int]
-    story_page_by_outlet: Scoped[Any, list[stories.Story]]
-    story_count_by_outlet: Scoped[int, int]
-    deep_dive_page_by_topic: Scoped[Any, list[deep_dives.DeepDive]]
-    deep_dive_count_by_topic: Scoped[int, int]
-    related_stories: DataLoader[recommendations.RelatedKey, list[recommendations.Candidate]]
-    stories_like_deep_dive: DataLoader[recommendations.RelatedKey, list[recommendations.Candidate]]
-
-    @classmethod
-    def for_request(cls, pool: Pool, *, semantic: bool = False) -> Loaders:
+    def __init__(self, pool: Pool, *, semantic: bool = False) -> None:
         """semantic: blend embedding similarity into recommendations (db.embeddings)."""
-        related = partial(recommendations.related, semantic=semantic)
-        return cls(
-            story_by_id=_scoped(pool, stories.stories_by_ids),
-            deep_dive_by_id=_scoped(pool, deep_dives.deep_dives_by_ids),
-            outlet_by_id=_loader(pool, outlets.outlets_by_ids),
-            source_by_id=_scoped(pool, sources.sources_by_ids),
-            topic_by_id=_loader(pool, topics.topics_by_ids),
-            topic_ids_by_story=_loader(pool, topics.topic_ids_by_story_ids),
-            key_actor_ids_by_deep_dive=_loader(pool, topics.key_actor_ids_by_deep_dive_ids),
-            deep_dive_by_story=_scoped(pool, deep_dives.deep_dives_by_story_ids),
-            sections_by_deep_dive=_loader(pool, deep_dives.sections_by_deep_dive_ids),
-            citations_by_deep_dive=_loader(pool, deep_dives.citations_by_deep_dive_ids),
-            source_page_by_story=_loader(pool, sources.story_source_pages),
-            story_page_by_topic=_scoped(pool, stories.topic_story_pages),
-            story_count_by_topic=_scoped(pool, stories.topic_story_counts),
-            story_page_by_outlet=_scoped(pool, stories.outlet_story_pages),
-            story_count_by_outlet=_scoped(pool, stories.outlet_story_counts),
-            deep_dive_page_by_topic=_scoped(pool, deep_dives.topic_deep_dive_pages),
-            deep_dive_count_by_topic=_scoped(pool, deep_dives.topic_deep_dive_counts),
-            related_stories=_loader(pool, partial(related, require_deep_dive=False)),
-            stories_like_deep_dive=_loader(pool, partial(related, require_deep_dive=True)),
-        )
+        self._pool = pool
+        self._related = partial(recommendations.related, semantic=semantic)
+
+    @cached_property
+    def story_by_id(self) -> Scoped[int, stories.Story | None]:
+        return _scoped(self._pool, stories.stories_by_ids)
+
+    @cached_property
+    def deep_dive_by_id(self) -> Scoped[int, deep_dives.DeepDive | None]:
+        return _scoped(self._pool, deep_dives.deep_dives_by_ids)
+
+    @cached_property
+    def outlet_by_id(self) -> DataLoader[int, outlets.Outlet | None]:
+        return _loader(self._pool, outlets.outlets_by_ids)
+
+    @cached_property
+    def source_by_id(self) -> Scoped[int, sources.Source | None]:
+        return _scoped(self._pool, sources.sources_by_ids)
+
+    @cached_property
+    def topic_by_id(self) -> DataLoader[int, topics.Topic | None]:
+        return _loader(self._pool, topics.topics_by_ids)
+
+    @cached_property
+    def topic_ids_by_story(self) -> DataLoader[int, list[int]]:
+        return _loader(self._pool, topics.topic_ids_by_story_ids)
+
+    @cached_property
+    def key_actor_ids_by_deep_dive(self) -> DataLoader[int, list[int]]:
+        return _loader(self._pool, topics.key_actor_ids_by_deep_dive_ids)
+
+    @cached_property
+    def deep_dive_by_story(self) -> Scoped[int, deep_dives.DeepDive | None]:
+        return _scoped(self._pool, deep_dives.deep_dives_by_story_ids)
+
+    @cached_property
+    def sections_by_deep_dive(self) -> DataLoader[int, list[deep_dives.Section]]:
+        return _loader(self._pool, deep_dives.sections_by_deep_dive_ids)
+
+    @cached_property
+    def citations_by_deep_dive(self) -> DataLoader[int, list[deep_dives.Citation]]:
+        return _loader(self._pool, deep_dives.citations_by_deep_dive_ids)
+
+    @cached_property
+    def source_page_by_story(self) -> DataLoader[Any, list[sources.StorySource]]:
+        return _loader(self._pool, sources.story_source_pages)
+
+    @cached_property
+    def story_page_by_topic(self) -> Scoped[Any, list[stories.Story]]:
+        return _scoped(self._pool, stories.topic_story_pages)
+
+    @cached_property
+    def story_count_by_topic(self) -> Scoped[int, int]:
+        return _scoped(self._pool, stories.topic_story_counts)
+
+    @cached_property
+    def story_page_by_outlet(self) -> Scoped[Any, list[stories.Story]]:
+        return _scoped(self._pool, stories.outlet_story_pages)
+
+    @cached_property
+    def story_count_by_outlet(self) -> Scoped[int, int]:
+        return _scoped(self._pool, stories.outlet_story_counts)
+
+    @cached_property
+    def deep_dive_page_by_topic(self) -> Scoped[Any, list[deep_dives.DeepDive]]:
+        return _scoped(self._pool, deep_dives.topic_deep_dive_pages)
+
+    @cached_property
+    def deep_dive_count_by_topic(self) -> Scoped[int, int]:
+        return _scoped(self._pool, deep_dives.topic_deep_dive_counts)
+
+    @cached_property
+    def related_stories(
+        self,
+    ) -> DataLoader[recommendations.RelatedKey, list[recommendations.Candidate]]:
+        return _loader(self._pool, partial(self._related, require_deep_dive=False))
+
+    @cached_property
+    def stories_like_deep_dive(
+        self,
+    ) -> DataLoader[recommendations.RelatedKey, list[recommendations.Candidate]]:
+        return _loader(self._pool, partial(self._related, require_deep_dive=True))
