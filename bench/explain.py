@@ -1,5 +1,7 @@
-"""EXPLAIN the statements the API really sends for feed pages, slug lookups, topic pages,
-search, recommendations and coverage, and report any sequential scan of a big table.
+"""EXPLAIN the statements the API really sends for feed pages and their counts, slug
+lookups, topic and outlet pages, blindspots, search, recommendations, and the writes that keep
+stored figures and listings true, and report any sequential scan of a big table. Writes run in
+a transaction that is rolled back.
 
 Run after `newsgraph generate`: DATABASE_URL=... python bench/explain.py
 (without DATABASE_URL it uses the embedded server in NEWSGRAPH_DATA_DIR).
@@ -15,12 +17,20 @@ from typing import Any
 
 from api.database import resolve_url
 from api.settings import Settings
-from db import deep_dives, recommendations, search, stories, topics
+from db import deep_dives, figures, recommendations, search, stories, topics
 from db.paging import PageKey
 from db.pool import Pool, create_pool, is_driver_housekeeping
 
 Probe = Callable[[Pool], Awaitable[Any]]
-BIG_TABLES = {"stories", "sources", "story_sources", "story_topics", "deep_dives"}
+BIG_TABLES = {
+    "stories",
+    "sources",
+    "story_sources",
+    "story_topics",
+    "deep_dives",
+    "story_listings",
+    "deep_dive_listings",
+}
 
 
 async def sample(pool: Pool) -> dict[str, Any]:
@@ -29,7 +39,12 @@ async def sample(pool: Pool) -> dict[str, Any]:
                   (SELECT slug FROM topics WHERE id = s.category_id) AS category,
                   t.slug AS topic, t.id AS topic_id, split_part(s.title, ' ', 2) AS title_word,
                   (SELECT so.outlet_id FROM story_sources ss JOIN sources so
-                   ON so.id = ss.source_id WHERE ss.story_id = s.id LIMIT 1) AS outlet_id
+                   ON so.id = ss.source_id WHERE ss.story_id = s.id LIMIT 1) AS outlet_id,
+                  (SELECT o.slug FROM story_sources ss JOIN sources so ON so.id = ss.source_id
+                   JOIN outlets o ON o.id = so.outlet_id WHERE ss.story_id = s.id LIMIT 1)
+                      AS outlet,
+                  (SELECT d.id FROM deep_dives d WHERE d.story_id > s.id ORDER BY d.story_id
+                   LIMIT 1) AS deep_dive_id
            FROM stories s
            JOIN LATERAL (SELECT t.slug, t.id FROM story_topics st
                          JOIN topics t ON t.id = st.topic_id
@@ -41,23 +56,41 @@ async def sample(pool: Pool) -> dict[str, Any]:
 
 def probes(s: dict[str, Any]) -> dict[str, Probe]:
     cursor = (s["published_at"], s["id"])
+    feed, count = stories.story_feed, stories.story_feed_count
+    by = stories.StoryFilter
     return {
-        "home feed, first page": lambda p: stories.story_feed(p, stories.StoryFilter(), 20, None),
-        "home feed, later page": lambda p: stories.story_feed(p, stories.StoryFilter(), 20, cursor),
-        "home feed count": lambda p: stories.story_feed_count(p, stories.StoryFilter()),
-        "category feed": lambda p: stories.story_feed(
-            p, stories.StoryFilter(category=s["category"]), 20, None
+        "home feed, first page": lambda p: feed(p, by(), 20, None),
+        "home feed, later page": lambda p: feed(p, by(), 20, cursor),
+        "home feed count": lambda p: count(p, by()),
+        "category feed": lambda p: feed(p, by(category=s["category"]), 20, None),
+        "category feed, later": lambda p: feed(p, by(category=s["category"]), 20, cursor),
+        "category count": lambda p: count(p, by(category=s["category"])),
+        "topic filter feed": lambda p: feed(p, by(topic=s["topic"]), 20, None),
+        "topic filter count": lambda p: count(p, by(topic=s["topic"])),
+        "outlet filter feed": lambda p: feed(p, by(outlet=s["outlet"]), 20, None),
+        "two filters feed": lambda p: feed(
+            p, by(topic=s["topic"], category=s["category"]), 20, None
         ),
-        "topic filter feed": lambda p: stories.story_feed(
-            p, stories.StoryFilter(topic=s["topic"]), 20, None
-        ),
+        "two filters count": lambda p: count(p, by(topic=s["topic"], category=s["category"])),
         "story by slug": lambda p: stories.story_by_slug(p, s["slug"]),
         "stories by ids": lambda p: stories.stories_by_ids(p, [s["id"]]),
-        "coverage by story ids": lambda p: stories.coverage_by_story_ids(p, [s["id"]]),
         "topic page stories": lambda p: stories.topic_story_pages(p, [PageKey(s["topic_id"], 20)]),
+        "topic page, later": lambda p: stories.topic_story_pages(
+            p, [PageKey(s["topic_id"], 20, cursor)]
+        ),
         "topic page count": lambda p: stories.topic_story_counts(p, [s["topic_id"]]),
         "topic page deep dives": lambda p: deep_dives.topic_deep_dive_pages(
             p, [PageKey(s["topic_id"], 5)]
+        ),
+        "topic deep dive count": lambda p: deep_dives.topic_deep_dive_counts(p, [s["topic_id"]]),
+        "deep dive list": lambda p: deep_dives.deep_dive_feed(
+            p, deep_dives.DeepDiveFilter(), 20, None
+        ),
+        "deep dive count": lambda p: deep_dives.deep_dive_feed_count(
+            p, deep_dives.DeepDiveFilter()
+        ),
+        "deep dive sections": lambda p: deep_dives.sections_by_deep_dive_ids(
+            p, [s["deep_dive_id"]]
         ),
         "topic by slug": lambda p: topics.topic_by_slug(p, s["topic"]),
         "related stories": lambda p: recommendations.related(
@@ -69,17 +102,29 @@ def probes(s: dict[str, Any]) -> dict[str, Probe]:
         "for you": lambda p: recommendations.for_you(p, [s["topic"]], [], 40),
         "search": lambda p: search.search(p, s["title_word"], 10, None),
         "search count": lambda p: search.search_count(p, s["title_word"]),
-        "coverage details": lambda p: stories.coverage_details_by_story_ids(p, [s["id"]]),
         "outlet stories": lambda p: stories.outlet_story_pages(p, [PageKey(s["outlet_id"], 10)]),
-        "blindspots": lambda p: stories.story_feed(
-            p, stories.StoryFilter(blindspot=["LEFT", "RIGHT"]), 20, None
-        ),
+        "outlet count": lambda p: stories.outlet_story_counts(p, [s["outlet_id"]]),
+        "blindspots": lambda p: feed(p, by(blindspot=["LEFT", "RIGHT"]), 20, None),
+        "blindspots count": lambda p: count(p, by(blindspot=["LEFT", "RIGHT"])),
+        "left blindspots count": lambda p: count(p, by(blindspot=["LEFT"])),
+        # Writes (rolled back): what every story, deep-dive and outlet write sends.
+        "refresh story figures": lambda p: figures.refresh_stories(p, [s["id"]]),
+        "refresh deep dive": lambda p: figures.refresh_deep_dives(p, [s["deep_dive_id"]]),
+        "queue outlet re-rating": lambda p: figures.queue_outlet(p, s["outlet_id"]),  # type: ignore[arg-type]
+        "drain one batch": lambda p: _drain_batch(p, s["outlet_id"]),
     }
+
+
+async def _drain_batch(conn: Any, outlet_id: int) -> None:
+    await figures.queue_outlet(conn, outlet_id)
+    await figures.take_queued(conn, 20)
 
 
 async def explain(pool: Pool, name: str, probe: Probe) -> tuple[bool, str]:
     sent: list[Any] = []
     async with pool.acquire() as conn:
+        rollback = conn.transaction()
+        await rollback.start()
         conn.add_query_logger(sent.append)
         await probe(conn)  # type: ignore[arg-type]
         await asyncio.sleep(0)
@@ -93,6 +138,7 @@ async def explain(pool: Pool, name: str, probe: Probe) -> tuple[bool, str]:
                 n["Node Type"] == "Seq Scan" and n.get("Relation Name") in BIG_TABLES for n in nodes
             )
             lines.append(", ".join(sorted({_label(n) for n in nodes if "Relation Name" in n})))
+        await rollback.rollback()
     return seq_scan, "; ".join(lines)
 
 
@@ -115,7 +161,7 @@ async def main(url: str) -> int:
         for name, probe in probes(s).items():
             seq_scan, summary = await explain(pool, name, probe)
             failures += seq_scan
-            print(f"{'SEQ SCAN' if seq_scan else 'ok':8} {name:24} {summary}")
+            print(f"{'SEQ SCAN' if seq_scan else 'ok':8} {name:24} {summary}", flush=True)
         print(
             f"\n{failures} of {len(probes(s))} statements scan a big table sequentially "
             f"({', '.join(sorted(BIG_TABLES))})"

@@ -1,5 +1,6 @@
 """The reference "floor": the same page data as HomeFeed(first: 20) and StoryPage, each fetched
-by one hand-written SQL statement over asyncpg behind a bare Starlette endpoint.
+by one hand-written SQL statement over asyncpg behind a bare Starlette endpoint. Like the API,
+it reads the figures stored beside each story and the stored list size.
 
 Run: DATABASE_URL=... python bench/floor.py PORT
 """
@@ -18,12 +19,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 VISIBLE = "s.status = 'PUBLISHED' AND s.published_at <= now()"
-COVERAGE = """(SELECT json_build_object('left', c.lefts, 'center', c.centers, 'right', c.rights,
-                 'unrated', c.unrated, 'blindspot', c.blindspot)
-               FROM story_coverage c WHERE c.story_id = s.id)"""
+COVERAGE = """json_build_object('sourceCount', s.source_count, 'left', s.lefts,
+    'center', s.centers, 'right', s.rights, 'unrated', s.unrated,
+    'leftPercent', s.left_percent, 'centerPercent', s.center_percent,
+    'rightPercent', s.right_percent, 'label', s.coverage_label, 'blindspot', s.blindspot,
+    'readTimeMinutes', s.read_time_minutes)"""
 HOME = f"""
 SELECT json_build_object(
-  'totalCount', (SELECT count(*) FROM stories s WHERE {VISIBLE}),
+  'totalCount', (SELECT (SELECT entries FROM listing_sizes WHERE list = 'stories')
+      - (SELECT count(*) FROM story_listings WHERE list = 'stories' AND published_at > now())),
   'edges', coalesce(json_agg(json_build_object(
     'id', s.id, 'slug', s.slug, 'title', s.title, 'summary', s.summary,
     'category', (SELECT json_build_object('slug', t.slug, 'name', t.name)
@@ -54,7 +58,8 @@ SELECT json_build_object(
               FROM (SELECT * FROM story_sources ss WHERE ss.story_id = s.id
                     ORDER BY ss.position LIMIT 10) p
               JOIN sources so ON so.id = p.source_id JOIN outlets o ON o.id = so.outlet_id),
-  'deepDive', (SELECT json_build_object('id', d.id, 'slug', d.slug, 'title', d.title)
+  'deepDive', (SELECT json_build_object('id', d.id, 'slug', d.slug, 'title', d.title,
+                 'readTimeMinutes', d.read_time_minutes)
                FROM deep_dives d
                WHERE d.story_id = s.id AND d.status = 'PUBLISHED' AND d.published_at <= now()))
 FROM stories s WHERE s.slug = $1 AND {VISIBLE}
