@@ -56,6 +56,12 @@ async def copy_tables(pool: Pool, rows: dict[str, list[tuple[Any, ...]]]) -> Non
         for table in ORDER:
             if rows.get(table):
                 await conn.copy_records_to_table(table, records=rows[table], columns=COLUMNS[table])
+        # Statistics that know the new rows (ANALYZE sees this transaction's own): without
+        # them the planner may take a large table for the small one it was, and the
+        # listing refresh below scans it once per story.
+        copied = ", ".join(table for table in ORDER if rows.get(table))
+        if copied:
+            await conn.execute(f"ANALYZE {copied}")
         await search.refresh(conn, "story", story_ids)
         await search.refresh(conn, "deep_dive", dive_ids)
         await figures.refresh_deep_dives(conn, dive_ids)
