@@ -72,7 +72,7 @@ class GraphQLApp(GraphQL[Context, None]):
             return cast(GraphQLHTTPResponse, Raw(result.body))
         # Here rather than in a schema extension: parse errors skip extensions' post-processing.
         if result.errors:
-            result.errors = [coded(error) for error in result.errors]
+            result.errors = [coded(error) for error in in_document_order(result.errors)]
         return process_result(result)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -193,6 +193,7 @@ class GraphQLApp(GraphQL[Context, None]):
             query, operation_name, variables, caller, keys=keys
         )
         if isinstance(prepared, Fallback):
+            log.debug("%s runs through Strawberry: %s", operation_name, prepared.reason)
             return None
         plan, values = prepared
         pool: Pool = request.state.pool
@@ -208,7 +209,8 @@ class GraphQLApp(GraphQL[Context, None]):
             await asyncio.sleep(0)
         body = text.encode()
         if SKIP_MARK.encode() in body:
-            return None  # a field would raise for this caller
+            log.debug("%s runs through Strawberry: a field raises for this caller", operation_name)
+            return None
         found = Collected()
         if keys:
             found.keys = dict.fromkeys(match.decode() for match in _KEY.findall(body))
@@ -238,6 +240,18 @@ class GraphQLApp(GraphQL[Context, None]):
             language=self.language,
             webhook_allow_private=self.webhook_allow_private,
         )
+
+
+def in_document_order(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Errors by where they stand in the query, then by path: the order fields happen to
+    fail in varies from run to run, an answer should not."""
+
+    def position(error: GraphQLError) -> tuple[Any, ...]:
+        at = tuple((place.line, place.column) for place in error.locations or ())
+        path = tuple((isinstance(step, str), step) for step in error.path or ())
+        return at, path
+
+    return sorted(errors, key=position)
 
 
 @dataclass(frozen=True)

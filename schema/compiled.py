@@ -215,7 +215,7 @@ class Unavailable:
     def compile(self, at: Place) -> str:
         from schema.planner import NotCompiled
 
-        raise NotCompiled(f"{at.type_name}.{at.definition.ast_node or ''}: {self.why}")
+        raise NotCompiled(f"{at.type_name}.{at.nodes[0].name.value}: {self.why}")
 
 
 def column(name: str) -> dict[str, Spec]:

@@ -3,6 +3,7 @@ bounded number of statements however many items it lists."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import cached_property, partial
 from typing import Any, TypeVar
@@ -17,13 +18,26 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+class _Shared(DataLoader[K, V]):
+    """A loader whose answers outlive any one field that waits for them.
+
+    Every field asking for the same key gets the same future. graphql-core cancels the
+    other fields of an object (or items of a list) when one of them fails; cancelling a
+    task cancels the future it waits on, and so would fail every other field, anywhere in
+    the operation, waiting for the same key, with a CancelledError that no field error
+    handling catches. Each caller therefore waits on a shield of its own."""
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
+
+
 def _loader(
     pool: Pool, batch: Callable[[Pool, Sequence[K]], Awaitable[list[V]]]
 ) -> DataLoader[K, V]:
     async def load(keys: list[K]) -> list[V]:
         return await batch(pool, keys)
 
-    return DataLoader(load_fn=load)
+    return _Shared(load_fn=load)
 
 
 Scoped = dict[Scope, DataLoader[K, V]]

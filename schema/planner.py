@@ -17,7 +17,8 @@ falls back rather than run a statement that does not fit.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -173,6 +174,7 @@ class Planning:
         self.next_slot = 0
         self.aliases = 0
         self.compiled_fields = 0
+        self.inside: set[str] = set()
 
     def plan(self) -> Plan:
         query = self.engine.graphql_schema.query_type
@@ -341,6 +343,19 @@ class Place:
         return self.planning.bind(
             None, prepare, lambda slots, found: slots.add(found, cast), value(self.caller)
         )
+
+    @contextmanager
+    def outermost(self, kind: str, why: str) -> Iterator[None]:
+        """Compiles what the block builds as the only `kind` on its path: one inside another
+        raises NotCompiled(why). For fields whose compiled form runs once per parent row
+        where Strawberry's loaders run once per level."""
+        if kind in self.planning.inside:
+            raise NotCompiled(f"{self.type_name}.{self.nodes[0].name.value}: {why}")
+        self.planning.inside.add(kind)
+        try:
+            yield
+        finally:
+            self.planning.inside.discard(kind)
 
     def child(
         self,

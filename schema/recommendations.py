@@ -134,9 +134,16 @@ class Recommended:
             semantic=at.caller.semantic,
         )
         row = at.new_alias()
-        built = at.child(alias=row, scope=Scope.PUBLIC, mapping=_WITHOUT_REASONS)
+        with at.outermost(RECOMMENDATIONS, _NESTED):
+            built = at.child(alias=row, scope=Scope.PUBLIC, mapping=_WITHOUT_REASONS)
         return json_sql.subquery(json_sql.array_agg(built, f"{row}.position"), f"({sql}) AS {row}")
 
+
+# Compiled, a recommendation is evaluated once per story it is made for; recommendations of
+# recommended stories multiply that, where Strawberry's loader makes each level's in one
+# statement (three levels of 5, 20, 20 on 300 stories: 2.4 s, against the 5 s timeout).
+RECOMMENDATIONS = "recommendations"
+_NESTED = "recommendations of recommended stories are made a level at a time by Strawberry"
 
 _WITHOUT_REASONS: dict[str, Spec] = {
     "reason": Unavailable("a recommendation's reason is made in Python")
@@ -195,7 +202,8 @@ class ForYou:
         balance = json_sql.float_literal(db_recommendations.BALANCE)
         sql = db_recommendations.for_you_sql(topics, exclude, first, balance, as_of)
         row = at.new_alias()
-        built = at.child(alias=row, scope=Scope.PUBLIC, mapping=_WITHOUT_REASONS)
+        with at.outermost(RECOMMENDATIONS, _NESTED):
+            built = at.child(alias=row, scope=Scope.PUBLIC, mapping=_WITHOUT_REASONS)
         return json_sql.subquery(json_sql.array_agg(built, f"{row}.position"), f"({sql}) AS {row}")
 
 

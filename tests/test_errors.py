@@ -45,6 +45,29 @@ async def test_bad_input_is_bad_user_input(client, pool, query: str, variables: 
     assert "Traceback" not in json.dumps(body)
 
 
+async def test_a_failing_field_leaves_the_same_item_elsewhere_in_the_answer_intact(
+    client, demo
+) -> None:
+    """`x` fails (a bad page size under a non-null list) while `y` waits for the same deep
+    dives: graphql-core cancels x's other fields, which must not fail y's (found by the
+    generated queries: the whole request died of a CancelledError)."""
+    related = "relatedStories(first: 5) { slug deepDive { slug } }"
+    query = f"""query($slug: String!) {{
+      x: story(slug: $slug) {{ relatedStories(first: 5) {{
+        deepDive {{ slug }} relatedStories(first: 101) {{ slug }} }} }}
+      y: story(slug: $slug) {{ {related} }}
+    }}"""
+    slug = "qatar-shrapnel-advisory"
+    body = await graphql(client, query, slug=slug)
+    assert body["data"]["x"] is None
+    assert set(error_codes(body)) == {"BAD_USER_INPUT"}
+    alone = await data(
+        client, f"query($slug: String!) {{ y: story(slug: $slug) {{ {related} }} }}", slug=slug
+    )
+    assert body["data"]["y"] == alone["y"]
+    assert any(item["deepDive"] for item in alone["y"]["relatedStories"])
+
+
 async def test_unknown_slugs_and_ids_are_null_not_errors(client, pool) -> None:
     query = """query { story(slug: "no-such-story") { id } deepDive(slug: "nope") { id }
                        topic(slug: "nope") { id } node(id: "U3Rvcnk6OTk5OTk") { id }
