@@ -83,6 +83,11 @@ def deep_dive_rows(where: str, scope: Scope) -> str:
     return f"SELECT {_DIVE} FROM deep_dives d WHERE {where} AND {visible_deep_dive('d', scope)}"
 
 
+def deep_dive_rows_by(column: str, value: str, scope: Scope) -> str:
+    """SQL for the visible deep dives whose `column` is the SQL `value`."""
+    return deep_dive_rows(f"d.{column} = {value}", scope)
+
+
 def section_rows(deep_dive: str) -> str:
     """SQL for the sections of the deep dive whose id is the SQL `deep_dive`, in order
     (`position`)."""

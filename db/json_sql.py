@@ -115,6 +115,16 @@ def subquery(select: str, source: str) -> str:
     return f"(SELECT {select} FROM {source})"
 
 
+def over(select: str, rows: str, alias: str) -> str:
+    """The value `select` computes over the rows of the query `rows`, named `alias`."""
+    return subquery(select, f"({rows}) AS {alias}")
+
+
+def when(condition: str, then: str, otherwise: str) -> str:
+    """`then` where the SQL `condition` holds, else `otherwise`."""
+    return f"(CASE WHEN {condition} THEN {then} ELSE {otherwise} END)"
+
+
 def key_mark(prefix: str, value: str) -> str:
     """SQL text that marks a cache key (`prefix` and the SQL `value`) in the answer."""
     return f"E'\\x02' || {quote(prefix)} || ({value})::text || E'\\x03'"

@@ -29,6 +29,11 @@ def outlet_rows(where: str) -> str:
     return f"SELECT {columns(Outlet, 'o')} FROM outlets o WHERE {where}"
 
 
+def outlet_rows_by(column: str, value: str) -> str:
+    """SQL for the outlets whose `column` is the SQL `value`."""
+    return outlet_rows(f"o.{column} = {value}")
+
+
 _BY_IDS = outlet_rows("o.id = ANY($1::bigint[])")
 
 

@@ -133,6 +133,11 @@ JOIN stories s ON s.id = c.id
 """
 
 
+def one_owner(story: str) -> str:
+    """The `owners` of related_sql for the one story whose id is the SQL `story`."""
+    return f"ARRAY[{story}]"
+
+
 def related_sql(
     owners: str, first: str, balance: str, as_of: str, *, require_deep_dive: bool, semantic: bool
 ) -> str:

@@ -42,6 +42,11 @@ def source_rows(where: str, scope: Scope) -> str:
     return f"SELECT {columns(Source, 's')} FROM sources s WHERE {where} AND {visible}"
 
 
+def source_rows_by(column: str, value: str, scope: Scope) -> str:
+    """SQL for the visible sources whose `column` is the SQL `value`."""
+    return source_rows(f"s.{column} = {value}", scope)
+
+
 def story_source_window(story: str, after: str, limit: str) -> str:
     """SQL for up to `limit` sources of the story whose id is the SQL `story`, after position
     `after`, in editorial order (`position`)."""

@@ -126,6 +126,11 @@ def story_rows(where: str, scope: Scope) -> str:
     return f"SELECT {STORY_COLUMNS} FROM stories s WHERE {where} AND {visible('s', scope)}"
 
 
+def story_rows_by(column: str, value: str, scope: Scope) -> str:
+    """SQL for the visible stories whose `column` is the SQL `value`."""
+    return story_rows(f"s.{column} = {value}", scope)
+
+
 _BY_IDS = per_scope(lambda scope: story_rows("s.id = ANY($1::bigint[])", scope))
 _BY_SLUG = per_scope(lambda scope: story_rows("s.slug = $1", scope))
 # What a topic's or an outlet's page lists in a preview: every story with it, any status.

@@ -21,6 +21,11 @@ def topic_rows(where: str) -> str:
     return f"SELECT {columns(Topic, 't')} FROM topics t WHERE {where}"
 
 
+def topic_rows_by(column: str, value: str) -> str:
+    """SQL for the topics whose `column` is the SQL `value`."""
+    return topic_rows(f"t.{column} = {value}")
+
+
 def category_of_story_rows(story: str) -> str:
     """SQL for the category topic of the story whose id is the SQL `story`."""
     return topic_rows(f"t.id = (SELECT c.category_id FROM stories c WHERE c.id = {story})")

@@ -94,9 +94,7 @@ class Embedded:
         built = at.child(alias=at.alias, mapping=self.fields)
         if self.present is None:
             return built
-        return (
-            f"(CASE WHEN {at.alias}.{self.present} IS NULL THEN {json_sql.NULL} ELSE {built} END)"
-        )
+        return json_sql.unless_null(f"{at.alias}.{self.present}", built)
 
 
 @dataclass(frozen=True)
@@ -136,7 +134,7 @@ class One:
     def compile(self, at: Place) -> str:
         child = at.new_alias()
         built = at.child(alias=child)
-        return json_sql.nullable(json_sql.subquery(built, f"({self.relation(at)}) AS {child}"))
+        return json_sql.nullable(json_sql.over(built, self.relation(at), child))
 
 
 @dataclass(frozen=True)
@@ -153,15 +151,11 @@ class Many:
     def compile(self, at: Place) -> str:
         child = at.new_alias()
         built = at.child(alias=child)
-        listed = json_sql.subquery(
-            json_sql.array_agg(built, f"{child}.{self.order}"), f"({self.relation(at)}) AS {child}"
+        listed = json_sql.over(
+            json_sql.array_agg(built, f"{child}.{self.order}"), self.relation(at), child
         )
         condition = self.guard(at)
-        return (
-            listed
-            if condition is None
-            else f"(CASE WHEN {condition} THEN {listed} ELSE {json_sql.SKIP} END)"
-        )
+        return listed if condition is None else json_sql.when(condition, listed, json_sql.SKIP)
 
 
 PageRows = Callable[[str, Scope, Any, json_sql.Slots], str]

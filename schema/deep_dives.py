@@ -108,7 +108,7 @@ class Citation:
     @strawberry.field(
         description="The cited source; always one of the story's own sources.",
         metadata=compiles(
-            One(lambda at: db_sources.source_rows(f"s.id = {at.alias}.source_id", at.scope))
+            One(lambda at: db_sources.source_rows_by("id", f"{at.alias}.source_id", at.scope))
         ),
     )
     async def source(self, info: Info) -> Source:
@@ -242,7 +242,7 @@ class DeepDive(Publishable, WebPage):
     @strawberry.field(
         description="The story this deep dive analyses.",
         metadata=compiles(
-            One(lambda at: db_stories.story_rows(f"s.id = {at.alias}.story_id", at.scope))
+            One(lambda at: db_stories.story_rows_by("id", f"{at.alias}.story_id", at.scope))
         ),
     )
     async def story(self, info: Info) -> Story:

@@ -126,7 +126,7 @@ class Recommended:
         first = at.bind(lambda kwargs, caller: check_first(kwargs["first"]), _slot)
         as_of = at.constant(lambda caller: clock.now(), "timestamptz")
         sql = db_recommendations.related_sql(
-            f"ARRAY[{at.alias}.{self.story}]",
+            db_recommendations.one_owner(f"{at.alias}.{self.story}"),
             first,
             json_sql.float_literal(db_recommendations.BALANCE),
             as_of,
@@ -136,7 +136,7 @@ class Recommended:
         row = at.new_alias()
         with at.outermost(RECOMMENDATIONS, _NESTED):
             built = at.child(alias=row, scope=Scope.PUBLIC, mapping=_WITHOUT_REASONS)
-        return json_sql.subquery(json_sql.array_agg(built, f"{row}.position"), f"({sql}) AS {row}")
+        return json_sql.over(json_sql.array_agg(built, f"{row}.position"), sql, row)
 
 
 # Compiled, a recommendation is evaluated once per story it is made for; recommendations of
@@ -204,7 +204,7 @@ class ForYou:
         row = at.new_alias()
         with at.outermost(RECOMMENDATIONS, _NESTED):
             built = at.child(alias=row, scope=Scope.PUBLIC, mapping=_WITHOUT_REASONS)
-        return json_sql.subquery(json_sql.array_agg(built, f"{row}.position"), f"({sql}) AS {row}")
+        return json_sql.over(json_sql.array_agg(built, f"{row}.position"), sql, row)
 
 
 @strawberry.type(description="The result of pinRecommendations.")

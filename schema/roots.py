@@ -121,9 +121,7 @@ def _lookup(kwargs: dict[str, Any], caller: Any) -> Lookup:
 
 def _one_row(at: Place, sql: str, scope: Scope) -> str:
     row = at.new_alias()
-    return json_sql.nullable(
-        json_sql.subquery(at.child(alias=row, scope=scope), f"({sql}) AS {row}")
-    )
+    return json_sql.nullable(json_sql.over(at.child(alias=row, scope=scope), sql, row))
 
 
 @dataclass(frozen=True)
@@ -146,17 +144,17 @@ class BySlug:
         return _one_row(at, sql, found.scope)
 
 
-STORY = BySlug(lambda slug, scope: db_stories.story_rows(f"s.slug = {slug}", scope))
-DEEP_DIVE = BySlug(lambda slug, scope: db_deep_dives.deep_dive_rows(f"d.slug = {slug}", scope))
-TOPIC = BySlug(lambda slug, scope: db_topics.topic_rows(f"t.slug = {slug}"))
-OUTLET = BySlug(lambda slug, scope: db_outlets.outlet_rows(f"o.slug = {slug}"))
+STORY = BySlug(lambda slug, scope: db_stories.story_rows_by("slug", slug, scope))
+DEEP_DIVE = BySlug(lambda slug, scope: db_deep_dives.deep_dive_rows_by("slug", slug, scope))
+TOPIC = BySlug(lambda slug, scope: db_topics.topic_rows_by("slug", slug))
+OUTLET = BySlug(lambda slug, scope: db_outlets.outlet_rows_by("slug", slug))
 
 _NODE_ROWS: dict[str, Callable[[str, Scope], str]] = {
-    "Story": lambda pk, scope: db_stories.story_rows(f"s.id = {pk}", scope),
-    "DeepDive": lambda pk, scope: db_deep_dives.deep_dive_rows(f"d.id = {pk}", scope),
-    "Source": lambda pk, scope: db_sources.source_rows(f"s.id = {pk}", scope),
-    "Outlet": lambda pk, scope: db_outlets.outlet_rows(f"o.id = {pk}"),
-    "Topic": lambda pk, scope: db_topics.topic_rows(f"t.id = {pk}"),
+    "Story": lambda pk, scope: db_stories.story_rows_by("id", pk, scope),
+    "DeepDive": lambda pk, scope: db_deep_dives.deep_dive_rows_by("id", pk, scope),
+    "Source": lambda pk, scope: db_sources.source_rows_by("id", pk, scope),
+    "Outlet": lambda pk, scope: db_outlets.outlet_rows_by("id", pk),
+    "Topic": lambda pk, scope: db_topics.topic_rows_by("id", pk),
 }
 
 
@@ -183,9 +181,7 @@ class ByNode:
             row = at.new_alias()
             built = at.child(alias=row, scope=found.scope, type_=type_)
             sql = _NODE_ROWS[type_.name](pk, found.scope)
-            branches.append(
-                (json_sql.quote(type_.name), json_sql.subquery(built, f"({sql}) AS {row}"))
-            )
+            branches.append((json_sql.quote(type_.name), json_sql.over(built, sql, row)))
         return json_sql.nullable(json_sql.case(type_name, branches))
 
 

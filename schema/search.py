@@ -183,10 +183,10 @@ def _search(kwargs: dict[str, Any], caller: Any) -> SearchRequest:
 
 
 _ROWS: dict[str, tuple[str, Callable[[str, Scope], str]]] = {
-    "Story": ("story", lambda row, scope: db_stories.story_rows(f"s.id = {row}.id", scope)),
+    "Story": ("story", lambda row, scope: db_stories.story_rows_by("id", f"{row}.id", scope)),
     "DeepDive": (
         "deep_dive",
-        lambda row, scope: db_deep_dives.deep_dive_rows(f"d.id = {row}.id", scope),
+        lambda row, scope: db_deep_dives.deep_dive_rows_by("id", f"{row}.id", scope),
     ),
 }
 
@@ -225,7 +225,7 @@ class CompiledSearch:
                 kind, rows = _ROWS[type_.name]
                 child = place.new_alias()
                 built = place.child(alias=child, scope=scope, type_=type_)
-                sql = json_sql.subquery(built, f"({rows(row, scope)}) AS {child}")
+                sql = json_sql.over(built, rows(row, scope), child)
                 branches.append((json_sql.quote(kind), sql))
             return json_sql.nullable(json_sql.case(f"{row}.kind", branches))
 

@@ -56,7 +56,7 @@ class Source(Node):
 
     @strawberry.field(
         description="The outlet that published the article.",
-        metadata=compiles(One(lambda at: db_outlets.outlet_rows(f"o.id = {at.alias}.outlet_id"))),
+        metadata=compiles(One(lambda at: db_outlets.outlet_rows_by("id", f"{at.alias}.outlet_id"))),
     )
     async def outlet(self, info: Info) -> Outlet:
         record = await info.context.loaders.outlet_by_id.load(self.record.outlet_id)

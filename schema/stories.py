@@ -162,7 +162,7 @@ class Story(Publishable, WebPage):
 
     @strawberry.field(
         description="The section the story belongs to (a CATEGORY topic).",
-        metadata=compiles(One(lambda at: db_topics.topic_rows(f"t.id = {at.alias}.category_id"))),
+        metadata=compiles(One(lambda at: db_topics.topic_rows_by("id", f"{at.alias}.category_id"))),
     )
     async def category(self, info: Info) -> TopicRef | None:
         from schema.topics import topic_or_none
@@ -290,7 +290,7 @@ class Story(Publishable, WebPage):
     @strawberry.field(
         description="The deep dive analysing this story, if one is published.",
         metadata=compiles(
-            One(lambda at: db_deep_dives.deep_dive_rows(f"d.story_id = {at.alias}.id", at.scope))
+            One(lambda at: db_deep_dives.deep_dive_rows_by("story_id", f"{at.alias}.id", at.scope))
         ),
     )
     async def deep_dive(self, info: Info) -> DeepDiveRef | None:
