@@ -116,3 +116,54 @@ async def test_recommendations_of_recommended_stories_are_made_a_level_at_a_time
     before = await statements.settled()
     await client.post("/graphql", json=nested)
     assert await statements.settled() - before <= 8  # story, three levels, deep dives, theirs
+
+
+CONTRACT_PAGES = (
+    ("HomeFeed", {"first": 20}),
+    ("StoryPage", {"slug": "south-korea-may-join-nato-purl"}),
+    ("DeepDivePage", {"slug": "south-korea-purl-deep-dive"}),
+    ("TopicPage", {"slug": "purl"}),
+    ("Search", {"q": "Qatar"}),
+)
+
+
+@pytest.mark.parametrize("role", [None, "PUBLIC", "PARTNER", "EDITOR"])
+async def test_every_contract_operation_runs_compiled(client, demo, make_key, role) -> None:
+    key = await make_key(role) if role else None
+    pages = list(CONTRACT_PAGES)
+    story = await data(client, operation("StoryPage"), slug="south-korea-may-join-nato-purl")
+    pages.append(("NodeRefetch", {"id": story["story"]["id"]}))
+    for name, variables in pages:
+        body = {"query": operation(name), "variables": variables}
+        response = await client.post("/graphql", json=body, headers=bearer(key))
+        assert response.status_code == 200 and "errors" not in response.json(), name
+        assert 'engine;desc="compiled"' in response.headers["server-timing"], name
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/feeds/stories.rss",
+        "/feeds/stories.json",
+        "/feeds/topics/purl.atom",
+        "/feeds/deep-dives.rss",
+        "/v1/stories",
+        "/v1/stories?format=ninjs",
+        "/v1/stories/south-korea-may-join-nato-purl",
+        "/v1/deep-dives/south-korea-purl-deep-dive",
+        "/v1/topics/purl",
+        "/sitemaps/news.xml",
+    ],
+)
+async def test_feeds_rest_and_sitemaps_cost_three_round_trips(
+    settings, demo, make_key, path
+) -> None:
+    """The key with its rate-limit bucket, the page (the compiled engine's one statement;
+    sitemaps have one of their own), and when content last changed (Last-Modified)."""
+    counter = EveryStatement()
+    key = await make_key("PARTNER")
+    async with serving(settings, counter) as client:
+        assert (await client.get(path, headers=bearer(key))).status_code == 200
+        before = await counter.settled()
+        assert (await client.get(path, headers=bearer(key))).status_code == 200
+        assert await counter.settled() - before == 3, path
