@@ -391,60 +391,82 @@ class Place:
         first: Callable[[], str],
         after_given: bool,
         count: Callable[[], str] | None = None,
+        counted: dict[str, Callable[[str], str]] | None = None,
         scope: Scope | None = None,
         edge: dict[str, Callable[[Place, str], str]] | None = None,
     ) -> str:
         """SQL for a Relay connection (this field's value) over the rows `window()` builds:
         their record columns and `_n`, the page order, one row more than `first()` when
         another page follows. `cursor` makes a row's cursor text; `edge` compiles edge
-        fields other than cursor and node. Each part is built (binding its parameters) only
-        when the selection needs it: a statement may not take a parameter it never reads."""
+        fields other than cursor and node; `counted` maps connection fields to SQL made from
+        the value of `count()` (computed once for all of them; default: totalCount is it).
+        Each part is built (binding its parameters) only when the selection needs it: a
+        statement may not take a parameter it never reads."""
         row = self.new_alias()
         selection = self.selection()
         rows = any(nodes[0].name.value in ("edges", "pageInfo") for nodes in selection.values())
-        window_sql, first_sql = (window(), first()) if rows else ("", "")
-        if rows:
-            window_sql = json_sql.with_cursors(window_sql, cursor)
-        members, aggregates = [], False
+        window_sql = json_sql.with_cursors(window(), cursor) if rows else ""
+        bound_first: list[str] = []
+
+        def first_sql() -> str:  # bound only if read: hasPreviousPage alone does not
+            if not bound_first:
+                bound_first.append(first())
+            return bound_first[0]
+
+        members, aggregates, shared = [], False, ""
+        from_count = counted or {"totalCount": lambda n: n}
+        counter = self.new_alias()
+
+        def counted_value() -> str:
+            nonlocal shared
+            if not shared and count is not None:
+                shared = json_sql.shared_value(counter, count())
+            return json_sql.value_of(counter)
+
         for key, nodes in selection.items():
             name = nodes[0].name.value
             if name == "__typename":
                 members.append((key, json_sql.literal(self.return_type.name)))
-            elif name == "totalCount" and count is not None:
-                members.append((key, json_sql.number(count())))
+            elif name in from_count and count is not None:
+                value = from_count[name](counted_value())
+                kind = _unwrapped(self.return_type.fields[name].type).name
+                encode = json_sql.boolean if kind == "Boolean" else json_sql.number
+                members.append((key, encode(value)))
             elif name == "pageInfo":
                 aggregates = True
                 members.append((key, self._page_info(nodes, row, cursor, first_sql, after_given)))
             elif name == "edges":
                 aggregates = True
                 edges = self._edges(nodes, row, cursor, scope or self.scope, edge or {})
-                order, on_page = json_sql.page_order(row), json_sql.on_page(row, first_sql)
+                order, on_page = json_sql.page_order(row), json_sql.on_page(row, first_sql())
                 members.append((key, json_sql.array_agg(edges, order, on_page)))
             else:
                 raise NotCompiled(f"{self.return_type.name}.{name} has no compiled form")
         built = json_sql.obj(members)
-        return json_sql.over_rows(built, window_sql, row) if aggregates else json_sql.alone(built)
+        if aggregates:
+            return json_sql.over_rows(built, window_sql, row, shared)
+        return json_sql.alone(built, shared)
 
     def _page_info(
         self,
         nodes: list[FieldNode],
         row: str,
         cursor: Callable[[str], str],
-        first: str,
+        first: Callable[[], str],
         after_given: bool,
     ) -> str:
         type_ = _unwrapped(self.return_type.fields["pageInfo"].type)
         members = []
         selections = [node.selection_set for node in nodes if node.selection_set]
-        values = {
-            "hasNextPage": json_sql.more_than(first),
-            "hasPreviousPage": json_sql.literal(after_given),
-            "startCursor": json_sql.page_end(row, first, last=False),
-            "endCursor": json_sql.page_end(row, first, last=True),
-            "__typename": json_sql.literal(type_.name),
+        values: dict[str, Callable[[], str]] = {
+            "hasNextPage": lambda: json_sql.more_than(first()),
+            "hasPreviousPage": lambda: json_sql.literal(after_given),
+            "startCursor": lambda: json_sql.page_end(row, first(), last=False),
+            "endCursor": lambda: json_sql.page_end(row, first(), last=True),
+            "__typename": lambda: json_sql.literal(type_.name),
         }
         for key, found in self.planning.collect(type_, selections).items():
-            members.append((key, values[found[0].name.value]))
+            members.append((key, values[found[0].name.value]()))
         return json_sql.obj(members)
 
     def _edges(

@@ -84,3 +84,14 @@ async def test_foreign_or_malformed_cursors_are_rejected(client, pool, cursor: s
     body = await graphql(client, operation("HomeFeed"), after=cursor)
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert body["errors"][0]["extensions"]["field"] == "after"
+
+
+async def test_a_page_asked_only_whether_it_has_a_previous_one(client, demo) -> None:
+    """pageInfo { hasPreviousPage } after a cursor reads no page size: the compiled statement
+    must not take a parameter it never uses (found by the generated queries)."""
+    first = await data(client, "{ stories(first: 1) { pageInfo { endCursor } } }")
+    after = first["stories"]["pageInfo"]["endCursor"]
+    query = "query($a: String) { stories(first: 3, after: $a) { pageInfo { hasPreviousPage } } }"
+    assert await data(client, query, a=after) == {
+        "stories": {"pageInfo": {"hasPreviousPage": True}}
+    }
