@@ -1,11 +1,14 @@
 """Latency of search, recommendations and blindspots through GraphQL, p50/p95/p99.
 
-    python bench/discovery.py [--requests 200]
+    python bench/discovery.py [--requests 200] [--only search|others] [--per-class 30]
 
 Requests go one at a time through the whole application in this process (ASGI, no network),
 so each figure is the server's own time for one request: GraphQL, loaders and every SQL
-statement. Search queries are drawn from published stories' titles: one word, two words,
-and a quoted two-word phrase (the contract's Search operation, with totalCount). Uses
+statement. Search is measured per query class (rare, medium and common words by how many
+stories they match, two and three words, a quoted phrase, OR, a negation, a common word
+narrowed by a category, topic, outlet or date, a word that matches nothing), each class a
+rotating set of --per-class queries drawn from the stored stories' words at that frequency
+(one fixed term hides bad plans), on page 1 and page 5, with and without totalCount. Uses
 DATABASE_URL, else the embedded PostgreSQL in NEWSGRAPH_DATA_DIR (default .newsgraph/bench);
 generate content first (`newsgraph generate --stories 1000000`).
 """
@@ -96,14 +99,136 @@ async def _measure(
     return samples
 
 
+SEARCH_PAGE = """query($q: String!, $after: String, $filter: SearchFilter) {
+  search(query: $q, first: 10, after: $after, filter: $filter) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor highlight node { __typename ... on Story { id slug title publishedAt }
+      ... on DeepDive { id slug title publishedAt } } } } }"""
+SEARCH_COUNTED = SEARCH_PAGE.replace("pageInfo {", "totalCount pageInfo {")
+SAMPLE_STORIES = 20_000
+
+
+async def search_classes(url: str, rng: random.Random, per_class: int) -> dict[str, list[Any]]:
+    """Queries by class: (query, filter) pairs drawn from the words of a sample of stories,
+    classed by the share of sampled stories whose title or summary has them."""
+    pool = await create_pool(url, statement_timeout_ms=0, min_size=1, max_size=1)
+    try:
+        rows = await pool.fetch(
+            f"""SELECT title, summary FROM stories TABLESAMPLE SYSTEM (5) REPEATABLE (11)
+               WHERE status = 'PUBLISHED' LIMIT {SAMPLE_STORIES}"""
+        )
+        categories = [
+            r[0] for r in await pool.fetch("SELECT slug FROM topics WHERE kind = 'CATEGORY'")
+        ]
+        topics = [
+            r[0]
+            for r in await pool.fetch(
+                "SELECT slug FROM topics WHERE kind <> 'CATEGORY' ORDER BY md5(slug) LIMIT 50"
+            )
+        ]
+        outlets = [
+            r[0] for r in await pool.fetch("SELECT slug FROM outlets ORDER BY md5(slug) LIMIT 50")
+        ]
+    finally:
+        await pool.close()
+    documents = [set((r["title"] + " " + r["summary"]).lower().split()) for r in rows]
+    titles = [r["title"].lower().split() for r in rows]
+    share: dict[str, float] = {}
+    for words in documents:
+        for word in words:
+            share[word] = share.get(word, 0) + 1 / len(documents)
+    by_share = sorted(share, key=lambda w: (share[w], w))
+
+    def band(low: float, high: float) -> list[str]:
+        found = [w for w in by_share if low <= share[w] < high]
+        return found or by_share[:1]
+
+    rare, medium, common = band(0, 0.003), band(0.05, 0.15), band(0.4, 2)
+
+    def pick(words: list[str]) -> str:
+        return rng.choice(words)
+
+    def from_title(n: int) -> list[str]:
+        title = rng.choice([t for t in titles if len(t) >= n])
+        return rng.sample(title, n)
+
+    def phrase() -> str:
+        title = rng.choice(titles)
+        start = rng.randrange(len(title) - 1)
+        return '"' + " ".join(title[start : start + 2]) + '"'
+
+    def narrowed() -> tuple[str, dict[str, Any]]:
+        kind = rng.choice(("category", "topic", "outlet", "publishedAfter"))
+        value = {
+            "category": lambda: rng.choice(categories),
+            "topic": lambda: rng.choice(topics),
+            "outlet": lambda: rng.choice(outlets),
+            "publishedAfter": lambda: f"2026-{rng.randint(1, 10):02d}-01T00:00:00Z",
+        }[kind]()
+        return pick(common), {kind: value}
+
+    makers: dict[str, Callable[[], tuple[str, dict[str, Any] | None]]] = {
+        "rare word": lambda: (pick(rare), None),
+        "medium word": lambda: (pick(medium), None),
+        "common word": lambda: (pick(common), None),
+        "two words": lambda: (" ".join(from_title(2)), None),
+        "three words": lambda: (" ".join(from_title(3)), None),
+        "quoted phrase": lambda: (phrase(), None),
+        "OR": lambda: (f"{pick(medium)} or {pick(medium)}", None),
+        "negation": lambda: (f"{pick(common)} -{pick(medium)}", None),
+        "common + filter": narrowed,
+        "no match": lambda: (f"zq{rng.randrange(10**6)}x", None),
+    }
+    return {name: [make() for _ in range(per_class)] for name, make in makers.items()}
+
+
+async def _search_once(
+    client: httpx.AsyncClient, query: str, search_filter: Any, page: int, counted: bool
+) -> float:
+    """Milliseconds for page `page` of the search (earlier pages are read, not timed)."""
+    after = None
+    for n in range(1, page + 1):
+        document = SEARCH_COUNTED if counted and n == page else SEARCH_PAGE
+        variables = {"q": query, "after": after, "filter": search_filter}
+        started = time.perf_counter()
+        response = await client.post("/graphql", json={"query": document, "variables": variables})
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200 or b'"errors"' in response.content:
+            raise RuntimeError(f"{query!r} {search_filter}: {response.text[:300]}")
+        info = response.json()["data"]["search"]["pageInfo"]
+        if n < page and not info["hasNextPage"]:
+            return float("nan")
+        after = info["endCursor"]
+    return elapsed
+
+
+async def _run_search(settings: Settings, per_class: int) -> None:
+    assert settings.database_url
+    rng = random.Random(7)
+    classes = await search_classes(settings.database_url, rng, per_class)
+    async with in_process(settings) as client:
+        await _search_once(client, "warm", None, 1, True)
+        print(f"search, {per_class} queries a class (ms):")
+        for name, queries in classes.items():
+            for page, counted in ((1, False), (1, True), (5, False), (5, True)):
+                samples = []
+                for query, search_filter in queries:
+                    took = await _search_once(client, query, search_filter, page, counted)
+                    if took == took:  # a query with fewer than `page` pages has no page 5
+                        samples.append(took)
+                label = f"{name} p{page}{' +count' if counted else ''}"
+                if len(samples) < 2:
+                    print(f"  {label:<28} n={len(samples):<3} (too few pages)")
+                    continue
+                print(f"  {label:<28} n={len(samples):<3} {percentiles(samples)}", flush=True)
+
+
 async def _run(settings: Settings, requests: int) -> None:
     assert settings.database_url
     rng = random.Random(7)
     found = await inventory(settings.database_url, rng)
-    search = (OPERATIONS / "Search.graphql").read_text()
     more_like_this = (OPERATIONS / "DeepDivePage.graphql").read_text()
     cases: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
-        ("Search (first 10, totalCount)", search, lambda: {"q": rng.choice(found["queries"])}),
         ("relatedStories(first: 5)", RELATED, lambda: {"slug": rng.choice(found["stories"])}),
         (
             "DeepDivePage (moreLikeThis 3)",
@@ -154,8 +279,14 @@ async def in_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--per-class", type=int, default=30)
+    parser.add_argument("--only", choices=("search", "others"))
     args = parser.parse_args()
-    asyncio.run(_run(bench_settings(), args.requests))
+    settings = bench_settings()
+    if args.only != "others":
+        asyncio.run(_run_search(settings, args.per_class))
+    if args.only != "search":
+        asyncio.run(_run(settings, args.requests))
 
 
 if __name__ == "__main__":

@@ -198,13 +198,25 @@ def page_end(row: str, first: str, *, last: bool) -> str:
     return string(f"({chosen} FILTER (WHERE {on_page(row, first)}))[1]")
 
 
-def over_rows(json: str, window: str, row: str) -> str:
-    """`json`, an aggregate over the rows of `window` as `row` (one value even for none)."""
-    return f"(SELECT {json} FROM ({window}) AS {row} HAVING TRUE)"
+def over_rows(json: str, window: str, row: str, shared: str = "") -> str:
+    """`json`, an aggregate over the rows of `window` as `row` (one value even for none);
+    `shared` is a WITH clause (shared_value) that `json` reads."""
+    return f"({shared}SELECT {json} FROM ({window}) AS {row} HAVING TRUE)"
 
 
-def alone(json: str) -> str:
-    return f"(SELECT {json})"
+def alone(json: str, shared: str = "") -> str:
+    return f"({shared}SELECT {json})"
+
+
+def shared_value(alias: str, value: str) -> str:
+    """A WITH clause computing the SQL `value` once as `alias`, for several fields to read
+    (value_of) where each would otherwise run it again."""
+    return f"WITH {alias} AS (SELECT {value} AS v) "
+
+
+def value_of(alias: str) -> str:
+    """The value a shared_value clause computed."""
+    return f"(SELECT v FROM {alias})"
 
 
 def statement(json: str) -> str:

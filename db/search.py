@@ -13,8 +13,8 @@ first page was asked for (`as_of`, carried in the cursor), so later pages rank e
 first. Ties break by kind and id, descending.
 
 A query that matches more than RANKED_PER_KIND stories (or deep dives) ranks only the newest
-that many of them; older matches are found by narrowing the query or the dates. totalCount
-counts every match.
+that many of them; older matches are found by narrowing the query or the dates. The count
+is exact up to COUNT_EXACT_UP_TO matches and says when it is not (a lower bound beyond).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from content import clock
-from db import json_sql
+from db import json_sql, text_search
 from db.json_sql import Slots
 from db.pool import Connection, Pool
 from db.stories import story_condition
@@ -39,6 +39,9 @@ DOCUMENT_VERSION = 1
 RANKED_PER_KIND = 5_000
 """A query matching more stories (or deep dives) than this ranks only the newest this many:
 ranking costs a read of each match's document, and common words match hundreds of thousands."""
+COUNT_EXACT_UP_TO = 10_000
+"""totalCount is exact up to this many matches; beyond, it is this number and
+totalCountIsExact is false (counting a common word's million matches would read them all)."""
 FRESHNESS_FLOOR = 0.5
 FRESHNESS_HALF_LIFE_DAYS = 30.0
 KINDS = ("story", "deep_dive")
@@ -135,7 +138,9 @@ async def _ensure_index(conn: Connection, config: str, batch: int) -> bool:
     if stored["config"] == config and stored["document_version"] == DOCUMENT_VERSION:
         return False
     log.info("rebuilding search documents (configuration %s)", config)
-    await conn.execute("UPDATE search_settings SET config = $1", config)
+    async with conn.transaction():
+        await conn.execute("UPDATE search_settings SET config = $1", config)
+        await conn.execute(await conn.fetchval(text_search.REPLACE_CONFIG, config))
     for kind in KINDS:
         last = 0
         while ids := [row[0] for row in await conn.fetch(_ALL_IDS[kind], last, batch)]:
@@ -330,11 +335,24 @@ ORDER BY page._n"""
 
 
 def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilter) -> str:
-    """SQL for how many stories and deep dives match (reads every match)."""
+    """SQL for how many stories and deep dives match, each kind counted up to
+    COUNT_EXACT_UP_TO + 1: at most that number plus one, exact when no more than
+    COUNT_EXACT_UP_TO (see total and is_exact)."""
     a = arguments(slots, query, search_filter)
+    enough = COUNT_EXACT_UP_TO + 1
     return f"""({_query(a)}
-SELECT (SELECT count(*) {_story_matches(scope, a)})
-    + (SELECT count(*) {_deep_dive_matches(scope, a)}))"""
+SELECT (SELECT count(*) FROM (SELECT 1 {_story_matches(scope, a)} LIMIT {enough}) AS x)
+    + (SELECT count(*) FROM (SELECT 1 {_deep_dive_matches(scope, a)} LIMIT {enough}) AS y))"""
+
+
+def total(count: str) -> str:
+    """SQL for totalCount from count_sql's value: exact, or COUNT_EXACT_UP_TO beyond it."""
+    return f"least({count}, {COUNT_EXACT_UP_TO})"
+
+
+def is_exact(count: str) -> str:
+    """SQL that is true when count_sql's value is the exact number of matches."""
+    return f"({count}) <= {COUNT_EXACT_UP_TO}"
 
 
 def search_cursor(alias: str, as_of: str) -> str:
@@ -374,13 +392,23 @@ def as_of_for(after: SearchCursor | None) -> datetime:
     return after.as_of if after is not None else clock.now()
 
 
+@dataclass(frozen=True)
+class Count:
+    total: int
+    exact: bool
+
+
 async def search_count(
     pool: Pool,
     query: str,
     search_filter: SearchFilter = SearchFilter(),
     scope: Scope = Scope.PUBLIC,
-) -> int:
+) -> Count:
+    """How many stories and deep dives match: exact up to COUNT_EXACT_UP_TO."""
     slots = Slots()
     sql = count_sql(scope, slots, query, search_filter)
-    count: int = await pool.fetchval(f"SELECT {sql}", *slots.values)
-    return count
+    row = await pool.fetchrow(
+        f"SELECT {total('n')}, {is_exact('n')} FROM {sql} AS c(n)", *slots.values
+    )
+    assert row is not None
+    return Count(row[0], row[1])

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-SEARCH_CONFIG = "(SELECT config::regconfig FROM search_settings)"
-"""The configuration search documents were built with (db.search.ensure_index keeps it)."""
+SEARCH_CONFIG = "search_config()"
+"""The configuration search documents were built with: an IMMUTABLE function whose body is its
+name (migration 0010), so the planner folds a query's tsquery and estimates its terms from
+the column's statistics. db.search.ensure_index keeps it and search_settings in step."""
+
+REPLACE_CONFIG = """SELECT format(
+    'CREATE OR REPLACE FUNCTION search_config() RETURNS regconfig LANGUAGE sql IMMUTABLE '
+    'PARALLEL SAFE AS %L', format('SELECT %L::regconfig', $1::text))"""
+"""The statement that makes search_config() return the configuration $1 (quoted by format)."""
 
 
 def tsquery(parameter: str) -> str:

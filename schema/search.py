@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,11 +82,22 @@ class SearchEdge:
 class SearchConnection:
     edges: list[SearchEdge] = strawberry.field(description="The hits of this page, in order.")
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
+    count: strawberry.Private[Callable[[], Awaitable[db_search.Count]]]
 
-    @strawberry.field(description="How many stories and deep dives match in all.")
+    @strawberry.field(
+        description="How many stories and deep dives match in all: exact up to "
+        f"{db_search.COUNT_EXACT_UP_TO:,}; beyond, {db_search.COUNT_EXACT_UP_TO:,}, a lower "
+        "bound (see totalCountIsExact)."
+    )
     async def total_count(self) -> int:
-        return await self.count()
+        return (await self.count()).total
+
+    @strawberry.field(
+        description="Whether totalCount is the exact number of matches (false when more than "
+        f"{db_search.COUNT_EXACT_UP_TO:,} match)."
+    )
+    async def total_count_is_exact(self) -> bool:
+        return (await self.count()).exact
 
 
 @dataclass(frozen=True)
@@ -144,8 +156,22 @@ async def search(info: Info, request: SearchRequest) -> SearchConnection:
     return SearchConnection(
         edges=edges,
         page_info=page_info([edge.cursor for edge in edges], has_next, has_previous),
-        count=lambda: db_search.search_count(pool, query, search_filter, scope),
+        count=_once(lambda: db_search.search_count(pool, query, search_filter, scope)),
     )
+
+
+def _once(
+    count: Callable[[], Awaitable[db_search.Count]],
+) -> Callable[[], Awaitable[db_search.Count]]:
+    """The count, made on first use and shared by totalCount and totalCountIsExact."""
+    made: list[asyncio.Task[db_search.Count]] = []
+
+    def shared() -> Awaitable[db_search.Count]:
+        if not made:
+            made.append(asyncio.ensure_future(count()))
+        return asyncio.shield(made[0])
+
+    return shared
 
 
 def _position(after: str | None) -> db_search.SearchCursor | None:
@@ -237,6 +263,7 @@ class CompiledSearch:
             count=lambda: at.bind(
                 _search, lambda slots, r: db_search.count_sql(r.scope, slots, r.query, r.filter)
             ),
+            counted={"totalCount": db_search.total, "totalCountIsExact": db_search.is_exact},
             scope=scope,
             edge={
                 "highlight": lambda place, row: json_sql.string(f"{row}.highlight"),

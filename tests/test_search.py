@@ -278,3 +278,32 @@ async def test_renaming_a_topic_rebuilds_the_documents_that_name_it(client, pool
     assert result["upsertTopic"]["userErrors"] == []
     assert set(await slugs(client, "inlets")) == {"tagged", "dive"}
     assert await slugs(client, "fjords") == []
+
+
+COUNTED = """query($q: String!) { search(query: $q, first: 2) {
+  totalCount totalCountIsExact edges { node { ... on Story { slug } } } } }"""
+COUNT_ONLY = '{ search(query: "lanternfish") { totalCountIsExact totalCount } }'
+
+
+@pytest.mark.parametrize("execution", ["auto", "standard"])
+async def test_the_count_is_exact_up_to_its_bound_and_says_when_it_is_not(
+    settings, pool, monkeypatch, execution
+) -> None:
+    """The bound is 10,000 matches; a small one here (a fresh app plans with it) stands for
+    it. Counting stops one past the bound on each kind, so a common word is never counted
+    to the end; totalCount is then the bound, a lower bound, and totalCountIsExact false."""
+    monkeypatch.setattr("db.search.COUNT_EXACT_UP_TO", 3)
+    for n in range(4):
+        await create_story(pool, slug=f"lanternfish-{n}", title=f"Lanternfish shoal {n}")
+    await create_story(pool, slug="anglerfish", title="Anglerfish and lanternfish")
+    await create_story(pool, slug="rare", title="Anglerfish alone")
+    async with serving(replace(settings, execution=execution)) as client:
+        many = (await data(client, COUNTED, q="lanternfish"))["search"]
+        assert (many["totalCount"], many["totalCountIsExact"]) == (3, False)
+        assert len(many["edges"]) == 2  # the page is not bounded by the count
+        few = (await data(client, COUNTED, q="anglerfish"))["search"]
+        assert (few["totalCount"], few["totalCountIsExact"]) == (2, True)
+        alone = (await data(client, COUNT_ONLY))["search"]
+        assert alone == {"totalCountIsExact": False, "totalCount": 3}
+        none = (await data(client, COUNTED, q="swordfish"))["search"]
+        assert (none["totalCount"], none["totalCountIsExact"]) == (0, True)
