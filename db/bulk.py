@@ -46,6 +46,11 @@ async def slug_taken(pool: Pool, table: str, slug: str) -> bool:
     return bool(await pool.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE slug = $1)", slug))
 
 
+_STALE = """SELECT c.relname FROM unnest($1::text[], $2::int[]) AS t(name, copied)
+    JOIN pg_class c ON c.oid = to_regclass(t.name)
+    WHERE t.copied > 0 AND c.reltuples < t.copied"""
+
+
 async def copy_tables(pool: Pool, rows: dict[str, list[tuple[Any, ...]]]) -> None:
     """COPY the rows of each table, parents first, and build the search documents, figures
     and listings of the new stories and deep dives, in one transaction."""
@@ -56,12 +61,13 @@ async def copy_tables(pool: Pool, rows: dict[str, list[tuple[Any, ...]]]) -> Non
         for table in ORDER:
             if rows.get(table):
                 await conn.copy_records_to_table(table, records=rows[table], columns=COLUMNS[table])
-        # Statistics that know the new rows (ANALYZE sees this transaction's own): without
-        # them the planner may take a large table for the small one it was, and the
-        # listing refresh below scans it once per story.
-        copied = ", ".join(table for table in ORDER if rows.get(table))
-        if copied:
-            await conn.execute(f"ANALYZE {copied}")
+        # Statistics that know the new rows (ANALYZE sees this transaction's own) for each
+        # table whose statistics count fewer rows than were just copied into it: without
+        # them the planner may take a large table for the small one it was, and the listing
+        # refresh below scans it once per story. Later batches of a big load skip it.
+        stale = await conn.fetch(_STALE, list(rows), [len(found) for found in rows.values()])
+        if stale:
+            await conn.execute(f"ANALYZE {', '.join(row[0] for row in stale)}")
         await search.refresh(conn, "story", story_ids)
         await search.refresh(conn, "deep_dive", dive_ids)
         await figures.refresh_deep_dives(conn, dive_ids)
