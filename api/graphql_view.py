@@ -27,7 +27,7 @@ from api.http_cache import cacheable
 from api.persisted_queries import PersistedQueries
 from api.settings import Settings
 from db.json_sql import KEY_END, KEY_START, SKIP_MARK
-from db.pool import Pool, StatementTimeout, timing
+from db.pool import Pool, StatementTimeout, fetchval_planned, timing
 from schema import build_schema
 from schema.cache_keys import Collected, collecting, root_keys
 from schema.context import Context
@@ -199,7 +199,10 @@ class GraphQLApp(GraphQL[Context, None]):
         pool: Pool = request.state.pool
         with timing() as spent:
             try:
-                text: str = await pool.fetchval(plan.sql, *values)
+                if plan.planned_each_time:
+                    text: str = await fetchval_planned(pool, plan.sql, *values)
+                else:
+                    text = await pool.fetchval(plan.sql, *values)
             except StatementTimeout:
                 log.warning("statement timeout in %s", plan.operation or "an unnamed operation")
                 raise  # answered QUERY_TIMEOUT: Strawberry's run would wait as long again

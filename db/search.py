@@ -26,7 +26,7 @@ from datetime import datetime
 from content import clock
 from db import json_sql, text_search
 from db.json_sql import Slots
-from db.pool import Connection, Pool
+from db.pool import Connection, Pool, fetch_planned
 from db.stories import story_condition
 from db.text_search import SEARCH_CONFIG, tsquery
 from db.visibility import Scope, feed_time, visible, visible_deep_dive
@@ -239,48 +239,51 @@ def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
 
 
 def _story_matches(scope: Scope, a: Arguments) -> str:
-    return f"""FROM stories s, q
-        WHERE 'story' = ANY({a.kinds}) AND s.search_vector @@ q.query AND {visible("s", scope)}
+    return f"""FROM stories s
+        WHERE 'story' = ANY({a.kinds}) AND s.search_vector @@ {_tsquery(a)}
+          AND {visible("s", scope)}
           AND {_story_filters("s", a)} AND {_time_filters("s", scope, a)}"""
 
 
 def _deep_dive_matches(scope: Scope, a: Arguments) -> str:
-    return f"""FROM deep_dives d JOIN stories ds ON ds.id = d.story_id, q
-        WHERE 'deep_dive' = ANY({a.kinds}) AND d.search_vector @@ q.query
+    return f"""FROM deep_dives d JOIN stories ds ON ds.id = d.story_id
+        WHERE 'deep_dive' = ANY({a.kinds}) AND d.search_vector @@ {_tsquery(a)}
           AND {visible_deep_dive("d", scope)}
           AND {_story_filters("ds", a)} AND {_time_filters("d", scope, a)}"""
 
 
-def _score(item: str, scope: Scope, as_of: str) -> str:
+def _score(item: str, scope: Scope, as_of: str, a: Arguments) -> str:
     age = f"{as_of} - {feed_time(item, scope)}"
     age_days = f"greatest(0, extract(epoch FROM {age}) / 86400)"
     return (
-        f"ts_rank('{{0.1, 0.2, 0.4, 1.0}}', {item}.search_vector, q.query, 1)::float8 "
+        f"ts_rank('{{0.1, 0.2, 0.4, 1.0}}', {item}.search_vector, {_tsquery(a)}, 1)::float8 "
         f"* ({FRESHNESS_FLOOR} + {1 - FRESHNESS_FLOOR} "
         f"* power(0.5, {age_days} / {FRESHNESS_HALF_LIFE_DAYS}))"
     )
 
 
-def _query(a: Arguments) -> str:
-    return f"WITH q AS (SELECT {tsquery(a.query)} AS query)"
+def _tsquery(a: Arguments) -> str:
+    """The query's tsquery, spelled out where it is used (not a CTE): when PostgreSQL plans
+    with the query's value it folds this to a constant and estimates each term from the
+    column's statistics, so a rare word and a common one get different plans."""
+    return tsquery(a.query)
 
 
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
     # Each kind ranks at most its RANKED_PER_KIND newest matches (see the module docstring).
     return f"""
-{_query(a)},
-hits AS (
-    SELECT 'story' AS kind, s.id, {_score("s", scope, as_of)} AS score
+WITH hits AS (
+    SELECT 'story' AS kind, s.id, {_score("s", scope, as_of, a)} AS score
     FROM (
         SELECT s.id {_story_matches(scope, a)}
         ORDER BY {feed_time("s", scope)} DESC, s.id DESC LIMIT {RANKED_PER_KIND}
-    ) AS newest JOIN stories s ON s.id = newest.id, q
+    ) AS newest JOIN stories s ON s.id = newest.id
     UNION ALL
-    SELECT 'deep_dive', d.id, {_score("d", scope, as_of)}
+    SELECT 'deep_dive', d.id, {_score("d", scope, as_of, a)}
     FROM (
         SELECT d.id {_deep_dive_matches(scope, a)}
         ORDER BY {feed_time("d", scope)} DESC, d.id DESC LIMIT {RANKED_PER_KIND}
-    ) AS newest JOIN deep_dives d ON d.id = newest.id, q
+    ) AS newest JOIN deep_dives d ON d.id = newest.id
 )
 """
 
@@ -292,13 +295,15 @@ def _escaped(text: str) -> str:
     return f"replace(replace({text}, '{MATCH_START}', '<mark>'), '{MATCH_END}', '</mark>')"
 
 
-_HEADLINE = f"""ts_headline({SEARCH_CONFIG}, CASE page.kind
+def _headline(query: str) -> str:
+    """SQL for the snippet of the hit `page` for the tsquery `query`."""
+    return f"""ts_headline({SEARCH_CONFIG}, CASE page.kind
     WHEN 'story' THEN (SELECT s.title || ' — ' || s.summary FROM stories s WHERE s.id = page.id)
     ELSE (SELECT d.title || ' — ' || d.dek || ' — ' || coalesce(string_agg(x.body, ' '
             ORDER BY x.position), '')
           FROM deep_dives d LEFT JOIN deep_dive_sections x ON x.deep_dive_id = d.id
           WHERE d.id = page.id GROUP BY d.id)
-    END, q.query, '{_HEADLINE_OPTIONS}')"""
+    END, {query}, '{_HEADLINE_OPTIONS}')"""
 
 
 def page_sql(
@@ -326,11 +331,11 @@ def page_sql(
     order = "score DESC, kind DESC, id DESC"
     return f"""{_hits(scope, a, at)}
 SELECT page.kind, page.id, page.score, page.score::text AS score_text,
-    {_escaped(_HEADLINE)} AS highlight, page._n
+    {_escaped(_headline(_tsquery(a)))} AS highlight, page._n
 FROM (
     SELECT *, row_number() OVER (ORDER BY {order}) AS _n FROM hits WHERE {position}
     ORDER BY {order} LIMIT {slots.add(limit, "int")}
-) AS page, q
+) AS page
 ORDER BY page._n"""
 
 
@@ -340,9 +345,10 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
     COUNT_EXACT_UP_TO (see total and is_exact)."""
     a = arguments(slots, query, search_filter)
     enough = COUNT_EXACT_UP_TO + 1
-    return f"""({_query(a)}
-SELECT (SELECT count(*) FROM (SELECT 1 {_story_matches(scope, a)} LIMIT {enough}) AS x)
-    + (SELECT count(*) FROM (SELECT 1 {_deep_dive_matches(scope, a)} LIMIT {enough}) AS y))"""
+    stories = f"SELECT 1 {_story_matches(scope, a)} LIMIT {enough}"
+    dives = f"SELECT 1 {_deep_dive_matches(scope, a)} LIMIT {enough}"
+    return f"""(SELECT (SELECT count(*) FROM ({stories}) AS x)
+    + (SELECT count(*) FROM ({dives}) AS y))"""
 
 
 def total(count: str) -> str:
@@ -379,7 +385,7 @@ async def search(
     slots = Slots()
     at = slots.add(as_of, "timestamptz")
     sql = page_sql(scope, slots, query, search_filter, as_of=at, after=after, limit=first + 1)
-    rows = await pool.fetch(sql, *slots.values)
+    rows = await fetch_planned(pool, sql, *slots.values)
     hits = [
         Hit(row["kind"], row["id"], row["score"], row["score_text"], row["highlight"])
         for row in rows
@@ -407,8 +413,6 @@ async def search_count(
     """How many stories and deep dives match: exact up to COUNT_EXACT_UP_TO."""
     slots = Slots()
     sql = count_sql(scope, slots, query, search_filter)
-    row = await pool.fetchrow(
-        f"SELECT {total('n')}, {is_exact('n')} FROM {sql} AS c(n)", *slots.values
-    )
-    assert row is not None
+    statement = f"SELECT {total('n')}, {is_exact('n')} FROM {sql} AS c(n)"
+    row, *_ = await fetch_planned(pool, statement, *slots.values)
     return Count(row[0], row[1])

@@ -114,6 +114,9 @@ class Plan:
     compiled_fields: int
     operation: str | None
     """The operation's name, if it has one (for logs)."""
+    planned_each_time: bool = False
+    """The statement searches: PostgreSQL must plan it with each request's query (a generic
+    plan estimates every word alike), so it runs as a statement of its own each time."""
 
     def values(self, engine: Engine, variables: VariableValues, caller: Caller) -> list[Any]:
         """The statement's parameters for this request; Unprepared when an argument does not
@@ -175,13 +178,20 @@ class Planning:
         self.aliases = 0
         self.compiled_fields = 0
         self.inside: set[str] = set()
+        self.planned_each_time = False
 
     def plan(self) -> Plan:
         query = self.engine.graphql_schema.query_type
         assert query is not None
         root = self.object(query, [self.operation.selection_set], None, Scope.PUBLIC, None)
         name = self.operation.name.value if self.operation.name else None
-        return Plan(json_sql.statement(root), tuple(self.binders), self.compiled_fields, name)
+        return Plan(
+            json_sql.statement(root),
+            tuple(self.binders),
+            self.compiled_fields,
+            name,
+            self.planned_each_time,
+        )
 
     def new_alias(self) -> str:
         self.aliases += 1

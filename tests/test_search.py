@@ -11,7 +11,7 @@ import pytest
 from api import migrations
 from api.app import create_app
 from db.pool import create_pool
-from tests.conftest import data, error_codes, graphql, serving
+from tests.conftest import data, error_codes, graphql, operation, serving
 from tests.factories import (
     PAST,
     create_deep_dive,
@@ -307,3 +307,17 @@ async def test_the_count_is_exact_up_to_its_bound_and_says_when_it_is_not(
         assert alone == {"totalCountIsExact": False, "totalCount": 3}
         none = (await data(client, COUNTED, q="swordfish"))["search"]
         assert (none["totalCount"], none["totalCountIsExact"]) == (0, True)
+
+
+async def test_search_keeps_answering_compiled_past_the_generic_plan_point(client, pool) -> None:
+    """Search runs as a statement prepared for each request, so PostgreSQL plans it with
+    that request's words (a cached statement may get a generic plan after five runs)."""
+    await create_story(pool, title="Heliostat field opens")
+    for n in range(8):  # past the five runs after which a cached statement may go generic
+        words = f"heliostat {'' if n % 2 else 'field'}"
+        body = {"query": operation("Search"), "variables": {"q": words}}
+        response = await client.post("/graphql", json=body)
+        assert response.json()["data"]["search"]["totalCount"] == 1
+        timing = response.headers["server-timing"]
+        assert 'engine;desc="compiled"' in timing
+        assert float(timing.split("db;dur=")[1]) > 0
