@@ -168,6 +168,8 @@ class SearchFilter:
     published_after: datetime | None = None
     published_before: datetime | None = None
     kinds: tuple[str, ...] = KINDS
+    prefix: str | None = None
+    """A word (letters and digits) that matches every word it begins: search as you type."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ class Arguments:
     """The slots of a search's query and filter in its statement."""
 
     query: str
+    prefix: str
     category: str
     topic: str
     outlet: str
@@ -218,6 +221,7 @@ def arguments(slots: Slots, query: str, search_filter: SearchFilter) -> Argument
     f = search_filter
     return Arguments(
         slots.add(query, "text"),
+        slots.add(f.prefix, "text"),
         slots.add(f.category, "text"),
         slots.add(f.topic, "text"),
         slots.add(f.outlet, "text"),
@@ -270,7 +274,13 @@ def _tsquery(a: Arguments) -> str:
     """The query's tsquery, spelled out where it is used (not a CTE): when PostgreSQL plans
     with the query's value it folds this to a constant and estimates each term from the
     column's statistics, so a rare word and a common one get different plans."""
-    return tsquery(a.query)
+    words = tsquery(a.query)
+    # One shape for both (the statement must not change with the value); planned with the
+    # values, the CASE folds away.
+    return (
+        f"(CASE WHEN {a.prefix} IS NULL THEN {words} "
+        f"ELSE {words} && to_tsquery({SEARCH_CONFIG}, {a.prefix} || ':*') END)"
+    )
 
 
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:

@@ -346,8 +346,17 @@ class ContentQuery:
         after: str | None = None,
         filter: SearchFilter | None = None,
         preview: Preview = False,
+        as_you_type: Annotated[
+            bool,
+            strawberry.argument(
+                description="Search as you type: the query's last word also matches every "
+                "word it begins (`ukrai` finds Ukraine). For an autocomplete box."
+            ),
+        ] = False,
     ) -> SearchConnection:
-        request = search_request(info.context.viewer, query, first, after, filter, preview)
+        request = search_request(
+            info.context.viewer, query, first, after, filter, preview, as_you_type
+        )
         return await search(info, request)
 
 

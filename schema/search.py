@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -118,12 +119,26 @@ def search_request(
     after: str | None,
     search_filter: SearchFilter | None,
     preview: bool,
+    as_you_type: bool = False,
 ) -> SearchRequest:
     found = search_filter.to_db() if search_filter else SearchFilter().to_db()
     scope = scope_of(viewer, preview)
     checked = checked_query(query)
     check_first(first)
+    last = _LAST_WORD.search(checked) if as_you_type else None
+    if last and _being_typed(checked[: last.start()]):
+        checked, found = checked[: last.start()], replace(found, prefix=last.group(1).lower())
     return SearchRequest(checked, found, scope, first, _position(after))
+
+
+_LAST_WORD = re.compile(r"([^\W_]+)\s*$")
+"""The word a query being typed ends with."""
+
+
+def _being_typed(before: str) -> bool:
+    """Whether the last word, after `before`, is a word of its own: not an -exclusion, not
+    inside a "quoted phrase" (those keep their meaning)."""
+    return (not before or before[-1].isspace()) and before.count('"') % 2 == 0
 
 
 async def search(info: Info, request: SearchRequest) -> SearchConnection:
@@ -205,6 +220,7 @@ def _search(kwargs: dict[str, Any], caller: Any) -> SearchRequest:
         kwargs["after"],
         kwargs["filter"],
         kwargs["preview"],
+        kwargs["as_you_type"],
     )
 
 

@@ -321,3 +321,34 @@ async def test_search_keeps_answering_compiled_past_the_generic_plan_point(clien
         timing = response.headers["server-timing"]
         assert 'engine;desc="compiled"' in timing
         assert float(timing.split("db;dur=")[1]) > 0
+
+
+TYPED = """query($q: String!, $typing: Boolean!) {
+  search(query: $q, asYouType: $typing, first: 20) {
+    totalCount edges { highlight node { ... on Story { slug } ... on DeepDive { slug } } } } }"""
+
+
+async def typed(client, q: str, typing: bool = True) -> list[str]:
+    found = (await data(client, TYPED, q=q, typing=typing))["search"]
+    return sorted(edge["node"]["slug"] for edge in found["edges"])
+
+
+async def test_search_as_you_type_takes_the_last_word_as_a_prefix(client, demo) -> None:
+    whole = await typed(client, "ukraine", typing=False)
+    assert "first-purl-deliveries-reach-ukraine" in whole
+    assert await typed(client, "ukrai", typing=False) == []  # not a word of its own
+    assert await typed(client, "ukrai") == await typed(client, "Ukrain")
+    assert set(whole) <= set(await typed(client, "ukrai"))
+    marked = (await data(client, TYPED, q="ukrai", typing=True))["search"]["edges"]
+    assert any("<mark>Ukraine</mark>" in edge["highlight"] for edge in marked)
+    # Earlier words keep web-search syntax; a word still being typed narrows them.
+    both = await typed(client, "purl ukrai")
+    assert both and set(both) <= set(await typed(client, "purl", typing=False))
+    # An exclusion or a quoted phrase at the end is not a prefix.
+    assert await typed(client, "ukraine -purl") == await typed(client, "ukraine -purl", False)
+    assert await typed(client, '"ukrai"') == []
+    # Stop words typed so far match what the rest matches, never everything.
+    assert await typed(client, "the") == []
+    body = {"query": TYPED, "variables": {"q": "purl ukrai", "typing": True}}
+    response = await client.post("/graphql", json=body)
+    assert 'engine;desc="compiled"' in response.headers["server-timing"]
