@@ -354,6 +354,11 @@ class Place:
             None, prepare, lambda slots, found: slots.add(found, cast), value(self.caller)
         )
 
+    def plan_each_time(self) -> None:
+        """The statement must be planned with each request's values (see
+        Plan.planned_each_time)."""
+        self.planning.planned_each_time = True
+
     @contextmanager
     def outermost(self, kind: str, why: str) -> Iterator[None]:
         """Compiles what the block builds as the only `kind` on its path: one inside another

@@ -241,7 +241,7 @@ class CompiledSearch:
     def compile(self, at: Place) -> str:
         request = at.prepare(_search)
         scope, bound = request.scope, {}
-        at.planning.planned_each_time = True
+        at.plan_each_time()
 
         def as_of() -> str:
             if "as_of" not in bound:  # the page's and its cursors' time, bound once
