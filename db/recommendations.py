@@ -1,11 +1,12 @@
 """Recommendation candidates and their signals, one statement per batch of items.
 
 Candidates for an item come from bounded, indexed sources, so the cost does not grow with the
-number of stories: the newest CANDIDATES_PER_SOURCE stories on each of its topics (its story's
-topics and its deep dive's key actors), the newest in its category, its editor's pins and,
-where embeddings exist, its nearest neighbours by vector (HNSW). Each candidate is scored:
+number of stories: the newest CANDIDATES_PER_SOURCE stories on each of its topics by publish
+time (its story's topics and its deep dive's key actors; read down the topic's listing), the
+newest in its category, its editor's pins and, where embeddings exist, its nearest
+neighbours by vector (HNSW). Each candidate is scored:
 
-    relevance = 3 x shared topics (rarity-weighted: ln(1 + 5000 / stories with the topic),
+    relevance = 3 x shared topics (rarity-weighted: ln(1 + 5000 / visible stories on the topic),
                     as a share of the item's own topic weight)
               + 2 x similar text (ts_rank of the item's title and summary words, 0-1)
               + 1 x same category
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from content import clock
-from db import audit
+from db import audit, listings
 from db.pool import Connection, Pool
 from db.records import build, grouped
 from db.stories import STORY_COLUMNS, Story
@@ -64,11 +65,26 @@ class Candidate:
     pin: int | None  # the editor's position, when pinned
 
 
+def _topic_list(topic_id: str) -> str:
+    """SQL for the key of the list of stories on the topic whose id is the SQL `topic_id`."""
+    return f"'stories/topic/' || {topic_id}"
+
+
 def _rarity(topic_id: str) -> str:
-    """SQL for the weight of a topic: rarer topics say more about what an item is about. The
-    count stops at RARITY_CAP, so a huge topic costs no more than a big one."""
-    return f"""ln(1 + {RARITY_CAP}.0 / greatest(1, (SELECT count(*) FROM (
-        SELECT 1 FROM story_topics x WHERE x.topic_id = {topic_id} LIMIT {RARITY_CAP}) AS c)))"""
+    """SQL for the weight of a topic: rarer topics say more about what an item is about. Its
+    size is the visible stories on it, read from the stored list sizes (constant time),
+    capped at RARITY_CAP, so every topic past the cap weighs alike."""
+    size = listings.visible_count("story_listings", _topic_list(topic_id))
+    return f"ln(1 + {RARITY_CAP}.0 / greatest(1, least({size}, {RARITY_CAP})))"
+
+
+def _newest_on_topic(topic_id: str, exclude: str) -> str:
+    """SQL for the ids (`story_id`) of the newest CANDIDATES_PER_SOURCE visible stories on a
+    topic by publish time, but not where the SQL condition `exclude` on `e.story_id` holds:
+    a walk down the topic's listing from now on (db.listings)."""
+    return f"""SELECT e.story_id FROM story_listings e
+        WHERE {listings.story_entries(_topic_list(topic_id))} AND NOT ({exclude})
+        ORDER BY e.published_at DESC, e.story_id DESC LIMIT {CANDIDATES_PER_SOURCE}"""
 
 
 def _freshness(as_of: str) -> str:
@@ -190,9 +206,7 @@ by_topic AS (
     SELECT w.owner, c.story_id AS candidate, sum(w.weight) AS weight,
         array_agg(w.topic_id ORDER BY w.weight DESC, w.topic_id) AS shared
     FROM weighted w CROSS JOIN LATERAL (
-        SELECT st.story_id FROM story_topics st
-        WHERE st.topic_id = w.topic_id AND st.story_id <> w.owner
-        ORDER BY st.story_id DESC LIMIT {CANDIDATES_PER_SOURCE}
+        {_newest_on_topic("w.topic_id", "e.story_id = w.owner")}
     ) AS c
     GROUP BY w.owner, c.story_id
 ),
@@ -303,14 +317,12 @@ WITH RECURSIVE followed AS (
 ),
 totals AS (SELECT sum(weight) AS total FROM followed),
 by_topic AS (
-    SELECT c.id AS candidate, sum(f.weight) AS weight,
+    SELECT c.story_id AS candidate, sum(f.weight) AS weight,
         array_agg(f.topic_id ORDER BY f.weight DESC, f.topic_id) AS shared
     FROM followed f CROSS JOIN LATERAL (
-        SELECT s.id FROM story_topics st JOIN stories s ON s.id = st.story_id
-        WHERE st.topic_id = f.topic_id AND {visible("s")} AND NOT (s.id = ANY({exclude}))
-        ORDER BY s.published_at DESC, s.id DESC LIMIT {CANDIDATES_PER_SOURCE}
+        {_newest_on_topic("f.topic_id", f"e.story_id = ANY({exclude})")}
     ) AS c
-    GROUP BY c.id
+    GROUP BY c.story_id
 ),
 ranked AS (
     SELECT *, row_number() OVER (ORDER BY relevance DESC, id DESC) AS rank FROM (
@@ -319,6 +331,7 @@ ranked AS (
             (bt.weight / nullif(totals.total, 0))::float8 AS topic_score,
             (bt.weight / nullif(totals.total, 0) + 2 * {_freshness(as_of)})::float8 AS relevance
         FROM by_topic bt CROSS JOIN totals JOIN stories s ON s.id = bt.candidate
+        WHERE {visible("s")}
     ) AS r
 )
 {_diversified(first, balance)}"""

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from db import recommendations
 from schema.relay import to_global_id
 from tests.conftest import data, error_codes, graphql
 from tests.factories import PAST, create_deep_dive, create_story, create_topic
@@ -46,6 +47,21 @@ async def test_a_rare_shared_topic_counts_more_than_a_common_one(client, pool) -
     assert found[0]["slug"] == "shares-rare"
     assert found[0]["reason"]["signals"][0] == "SHARED_TOPICS"
     assert found[0]["reason"]["sharedTopics"] == [{"slug": "rare"}]
+
+
+async def test_topic_candidates_are_the_newest_by_publish_time_not_by_id(client, pool) -> None:
+    # Each topic offers its newest CANDIDATES_PER_SOURCE stories; a story entered first but
+    # published last is among them, ahead of later entries about the distant past.
+    topic = await create_topic(pool, slug="archive")
+    await create_story(pool, slug="item", topic_ids=[topic], published_at=PAST)
+    await create_story(pool, slug="latest", topic_ids=[topic], published_at=PAST)
+    for n in range(recommendations.CANDIDATES_PER_SOURCE):
+        await create_story(
+            pool, slug=f"old-{n}", topic_ids=[topic], published_at=PAST - timedelta(days=900)
+        )
+    found = await related(client, "item", first=3)
+    assert found[0]["slug"] == "latest"
+    assert all(f["slug"].startswith("old-") for f in found[1:])
 
 
 async def test_similar_wording_is_a_signal(client, pool) -> None:
