@@ -31,7 +31,7 @@ from db.pool import Pool, StatementTimeout, fetchval_planned, timing
 from schema import build_schema
 from schema.cache_keys import Collected, collecting, root_keys
 from schema.context import Context
-from schema.errors import ApiError, coded, timed_out
+from schema.errors import ApiError, QueryTooComplex, coded, timed_out
 from schema.loaders import Loaders
 from schema.planner import Caller, Fallback
 
@@ -57,6 +57,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.webhook_allow_private = settings.webhooks.allow_private
         self.max_age = settings.feed_max_age
         self.execution = settings.execution
+        self.max_nodes = limits.max_nodes
         self.persisted = PersistedQueries()
         self.ide_page = graphiql.page()
 
@@ -125,6 +126,12 @@ class GraphQLApp(GraphQL[Context, None]):
                 data=None, errors=[GraphQLError(str(error), original_error=error)]
             )
         query, name = request_data.query or "", request_data.operation_name
+        too_many = self._too_many_nodes(request_data)
+        if too_many is not None:
+            request.state.graphql_ran = Ran(Collected(), query, name, failed=True)
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(str(too_many), original_error=too_many)]
+            )
         compiled = await self._compiled(request, request_data)
         if compiled is not None:
             await self.persisted.keep(pool, request_data)
@@ -146,6 +153,24 @@ class GraphQLApp(GraphQL[Context, None]):
             db_seconds=spent[0],
         )
         return result
+
+    def _too_many_nodes(self, request_data: GraphQLRequestData) -> QueryTooComplex | None:
+        """The error for an operation that could return more objects than the limit, before
+        either engine runs it (so both refuse it alike)."""
+        if not request_data.query:
+            return None
+        variables = request_data.variables if isinstance(request_data.variables, dict) else None
+        nodes = self.schema.engine.node_count(  # type: ignore[attr-defined]
+            request_data.query, request_data.operation_name, variables
+        )
+        if nodes is None or nodes <= self.max_nodes:
+            return None
+        return QueryTooComplex(
+            f"The operation could return up to {nodes:,} objects; the limit is "
+            f"{self.max_nodes:,}. Ask for fewer items (`first`) or fewer nested lists.",
+            nodes=nodes,
+            limit=self.max_nodes,
+        )
 
     async def _compiled(
         self, request: Request, request_data: GraphQLRequestData

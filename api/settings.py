@@ -82,6 +82,8 @@ class QueryLimits:
     max_depth: int = 10
     max_tokens: int = 2_000
     max_aliases: int = 15
+    max_nodes: int = 10_000
+    """The most objects one operation may return (schema.limits.node_count)."""
     max_body_bytes: int = 64 * 1024
 
 
@@ -132,6 +134,7 @@ class Settings:
                 max_depth=_int("NEWSGRAPH_MAX_DEPTH", 10),
                 max_tokens=_int("NEWSGRAPH_MAX_TOKENS", 2_000),
                 max_aliases=_int("NEWSGRAPH_MAX_ALIASES", 15),
+                max_nodes=_int("NEWSGRAPH_MAX_NODES", 10_000),
                 max_body_bytes=_int("NEWSGRAPH_MAX_BODY_BYTES", 64 * 1024),
             ),
             access=Access(

@@ -5,21 +5,33 @@ a transaction that is rolled back.
 
 Run after `newsgraph generate`: DATABASE_URL=... python bench/explain.py
 (without DATABASE_URL it uses the embedded server in NEWSGRAPH_DATA_DIR).
+
+    python bench/explain.py --search [--per-class 3]
+
+instead runs EXPLAIN ANALYZE on the search statements (page 1 and the count) of queries of
+every class bench/discovery.py measures, drawn the same way, and prints each class's plans
+(node, relation or index, actual rows and time), so a slow class shows where its time goes.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from api.database import resolve_url
 from api.settings import Settings
 from db import deep_dives, figures, recommendations, search, stories, topics
+from db.json_sql import Slots
 from db.paging import PageKey
 from db.pool import Pool, create_pool, is_driver_housekeeping
+from db.visibility import Scope
 
 Probe = Callable[[Pool], Awaitable[Any]]
 BIG_TABLES = {
@@ -171,6 +183,67 @@ async def main(url: str) -> int:
         await pool.close()
 
 
+def _search_filter(given: dict[str, Any] | None) -> search.SearchFilter:
+    """The db filter of a GraphQL SearchFilter as bench/discovery.py draws them."""
+    given = given or {}
+    after = given.get("publishedAfter")
+    return search.SearchFilter(
+        category=given.get("category"),
+        topic=given.get("topic"),
+        outlet=given.get("outlet"),
+        published_after=datetime.fromisoformat(after) if after else None,
+    )
+
+
+def _statements(query: str, found: search.SearchFilter) -> Iterator[tuple[str, str, list[Any]]]:
+    """The page-1 and count statements search sends for the query, with their values."""
+    slots = Slots()
+    at = slots.add(datetime.now(UTC), "timestamptz")
+    page = search.page_sql(Scope.PUBLIC, slots, query, found, as_of=at, after=None, limit=11)
+    yield "page", page, slots.values
+    slots = Slots()
+    yield "count", search.count_statement(Scope.PUBLIC, slots, query, found), slots.values
+
+
+_COSTS = re.compile(r"  \(cost=[^)]*\)")
+
+
+async def explain_search(url: str, per_class: int) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import random
+
+    from discovery import search_classes
+
+    classes = await search_classes(url, random.Random(7), per_class)
+    pool = await create_pool(url, statement_timeout_ms=120_000, min_size=1)
+    try:
+        for name, queries in classes.items():
+            print(f"\n=== {name}")
+            for n, (query, given) in enumerate(queries):
+                for label, sql, values in _statements(query, _search_filter(given)):
+                    async with pool.acquire() as conn:
+                        rows = await conn.fetch(
+                            f"EXPLAIN (ANALYZE, BUFFERS, TIMING) {sql}", *values
+                        )
+                    lines = [row[0] for row in rows]
+                    took = next(line for line in reversed(lines) if "Execution Time" in line)
+                    print(f"{label:5} {query!r} {given or ''}: {took.strip()}")
+                    if n == 0:  # the first query's plan, without the estimates
+                        for line in lines:
+                            if "->" in line or line.startswith(("Limit", "Result", "Sort")):
+                                print("      " + _COSTS.sub("", line))
+    finally:
+        await pool.close()
+
+
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--search", action="store_true", help="plans of every search class")
+    parser.add_argument("--per-class", type=int, default=3)
+    args = parser.parse_args()
     settings = Settings.from_env()
-    sys.exit(asyncio.run(main(resolve_url(settings.database_url, settings.data_dir))))
+    url = resolve_url(settings.database_url, settings.data_dir)
+    if args.search:
+        asyncio.run(explain_search(url, args.per_class))
+        sys.exit(0)
+    sys.exit(asyncio.run(main(url)))

@@ -25,7 +25,7 @@ from content.figures import (
     deep_dive_figures,
     story_figures,
 )
-from db import changes, listings
+from db import changes, listings, vocabulary
 from db.pool import Connection, Pool
 
 log = logging.getLogger(__name__)
@@ -382,4 +382,6 @@ async def verify(pool: Pool, batch: int = REBUILD_BATCH) -> AsyncIterator[Mismat
                 yield Mismatch("deep_dive", row["id"], name, stored, expected)
         last = rows[-1]["id"]
     async for mismatch in listings.verify(pool):
+        yield Mismatch(*mismatch)
+    async for mismatch in vocabulary.verify(pool):
         yield Mismatch(*mismatch)

@@ -3,7 +3,7 @@
 Each story and deep dive keeps a weighted tsvector (its search document), rebuilt by this
 module whenever it, its topics or its sections change:
 
-- story: title (A), summary (B), topic names (C)
+- story: title (A), summary (B), topic names (C); with its vocabulary (db.vocabulary)
 - deep dive: title (A), dek (B), key actor names and section headings (C), section bodies (D)
 
 Ranking: score = relevance x freshness, where relevance is ts_rank with weights
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from content import clock
-from db import json_sql, text_search
+from db import json_sql, text_search, vocabulary
 from db.json_sql import Slots
 from db.pool import Connection, Pool, fetch_planned
 from db.stories import story_condition
@@ -33,8 +33,9 @@ from db.visibility import Scope, feed_time, visible, visible_deep_dive
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_VERSION = 1
-"""Bump when the documents below change: the next start rebuilds every vector."""
+DOCUMENT_VERSION = 2
+"""Bump when the documents below change: the next start rebuilds every vector (and every
+story's vocabulary, db.vocabulary)."""
 
 RANKED = {"story": 2_000, "deep_dive": 1_000}
 """A query matching more stories (or deep dives) than this ranks only the newest this many:
@@ -60,12 +61,15 @@ _STORY_DOCUMENTS = f"""
 UPDATE stories s SET search_vector =
     setweight(to_tsvector(c.config, s.title), 'A')
     || setweight(to_tsvector(c.config, s.summary), 'B')
-    || setweight(to_tsvector(c.config, coalesce((
-        SELECT string_agg(t.name, ' ' ORDER BY st.position)
-        FROM story_topics st JOIN topics t ON t.id = st.topic_id WHERE st.story_id = s.id
-    ), '')), 'C')
-FROM (SELECT {SEARCH_CONFIG} AS config) AS c
-WHERE s.id = ANY($1::bigint[])
+    || setweight(to_tsvector(c.config, t.names), 'C'),
+    vocabulary = {vocabulary.WORDS.format("s.title || ' ' || s.summary || ' ' || t.names")}
+FROM (SELECT {SEARCH_CONFIG} AS config) AS c, (
+    SELECT k.id, coalesce(string_agg(tp.name, ' ' ORDER BY st.position), '') AS names
+    FROM unnest($1::bigint[]) AS k(id)
+    LEFT JOIN story_topics st ON st.story_id = k.id LEFT JOIN topics tp ON tp.id = st.topic_id
+    GROUP BY k.id
+) AS t
+WHERE s.id = t.id
 """
 _DEEP_DIVE_DOCUMENTS = f"""
 UPDATE deep_dives d SET search_vector =
@@ -145,6 +149,7 @@ async def _ensure_index(conn: Connection, config: str, batch: int) -> bool:
     async with conn.transaction():
         await conn.execute("UPDATE search_settings SET config = $1", config)
         await conn.execute(await conn.fetchval(text_search.REPLACE_CONFIG, config))
+        await conn.execute(vocabulary.RESTEM)
     for kind in KINDS:
         last = 0
         while ids := [row[0] for row in await conn.fetch(_ALL_IDS[kind], last, batch)]:
@@ -426,7 +431,12 @@ async def search_count(
 ) -> Count:
     """How many stories and deep dives match: exact up to COUNT_EXACT_UP_TO."""
     slots = Slots()
-    sql = count_sql(scope, slots, query, search_filter)
-    statement = f"SELECT {total('n')}, {is_exact('n')} FROM {sql} AS c(n)"
+    statement = count_statement(scope, slots, query, search_filter)
     row, *_ = await fetch_planned(pool, statement, *slots.values)
     return Count(row[0], row[1])
+
+
+def count_statement(scope: Scope, slots: Slots, query: str, search_filter: SearchFilter) -> str:
+    """The statement of search_count: one row of totalCount and whether it is exact."""
+    sql = count_sql(scope, slots, query, search_filter)
+    return f"SELECT {total('n')}, {is_exact('n')} FROM {sql} AS c(n)"

@@ -37,6 +37,10 @@ class BadUserInput(ApiError):
     code = "BAD_USER_INPUT"
 
 
+class QueryTooComplex(ApiError):
+    code = "QUERY_TOO_COMPLEX"
+
+
 class Unauthenticated(ApiError):
     code = "UNAUTHENTICATED"
 

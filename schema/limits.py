@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInt,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+    is_list_type,
+    is_non_null_type,
+    parse,
+    specified_rules,
+    value_from_ast,
+)
+from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -55,3 +76,101 @@ def analyser(
         return None if validate_document(schema, document, every_rule) else document
 
     return analyse
+
+
+# --- the node limit ------------------------------------------------------------------------
+
+LIST_WITHOUT_FIRST = 10
+"""How many items a list field without `first` (a story's topics, a deep dive's sections)
+counts as: content bounds them, not the caller."""
+
+
+def node_count(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any],
+) -> int:
+    """The most objects the operation can return: each object-valued field counts once per
+    object its parent can be, a field with `first` (or a list of `first` items) as many
+    times as `first` allows, a connection's `edges` and `nodes` as `first` of them, any
+    other list as LIST_WITHOUT_FIRST. Fragments on several types all count (an upper
+    bound). The document must have passed validation; `variables` are coerced."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    root = schema.get_root_type(operation.operation)
+    assert root is not None
+    return _count(schema, root, operation.selection_set, 1, fragments, variables)
+
+
+def _count(
+    schema: GraphQLSchema,
+    parent: GraphQLNamedType,
+    selection_set: SelectionSetNode,
+    multiplier: int,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+) -> int:
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            definition = _field(schema, parent, selection.name.value)
+            if definition is None or selection.selection_set is None:
+                continue
+            inner = (
+                definition.type.of_type if is_non_null_type(definition.type) else definition.type
+            )
+            fan_out = _fan_out(definition, selection, parent, variables)
+            objects = multiplier * fan_out
+            # A connection is one object per parent; `first` multiplies what it holds.
+            total += (
+                multiplier if "first" in definition.args and not is_list_type(inner) else objects
+            )
+            child = get_named_type(definition.type)
+            total += _count(schema, child, selection.selection_set, objects, fragments, variables)
+        elif isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition
+            found = schema.get_type(condition.name.value) if condition else parent
+            if found is not None:
+                sub = selection.selection_set
+                total += _count(schema, found, sub, multiplier, fragments, variables)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            found = schema.get_type(fragment.type_condition.name.value) if fragment else None
+            if fragment is not None and found is not None:
+                sub = fragment.selection_set
+                total += _count(schema, found, sub, multiplier, fragments, variables)
+    return total
+
+
+def _field(schema: GraphQLSchema, parent: GraphQLNamedType, name: str) -> GraphQLField | None:
+    if name == "__schema":
+        return SchemaMetaFieldDef
+    if name == "__type":
+        return TypeMetaFieldDef
+    fields = getattr(parent, "fields", None)
+    return fields.get(name) if fields else None
+
+
+def _fan_out(
+    definition: GraphQLField,
+    selection: FieldNode,
+    parent: GraphQLNamedType,
+    variables: dict[str, Any],
+) -> int:
+    inner = definition.type.of_type if is_non_null_type(definition.type) else definition.type
+    argument = definition.args.get("first")
+    if argument is not None:
+        given = next((a.value for a in selection.arguments or () if a.name.value == "first"), None)
+        value = (
+            argument.default_value
+            if given is None
+            else value_from_ast(given, GraphQLInt, variables)
+        )
+        return value if isinstance(value, int) and value > 0 else 0
+    if not is_list_type(inner):
+        return 1
+    if parent.name.endswith("Connection") and selection.name.value in ("edges", "nodes"):
+        return 1  # the connection's `first` counted them
+    return LIST_WITHOUT_FIRST

@@ -53,6 +53,7 @@ from db.json_sql import Slots
 from db.visibility import Scope
 from schema.cache_keys import key_column
 from schema.compiled import COMPILED, Spec
+from schema.limits import node_count
 
 DEFINITION = "strawberry-definition"
 
@@ -409,12 +410,14 @@ class Place:
         counted: dict[str, Callable[[str], str]] | None = None,
         scope: Scope | None = None,
         edge: dict[str, Callable[[Place, str], str]] | None = None,
+        fields: dict[str, Callable[[Place], str]] | None = None,
     ) -> str:
         """SQL for a Relay connection (this field's value) over the rows `window()` builds:
         their record columns and `_n`, the page order, one row more than `first()` when
         another page follows. `cursor` makes a row's cursor text; `edge` compiles edge
         fields other than cursor and node; `counted` maps connection fields to SQL made from
-        the value of `count()` (computed once for all of them; default: totalCount is it).
+        the value of `count()` (computed once for all of them; default: totalCount is it);
+        `fields` compiles other connection fields, each from its own Place.
         Each part is built (binding its parameters) only when the selection needs it: a
         statement may not take a parameter it never reads."""
         row = self.new_alias()
@@ -447,6 +450,18 @@ class Place:
                 kind = _unwrapped(self.return_type.fields[name].type).name
                 encode = json_sql.boolean if kind == "Boolean" else json_sql.number
                 members.append((key, encode(value)))
+            elif fields and name in fields:
+                definition = self.return_type.fields[name]
+                place = Place(
+                    self.planning,
+                    self.return_type,
+                    definition,
+                    _definition_of(definition),
+                    nodes,
+                    None,
+                    scope or self.scope,
+                )
+                members.append((key, fields[name](place)))
             elif name == "pageInfo":
                 aggregates = True
                 members.append((key, self._page_info(nodes, row, cursor, first_sql, after_given)))
@@ -637,6 +652,24 @@ class Engine:
             return plan, plan.values(self, variables, caller)
         except Unprepared as unprepared:
             return self._fallback(str(unprepared))
+
+    def node_count(
+        self, query: str, operation_name: str | None, raw: dict[str, Any] | None
+    ) -> int | None:
+        """The most objects the operation can return (schema.limits.node_count), or None
+        when it does not validate or its variables do not check out (Strawberry says why)."""
+        analysis = self.documents.found(query)
+        if analysis is None:
+            analysis = self.documents.keep(query, Analysis(self.analyse(query)))
+        operation = analysis.operation(operation_name)
+        if operation is None or analysis.document is None:
+            return None
+        variables = get_variable_values(
+            self.graphql_schema, operation.variable_definitions or (), raw or {}
+        )
+        if isinstance(variables, list):
+            return None
+        return node_count(self.graphql_schema, analysis.document, operation, variables.coerced)
 
     def _plan(
         self,

@@ -14,6 +14,7 @@ from db import deep_dives as db_deep_dives
 from db import outlets as db_outlets
 from db import stories as db_stories
 from db import topics as db_topics
+from db import vocabulary as db_vocabulary
 from db.visibility import Scope
 from schema import roots
 from schema.access import preview_grant
@@ -37,10 +38,13 @@ from schema.relay import (
     feed_cursor_of,
 )
 from schema.search import (
+    CompiledCompletions,
     CompiledSearch,
+    SearchCompletion,
     SearchConnection,
     SearchFilter,
     search,
+    search_completions,
     search_request,
 )
 from schema.sources import Source
@@ -358,6 +362,19 @@ class ContentQuery:
             info.context.viewer, query, first, after, filter, preview, as_you_type
         )
         return await search(info, request)
+
+    @strawberry.field(
+        description="Completions of the word being typed in a search box (`ukrai` → "
+        "ukraine), from the words of published stories' titles, summaries and topic names, "
+        "those in most stories first; empty when `query` does not end in a word being typed "
+        f"(after a space, inside a quoted phrase or an -exclusion). 1 to "
+        f"{db_vocabulary.MAX_COMPLETIONS}.",
+        metadata=compiles(CompiledCompletions()),
+    )
+    async def search_completions(
+        self, info: Info, query: str, first: int = 8
+    ) -> list[SearchCompletion]:
+        return await search_completions(info, query, first)
 
 
 async def _feed(info: Info, after: str | None, request: roots.StoryList) -> Connection[Story]:

@@ -15,8 +15,10 @@ from db import deep_dives as db_deep_dives
 from db import json_sql
 from db import search as db_search
 from db import stories as db_stories
+from db import vocabulary as db_vocabulary
 from db.visibility import Scope
 from schema.access import scope_of
+from schema.compiled import JsonKey, JsonList, column, compiles
 from schema.context import Info
 from schema.deep_dives import DeepDive
 from schema.enums import SearchType
@@ -79,11 +81,73 @@ class SearchEdge:
     )
 
 
+@strawberry.type(description="A word of a search query and the word suggested in its place.")
+class SpellingCorrection:
+    word: str = strawberry.field(description="The word as it was typed.")
+    suggestion: str = strawberry.field(
+        description="The vocabulary word suggested instead, in the typed word's case."
+    )
+
+
+_CORRECTIONS = JsonList(
+    "corrections", {"word": JsonKey("word"), "suggestion": JsonKey("suggestion")}
+)
+
+
+@strawberry.type(description='A query to offer as "Did you mean …?"')
+class SearchSuggestion:
+    query: str = strawberry.field(
+        description="The query with its misspelt words replaced; everything else (quotes, "
+        "OR, -exclusions, spacing) as typed.",
+        metadata=column("query"),
+    )
+    corrections: list[SpellingCorrection] = strawberry.field(
+        description="The words replaced, in the order they appear.",
+        metadata=compiles(_CORRECTIONS),
+    )
+
+
+@strawberry.type(description="A completion of the word being typed in a search box.")
+class SearchCompletion:
+    query: str = strawberry.field(
+        description="The text typed, its last word completed: what to search for when the "
+        "reader picks this.",
+        metadata=column("query"),
+    )
+    word: str = strawberry.field(description="The completed word.", metadata=column("word"))
+    story_count: int = strawberry.field(
+        description="How many published stories hold the word in their title, summary or "
+        "topic names.",
+        metadata=column("story_count"),
+    )
+
+
 @strawberry.type(description="A page of search hits, best first.")
 class SearchConnection:
     edges: list[SearchEdge] = strawberry.field(description="The hits of this page, in order.")
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist.")
     count: strawberry.Private[Callable[[], Awaitable[db_search.Count]]]
+    request: strawberry.Private[SearchRequest]
+
+    @strawberry.field(
+        description='"Did you mean": at most one query with the misspelt words replaced, when '
+        f"a word of the query is found in fewer than {db_vocabulary.RARE_BELOW} stories and "
+        "a similar word of the published vocabulary in many more; else empty. Works on the "
+        "words of stories' titles, summaries and topic names; with asYouType, the word being "
+        "typed is left as it is."
+    )
+    async def suggestions(self, info: Info) -> list[SearchSuggestion]:
+        r = self.request
+        found = await db_vocabulary.suggestions(info.context.pool, r.query, r.typing)
+        return [
+            SearchSuggestion(
+                query=s.query,
+                corrections=[
+                    SpellingCorrection(word=c.word, suggestion=c.suggestion) for c in s.corrections
+                ],
+            )
+            for s in found
+        ]
 
     @strawberry.field(
         description="How many stories and deep dives match in all: exact up to "
@@ -110,6 +174,8 @@ class SearchRequest:
     scope: Scope
     first: int
     after: db_search.SearchCursor | None
+    typing: str = ""
+    """The word being typed (asYouType), as typed, when `query` ends before it."""
 
 
 def search_request(
@@ -126,13 +192,45 @@ def search_request(
     checked = checked_query(query)
     check_first(first)
     last = _LAST_WORD.search(checked) if as_you_type else None
+    typing = ""
     if last and _being_typed(checked[: last.start()]):
-        checked, found = checked[: last.start()], replace(found, prefix=last.group(1).lower())
-    return SearchRequest(checked, found, scope, first, _position(after))
+        checked, typing = checked[: last.start()], checked[last.start() :]
+        found = replace(found, prefix=last.group(1).lower())
+    return SearchRequest(checked, found, scope, first, _position(after), typing)
+
+
+@dataclass(frozen=True)
+class CompletionsRequest:
+    """searchCompletions()'s arguments, checked: the text before the word being typed, that
+    word in lower case (None when the query does not end in one) and how many."""
+
+    head: str
+    prefix: str | None
+    first: int
+
+
+def completions_request(query: str, first: int) -> CompletionsRequest:
+    checked = checked_query(query)
+    if not 1 <= first <= db_vocabulary.MAX_COMPLETIONS:
+        raise BadUserInput(
+            f"`first` must be between 1 and {db_vocabulary.MAX_COMPLETIONS}.", field="first"
+        )
+    last = _TYPING.search(checked)
+    if last and _being_typed(checked[: last.start()]):
+        return CompletionsRequest(checked[: last.start()], last.group(1).lower(), first)
+    return CompletionsRequest(checked, None, first)
+
+
+async def search_completions(info: Info, query: str, first: int) -> list[SearchCompletion]:
+    r = completions_request(query, first)
+    found = await db_vocabulary.completions(info.context.pool, r.head, r.prefix, r.first)
+    return [SearchCompletion(query=c.query, word=c.word, story_count=c.story_count) for c in found]
 
 
 _LAST_WORD = re.compile(r"([^\W_]+)\s*$")
 """The word a query being typed ends with."""
+_TYPING = re.compile(r"([^\W_]+)$")
+"""The word a search box's text ends with, still being typed (no space after it)."""
 
 
 def _being_typed(before: str) -> bool:
@@ -172,6 +270,7 @@ async def search(info: Info, request: SearchRequest) -> SearchConnection:
         edges=edges,
         page_info=page_info([edge.cursor for edge in edges], has_next, has_previous),
         count=_once(lambda: db_search.search_count(pool, query, search_filter, scope)),
+        request=request,
     )
 
 
@@ -262,6 +361,12 @@ class CompiledSearch:
         def first() -> str:
             return at.bind(_search, lambda slots, r: slots.add(r.first, "int"))
 
+        def suggestions(place: Place) -> str:
+            sql = at.bind(
+                _search, lambda slots, r: db_vocabulary.suggestions_sql(slots, r.query, r.typing)
+            )
+            return _objects(place, sql)
+
         def node(place: Place, row: str) -> str:
             branches = []
             for type_ in place.concrete_types():
@@ -286,4 +391,27 @@ class CompiledSearch:
                 "highlight": lambda place, row: json_sql.string(f"{row}.highlight"),
                 "node": node,
             },
+            fields={"suggestions": suggestions},
         )
+
+
+def _completions(kwargs: dict[str, Any], caller: Any) -> CompletionsRequest:
+    return completions_request(kwargs["query"], kwargs["first"])
+
+
+@dataclass(frozen=True)
+class CompiledCompletions:
+    """searchCompletions(): the resolver's statement, each row an object."""
+
+    def compile(self, at: Place) -> str:
+        sql = at.bind(
+            _completions,
+            lambda slots, r: db_vocabulary.completions_sql(slots, r.head, r.prefix, r.first),
+        )
+        return _objects(at, sql)
+
+
+def _objects(at: Place, rows: str) -> str:
+    """The JSON array of the field's objects over `rows` (their columns and `position`)."""
+    row = at.new_alias()
+    return json_sql.over(json_sql.array_agg(at.child(alias=row), f"{row}.position"), rows, row)

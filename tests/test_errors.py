@@ -96,6 +96,35 @@ async def test_aliases_are_limited(client, pool) -> None:
     assert error_codes(await graphql(client, many)) == ["QUERY_TOO_COMPLEX"]
 
 
+NESTED = """query($n: Int!, $m: Int = 5) { story(slug: "item") {
+  relatedStories(first: $n) { relatedStories(first: $n) {
+    relatedStories(first: $m) { slug } } } } }"""
+
+
+async def test_the_objects_an_operation_can_return_are_limited(client, pool) -> None:
+    await create_story(pool, slug="item")
+    # 100 x 100 x 5 stories could come back: refused before any statement runs, whoever runs it.
+    body = await graphql(client, NESTED, n=100)
+    assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert body["errors"][0]["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "nodes": 1 + 100 + 100 * 100 + 100 * 100 * 5,
+        "limit": 10_000,
+    }
+    assert "10,000" in body["errors"][0]["message"] and body.get("data") is None
+    # Variables count as their values, defaults as theirs; a page well inside the limit runs.
+    assert error_codes(await graphql(client, NESTED, n=30, m=20)) == ["QUERY_TOO_COMPLEX"]
+    assert error_codes(await graphql(client, NESTED, n=20)) == []
+    # Fragments, connections (edges count as `first` items) and lists without `first`.
+    fragment = """query { ...F } fragment F on Query {
+      stories(first: 100) { edges { node { topics { stories(first: 10) { edges { node {
+        slug } } } } } } } }"""
+    assert error_codes(await graphql(client, fragment)) == ["QUERY_TOO_COMPLEX"]
+    fine = """{ stories(first: 100) { edges { node {
+      topics { slug } sources(first: 5) { edges { node { url } } } } } } }"""
+    assert error_codes(await graphql(client, fine)) == []
+
+
 async def test_tokens_are_limited(client, pool) -> None:
     huge = "{ " + "__typename " * 2_100 + "}"
     assert error_codes(await graphql(client, huge)) == ["QUERY_TOO_COMPLEX"]
