@@ -45,6 +45,10 @@ RELATED = """query($slug: String!) { story(slug: $slug) {
 FOR_YOU = """query($topics: [String!]!) { forYou(topics: $topics, first: 10) {
   slug coverageLabel reason { signals } } }"""
 BLINDSPOTS = """{ blindspots(first: 20) { totalCount edges { node { slug blindspot } } } }"""
+COMPLETIONS = """query($q: String!) {
+  searchCompletions(query: $q, first: 8) { query storyCount } }"""
+DID_YOU_MEAN = """query($q: String!) { search(query: $q, first: 10) {
+  edges { node { __typename } } suggestions { query } } }"""
 BLINDSPOTS_PAGE = """{ blindspots(first: 20) { edges { node { slug blindspot } } } }"""
 
 
@@ -73,12 +77,20 @@ async def inventory(url: str, rng: random.Random) -> dict[str, list[Any]]:
             " ".join(rng.sample(words, 2)),
             '"' + " ".join(words[start : start + 2]) + '"',
         ]
+    words = [w for q in queries for w in q.strip('"').split() if len(w) >= 5]
     return {
         "queries": queries,
+        "words": words,
         "stories": [row["slug"] for row in stories],
         "dives": [row["slug"] for row in dives],
         "topics": [row["slug"] for row in topics],
     }
+
+
+def _slip(word: str, rng: random.Random) -> str:
+    """The word with two neighbouring letters swapped: a typing slip."""
+    i = rng.randrange(1, len(word) - 1)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
 
 
 def percentiles(samples: list[float]) -> str:
@@ -239,6 +251,16 @@ async def _run(settings: Settings, requests: int) -> None:
             "forYou(3 topics, first: 10)",
             FOR_YOU,
             lambda: {"topics": rng.sample(found["topics"], 3)},
+        ),
+        (
+            "searchCompletions (2-5 letters)",
+            COMPLETIONS,
+            lambda: {"q": (w := rng.choice(found["words"]))[: rng.randint(2, min(5, len(w)))]},
+        ),
+        (
+            "search + suggestions, a slip",
+            DID_YOU_MEAN,
+            lambda: {"q": _slip(rng.choice(found["words"]), rng)},
         ),
         ("blindspots(first: 20)", BLINDSPOTS_PAGE, dict),
         ("blindspots + totalCount", BLINDSPOTS, dict),

@@ -183,7 +183,7 @@ async def main(url: str) -> int:
         await pool.close()
 
 
-def _search_filter(given: dict[str, Any] | None) -> search.SearchFilter:
+def search_filter_of(given: dict[str, Any] | None) -> search.SearchFilter:
     """The db filter of a GraphQL SearchFilter as bench/discovery.py draws them."""
     given = given or {}
     after = given.get("publishedAfter")
@@ -220,7 +220,7 @@ async def explain_search(url: str, per_class: int) -> None:
         for name, queries in classes.items():
             print(f"\n=== {name}")
             for n, (query, given) in enumerate(queries):
-                for label, sql, values in _statements(query, _search_filter(given)):
+                for label, sql, values in _statements(query, search_filter_of(given)):
                     async with pool.acquire() as conn:
                         rows = await conn.fetch(
                             f"EXPLAIN (ANALYZE, BUFFERS, TIMING) {sql}", *values

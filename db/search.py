@@ -210,45 +210,50 @@ _HEADLINE_OPTIONS = (
 
 @dataclass(frozen=True)
 class Arguments:
-    """The slots of a search's query and filter in its statement."""
+    """The slots of a search's query and filter in its statement; None for a filter that is
+    not set, which the statement then leaves out (rather than `$n IS NULL OR ...`: a
+    condition under OR is tested row by row, where alone the planner may start from it)."""
 
     query: str
     prefix: str
-    category: str
-    topic: str
-    outlet: str
-    after: str
-    before: str
+    category: str | None
+    topic: str | None
+    outlet: str | None
+    after: str | None
+    before: str | None
     kinds: str
 
 
 def arguments(slots: Slots, query: str, search_filter: SearchFilter) -> Arguments:
     f = search_filter
+
+    def given(value: object, cast: str) -> str | None:
+        return None if value is None else slots.add(value, cast)
+
     return Arguments(
         slots.add(query, "text"),
         slots.add(f.prefix, "text"),
-        slots.add(f.category, "text"),
-        slots.add(f.topic, "text"),
-        slots.add(f.outlet, "text"),
-        slots.add(f.published_after, "timestamptz"),
-        slots.add(f.published_before, "timestamptz"),
+        given(f.category, "text"),
+        given(f.topic, "text"),
+        given(f.outlet, "text"),
+        given(f.published_after, "timestamptz"),
+        given(f.published_before, "timestamptz"),
         slots.add(list(f.kinds), "text[]"),
     )
 
 
 def _story_filters(story: str, a: Arguments) -> str:
+    fields = (("category", a.category), ("topic", a.topic), ("outlet", a.outlet))
     return " AND ".join(
-        f"({slot} IS NULL OR {story_condition(field, story, slot)})"
-        for field, slot in (("category", a.category), ("topic", a.topic), ("outlet", a.outlet))
+        [story_condition(field, story, slot) for field, slot in fields if slot is not None]
+        or ["TRUE"]
     )
 
 
 def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
     time = feed_time(item, scope)
-    return (
-        f"({a.after} IS NULL OR {time} >= {a.after}) "
-        f"AND ({a.before} IS NULL OR {time} < {a.before})"
-    )
+    bounds = [f"{time} >= {a.after}" if a.after else "", f"{time} < {a.before}" if a.before else ""]
+    return " AND ".join([bound for bound in bounds if bound] or ["TRUE"])
 
 
 def _story_matches(scope: Scope, a: Arguments) -> str:
@@ -366,8 +371,11 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
     enough = COUNT_EXACT_UP_TO + 1
     stories = f"SELECT 1 {_story_matches(scope, a)} LIMIT {enough}"
     dives = f"SELECT 1 {_deep_dive_matches(scope, a)} LIMIT {enough}"
-    return f"""(SELECT (SELECT count(*) FROM ({stories}) AS x)
-    + (SELECT count(*) FROM ({dives}) AS y))"""
+    # Deep dives are counted only while the stories leave room under the bound: a word
+    # that many stories hold needs no walk through deep dives' long documents.
+    return f"""(SELECT x.n + CASE WHEN x.n >= {enough} THEN 0
+        ELSE (SELECT count(*) FROM ({dives}) AS y) END
+    FROM (SELECT count(*) AS n FROM ({stories}) AS s) AS x)"""
 
 
 def total(count: str) -> str:
@@ -439,4 +447,5 @@ async def search_count(
 def count_statement(scope: Scope, slots: Slots, query: str, search_filter: SearchFilter) -> str:
     """The statement of search_count: one row of totalCount and whether it is exact."""
     sql = count_sql(scope, slots, query, search_filter)
-    return f"SELECT {total('n')}, {is_exact('n')} FROM {sql} AS c(n)"
+    # OFFSET 0 keeps the count a subquery of its own: inlined, it would run once per column.
+    return f"SELECT {total('n')}, {is_exact('n')} FROM (SELECT {sql} AS n OFFSET 0) AS c"
