@@ -297,6 +297,12 @@ async def test_the_count_is_exact_up_to_its_bound_and_says_when_it_is_not(
         await create_story(pool, slug=f"lanternfish-{n}", title=f"Lanternfish shoal {n}")
     await create_story(pool, slug="anglerfish", title="Anglerfish and lanternfish")
     await create_story(pool, slug="rare", title="Anglerfish alone")
+    # Stories under the bound and deep dives over it: both kinds count towards it.
+    for n in range(2):
+        story = await create_story(pool, slug=f"viperfish-{n}", title=f"Viperfish {n}")
+        await create_deep_dive(pool, story_id=story, sections=(("Deep", "Viperfish glow."),))
+    one = await create_story(pool, slug="hatchetfish", title="Hatchetfish")
+    await create_deep_dive(pool, story_id=one, sections=(("Deep", "Hatchetfish glow."),))
     async with serving(replace(settings, execution=execution)) as client:
         many = (await data(client, COUNTED, q="lanternfish"))["search"]
         assert (many["totalCount"], many["totalCountIsExact"]) == (3, False)
@@ -305,6 +311,10 @@ async def test_the_count_is_exact_up_to_its_bound_and_says_when_it_is_not(
         assert (few["totalCount"], few["totalCountIsExact"]) == (2, True)
         alone = (await data(client, COUNT_ONLY))["search"]
         assert alone == {"totalCountIsExact": False, "totalCount": 3}
+        mixed = (await data(client, COUNTED, q="viperfish"))["search"]
+        assert (mixed["totalCount"], mixed["totalCountIsExact"]) == (3, False)
+        pair = (await data(client, COUNTED, q="hatchetfish"))["search"]
+        assert (pair["totalCount"], pair["totalCountIsExact"]) == (2, True)
         none = (await data(client, COUNTED, q="swordfish"))["search"]
         assert (none["totalCount"], none["totalCountIsExact"]) == (0, True)
 
