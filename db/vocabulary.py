@@ -6,7 +6,8 @@ count minus the scheduled stories with it whose time has not come (so nothing un
 ever offered, and counting does not grow with the number of stories). Deep dives' words are
 not in it: a deep dive's title and dek mostly repeat its story's.
 
-- Completions: the visible words that begin with the word being typed, most stories first.
+- Completions: the visible words that begin with the word being typed, most stories first
+  (among the CANDIDATES x first that most stories hold, scheduled ones included).
 - Suggestions: a query word that fewer than RARE_BELOW visible stories hold (by its stem,
   so "ukrainians" counts the stories that say "ukrainian") and that search finds in fewer
   than RARE_BELOW stories and deep dives (their bodies too) is replaced by the most similar
@@ -36,6 +37,10 @@ WORDS = """ARRAY(
 RESTEM = "UPDATE search_words SET stem = search_stem(word)"
 """Run when the text-search configuration changes: every word's stem in the new one."""
 
+CANDIDATES = 4
+"""Completions rank the CANDIDATES x first words with the prefix that most stories hold
+(their stored count, scheduled stories included) by how many readers can see: counting a
+word's scheduled stories costs a read of them, which a short prefix's every word need not."""
 RARE_BELOW = 3
 SIMILAR = 0.25
 POPULAR = 10
@@ -65,9 +70,12 @@ def completions_sql(slots: Slots, head: str, prefix: str | None, first: int) -> 
 SELECT row_number() OVER (ORDER BY c.story_count DESC, c.word) AS position,
     {before} || c.word AS query, c.word, c.story_count
 FROM (
-    SELECT v.word, {_visible("v")} AS story_count FROM search_words v
-    WHERE {start} IS NOT NULL AND v.stem IS NOT NULL
-      AND v.word >= {start} COLLATE "C" AND v.word < ({start} || chr(1114111)) COLLATE "C"
+    SELECT v.word, {_visible("v")} AS story_count FROM (
+        SELECT * FROM search_words v
+        WHERE {start} IS NOT NULL AND v.stem IS NOT NULL AND v.documents > 0
+          AND v.word >= {start} COLLATE "C" AND v.word < ({start} || chr(1114111)) COLLATE "C"
+        ORDER BY v.documents DESC, v.word LIMIT {CANDIDATES} * {limit}::int
+    ) AS v
 ) AS c
 WHERE c.story_count > 0
 ORDER BY c.story_count DESC, c.word LIMIT {limit}::int"""
