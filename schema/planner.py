@@ -239,6 +239,18 @@ class Planning:
             return json_sql.joined(json_sql.key_mark(prefix, f"{alias}.{column}"), built)
         return built
 
+    def place(
+        self,
+        parent: GraphQLObjectType,
+        name: str,
+        nodes: list[FieldNode],
+        alias: str | None,
+        scope: Scope,
+    ) -> Place:
+        """The Place of the field `name` of `parent`, selected by `nodes`, on the row `alias`."""
+        definition = parent.fields[name]
+        return Place(self, parent, definition, _definition_of(definition), nodes, alias, scope)
+
     def collect(
         self, type_: GraphQLObjectType, selections: Sequence[SelectionSetNode]
     ) -> OrderedDict[str, list[FieldNode]]:
@@ -451,15 +463,8 @@ class Place:
                 encode = json_sql.boolean if kind == "Boolean" else json_sql.number
                 members.append((key, encode(value)))
             elif fields and name in fields:
-                definition = self.return_type.fields[name]
-                place = Place(
-                    self.planning,
-                    self.return_type,
-                    definition,
-                    _definition_of(definition),
-                    nodes,
-                    None,
-                    scope or self.scope,
+                place = self.planning.place(
+                    self.return_type, name, nodes, None, scope or self.scope
                 )
                 members.append((key, fields[name](place)))
             elif name == "pageInfo":
@@ -512,12 +517,9 @@ class Place:
         members = []
         for key, found in self.planning.collect(type_, selections).items():
             name = found[0].name.value
-            definition = type_.fields.get(name)
             place = (
-                Place(
-                    self.planning, type_, definition, _definition_of(definition), found, row, scope
-                )
-                if definition
+                self.planning.place(type_, name, found, row, scope)
+                if name in type_.fields
                 else None
             )
             if name == "__typename":
@@ -622,18 +624,14 @@ class Engine:
     ) -> tuple[Plan, list[Any]] | Fallback:
         """The plan of the operation and this request's values for it, or why it falls back.
         keys: mark every object's cache key in the answer (for cacheable GETs)."""
-        analysis = self.documents.found(query)
-        if analysis is None:
-            analysis = self.documents.keep(query, Analysis(self.analyse(query)))
+        analysis = self._analysis(query)
         operation = analysis.operation(operation_name)
         if operation is None:
             return self._fallback("the document does not validate or names no such operation")
         if operation.operation is not OperationType.QUERY:
             return self._fallback(f"{operation.operation.value}s run through Strawberry")
-        variables = get_variable_values(
-            self.graphql_schema, operation.variable_definitions or (), raw or {}
-        )
-        if isinstance(variables, list):
+        variables = self._variables(operation, raw)
+        if variables is None:
             return self._fallback("the variables do not check out")
         key = (
             query,
@@ -658,18 +656,28 @@ class Engine:
     ) -> int | None:
         """The most objects the operation can return (schema.limits.node_count), or None
         when it does not validate or its variables do not check out (Strawberry says why)."""
-        analysis = self.documents.found(query)
-        if analysis is None:
-            analysis = self.documents.keep(query, Analysis(self.analyse(query)))
+        analysis = self._analysis(query)
         operation = analysis.operation(operation_name)
-        if operation is None or analysis.document is None:
-            return None
-        variables = get_variable_values(
-            self.graphql_schema, operation.variable_definitions or (), raw or {}
-        )
-        if isinstance(variables, list):
+        variables = self._variables(operation, raw) if operation else None
+        if operation is None or variables is None or analysis.document is None:
             return None
         return node_count(self.graphql_schema, analysis.document, operation, variables.coerced)
+
+    def _analysis(self, query: str) -> Analysis:
+        """The query's parsed and validated document, kept by its text."""
+        found = self.documents.found(query)
+        if found is None:
+            found = self.documents.keep(query, Analysis(self.analyse(query)))
+        return found
+
+    def _variables(
+        self, operation: OperationDefinitionNode, raw: dict[str, Any] | None
+    ) -> VariableValues | None:
+        """The operation's variables coerced, or None when they do not check out."""
+        found = get_variable_values(
+            self.graphql_schema, operation.variable_definitions or (), raw or {}
+        )
+        return None if isinstance(found, list) else found
 
     def _plan(
         self,
