@@ -9,7 +9,6 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
     GraphQLInt,
@@ -19,8 +18,8 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
+    get_nullable_type,
     is_list_type,
-    is_non_null_type,
     parse,
     specified_rules,
     value_from_ast,
@@ -113,35 +112,45 @@ def _count(
     variables: dict[str, Any],
 ) -> int:
     total = 0
+    child: GraphQLNamedType | None
+    sub: SelectionSetNode | None
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             definition = _field(schema, parent, selection.name.value)
             if definition is None or selection.selection_set is None:
                 continue
-            inner = (
-                definition.type.of_type if is_non_null_type(definition.type) else definition.type
-            )
-            fan_out = _fan_out(definition, selection, parent, variables)
-            objects = multiplier * fan_out
+            objects = multiplier * _fan_out(definition, selection, parent, variables)
             # A connection is one object per parent; `first` multiplies what it holds.
-            total += (
-                multiplier if "first" in definition.args and not is_list_type(inner) else objects
-            )
-            child = get_named_type(definition.type)
-            total += _count(schema, child, selection.selection_set, objects, fragments, variables)
-        elif isinstance(selection, InlineFragmentNode):
-            condition = selection.type_condition
-            found = schema.get_type(condition.name.value) if condition else parent
-            if found is not None:
-                sub = selection.selection_set
-                total += _count(schema, found, sub, multiplier, fragments, variables)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            found = schema.get_type(fragment.type_condition.name.value) if fragment else None
-            if fragment is not None and found is not None:
-                sub = fragment.selection_set
-                total += _count(schema, found, sub, multiplier, fragments, variables)
+            connection = "first" in definition.args and not _is_list(definition)
+            total += multiplier if connection else objects
+            child, sub, times = get_named_type(definition.type), selection.selection_set, objects
+        else:
+            child, sub = _fragment(schema, parent, selection, fragments)
+            times = multiplier
+        if child is not None and sub is not None:
+            total += _count(schema, child, sub, times, fragments, variables)
     return total
+
+
+def _fragment(
+    schema: GraphQLSchema,
+    parent: GraphQLNamedType,
+    selection: Any,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> tuple[GraphQLNamedType | None, SelectionSetNode | None]:
+    """The type and selections of an inline fragment or a fragment spread."""
+    if isinstance(selection, InlineFragmentNode):
+        condition = selection.type_condition
+        found = schema.get_type(condition.name.value) if condition else parent
+        return found, selection.selection_set
+    fragment = fragments.get(selection.name.value)
+    if fragment is None:
+        return None, None
+    return schema.get_type(fragment.type_condition.name.value), fragment.selection_set
+
+
+def _is_list(definition: GraphQLField) -> bool:
+    return is_list_type(get_nullable_type(definition.type))
 
 
 def _field(schema: GraphQLSchema, parent: GraphQLNamedType, name: str) -> GraphQLField | None:
@@ -159,7 +168,6 @@ def _fan_out(
     parent: GraphQLNamedType,
     variables: dict[str, Any],
 ) -> int:
-    inner = definition.type.of_type if is_non_null_type(definition.type) else definition.type
     argument = definition.args.get("first")
     if argument is not None:
         given = next((a.value for a in selection.arguments or () if a.name.value == "first"), None)
@@ -169,7 +177,7 @@ def _fan_out(
             else value_from_ast(given, GraphQLInt, variables)
         )
         return value if isinstance(value, int) and value > 0 else 0
-    if not is_list_type(inner):
+    if not _is_list(definition):
         return 1
     if parent.name.endswith("Connection") and selection.name.value in ("edges", "nodes"):
         return 1  # the connection's `first` counted them
