@@ -38,7 +38,7 @@ from schema.relay import (
     feed_cursor_of,
 )
 from schema.search import (
-    CompiledCompletions,
+    COMPILED_COMPLETIONS,
     CompiledSearch,
     SearchCompletion,
     SearchConnection,
@@ -369,7 +369,7 @@ class ContentQuery:
         "those in most stories first; empty when `query` does not end in a word being typed "
         f"(after a space, inside a quoted phrase or an -exclusion). 1 to "
         f"{db_vocabulary.MAX_COMPLETIONS}.",
-        metadata=compiles(CompiledCompletions()),
+        metadata=compiles(COMPILED_COMPLETIONS),
     )
     async def search_completions(
         self, info: Info, query: str, first: int = 8

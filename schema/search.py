@@ -18,7 +18,7 @@ from db import stories as db_stories
 from db import vocabulary as db_vocabulary
 from db.visibility import Scope
 from schema.access import scope_of
-from schema.compiled import JsonKey, JsonList, column, compiles
+from schema.compiled import JsonKey, JsonList, Many, column, compiles
 from schema.context import Info
 from schema.deep_dives import DeepDive
 from schema.enums import SearchType
@@ -191,9 +191,9 @@ def search_request(
     scope = scope_of(viewer, preview)
     checked = checked_query(query)
     check_first(first)
-    last = _LAST_WORD.search(checked) if as_you_type else None
     typing = ""
-    if last and _being_typed(checked[: last.start()]):
+    last = _word_being_typed(checked, _LAST_WORD) if as_you_type else None
+    if last:
         checked, typing = checked[: last.start()], checked[last.start() :]
         found = replace(found, prefix=last.group(1).lower())
     return SearchRequest(checked, found, scope, first, _position(after), typing)
@@ -215,8 +215,8 @@ def completions_request(query: str, first: int) -> CompletionsRequest:
         raise BadUserInput(
             f"`first` must be between 1 and {db_vocabulary.MAX_COMPLETIONS}.", field="first"
         )
-    last = _TYPING.search(checked)
-    if last and _being_typed(checked[: last.start()]):
+    last = _word_being_typed(checked, _TYPING)
+    if last:
         return CompletionsRequest(checked[: last.start()], last.group(1).lower(), first)
     return CompletionsRequest(checked, None, first)
 
@@ -231,6 +231,13 @@ _LAST_WORD = re.compile(r"([^\W_]+)\s*$")
 """The word a query being typed ends with."""
 _TYPING = re.compile(r"([^\W_]+)$")
 """The word a search box's text ends with, still being typed (no space after it)."""
+
+
+def _word_being_typed(text: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    """The match of `pattern` (group 1: a word) at the end of `text`, when it is a word of
+    its own being typed."""
+    last = pattern.search(text)
+    return last if last and _being_typed(text[: last.start()]) else None
 
 
 def _being_typed(before: str) -> bool:
@@ -362,10 +369,10 @@ class CompiledSearch:
             return at.bind(_search, lambda slots, r: slots.add(r.first, "int"))
 
         def suggestions(place: Place) -> str:
-            sql = at.bind(
+            rows = at.bind(
                 _search, lambda slots, r: db_vocabulary.suggestions_sql(slots, r.query, r.typing)
             )
-            return _objects(place, sql)
+            return Many(lambda _: rows).compile(place)
 
         def node(place: Place, row: str) -> str:
             branches = []
@@ -399,19 +406,10 @@ def _completions(kwargs: dict[str, Any], caller: Any) -> CompletionsRequest:
     return completions_request(kwargs["query"], kwargs["first"])
 
 
-@dataclass(frozen=True)
-class CompiledCompletions:
-    """searchCompletions(): the resolver's statement, each row an object."""
-
-    def compile(self, at: Place) -> str:
-        sql = at.bind(
-            _completions,
-            lambda slots, r: db_vocabulary.completions_sql(slots, r.head, r.prefix, r.first),
-        )
-        return _objects(at, sql)
-
-
-def _objects(at: Place, rows: str) -> str:
-    """The JSON array of the field's objects over `rows` (their columns and `position`)."""
-    row = at.new_alias()
-    return json_sql.over(json_sql.array_agg(at.child(alias=row), f"{row}.position"), rows, row)
+COMPILED_COMPLETIONS = Many(
+    lambda at: at.bind(
+        _completions,
+        lambda slots, r: db_vocabulary.completions_sql(slots, r.head, r.prefix, r.first),
+    )
+)
+"""searchCompletions(): the resolver's statement, each row an object."""
