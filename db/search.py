@@ -3,7 +3,8 @@
 Each story and deep dive keeps a weighted tsvector (its search document), rebuilt by this
 module whenever it, its topics or its sections change:
 
-- story: title (A), summary (B), topic names (C); with its vocabulary (db.vocabulary)
+- story: title (A), summary (B), topic names (C); with its vocabulary (db.vocabulary) and,
+  generated from it, its phrase pairs (migration 0012)
 - deep dive: title (A), dek (B), key actor names and section headings (C), section bodies (D)
 
 Ranking: score = relevance x freshness, where relevance is ts_rank with weights
@@ -259,7 +260,7 @@ def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
 def _story_matches(scope: Scope, a: Arguments) -> str:
     return f"""FROM stories s
         WHERE 'story' = ANY({a.kinds}) AND s.search_vector @@ {_tsquery(a)}
-          AND {visible("s", scope)}
+          AND {_phrase_pairs("s", a)} AND {visible("s", scope)}
           AND {_story_filters("s", a)} AND {_time_filters("s", scope, a)}"""
 
 
@@ -291,6 +292,15 @@ def _tsquery(a: Arguments) -> str:
         f"(CASE WHEN {a.prefix} IS NULL THEN {words} "
         f"ELSE {words} && to_tsquery({SEARCH_CONFIG}, {a.prefix} || ':*') END)"
     )
+
+
+def _phrase_pairs(story: str, a: Arguments) -> str:
+    """SQL that holds for every story that can match the query's quoted phrases: it holds
+    the phrases' adjacent word pairs (migration 0012). Found through the pairs' own index and
+    estimated from their own statistics, a phrase is read from the few stories that hold it,
+    not from every story that holds its words."""
+    pairs = f"phrase_pairs({SEARCH_CONFIG}, {a.query})"
+    return f"(CASE WHEN {pairs} IS NULL THEN TRUE ELSE {story}.phrase_vector @@ {pairs} END)"
 
 
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
