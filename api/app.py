@@ -22,11 +22,12 @@ from api.errors import json_error
 from api.graphql_view import GraphQLApp
 from api.limits import BodySizeLimit
 from api.reader import Reader
+from api.response_cache import CachedResponses, Invalidation, ResponseCache
 from api.rest import Rest
 from api.settings import Settings
 from api.sitemaps import Sitemaps
 from api.webhooks import Deliverer
-from db import embeddings, figures, search
+from db import embeddings, figures, purge, search
 from db.pool import ConnectionSetup, Pool, StatementTimeout, create_pool, schema_revision
 from db.rate_limits import PostgresRateLimiter, RateLimiter, RedisRateLimiter
 from db.secrets import service_secret
@@ -40,6 +41,7 @@ class State(TypedDict):
     rate_limiter: RateLimiter
     preview_secret: bytes
     embeddings: EmbeddingsSwitch
+    response_cache: ResponseCache
 
 
 class EmbeddingsSwitch:
@@ -95,6 +97,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             else PostgresRateLimiter(pool)
         )
         workers: list[asyncio.Task[None]] = []
+        cache.purge([purge.EVERYTHING])  # a lifespan may start again (tests)
         try:
             await _check_revision(pool)
             await _ensure_search_index(pool, settings.search_config)
@@ -105,6 +108,9 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             await switch.refresh()
             workers.append(asyncio.create_task(switch.keep_fresh()))
             workers.append(asyncio.create_task(_drain_figures(pool)))
+            if cache.enabled:
+                invalidation = Invalidation(cache, pool, database_url)
+                workers.append(asyncio.create_task(invalidation.run()))
             if settings.webhooks.worker:
                 workers.append(asyncio.create_task(Deliverer(pool, settings.webhooks).run()))
             yield {
@@ -112,6 +118,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
                 "rate_limiter": limiter,
                 "preview_secret": secret,
                 "embeddings": switch,
+                "response_cache": cache,
             }
         finally:
             for worker in workers:
@@ -121,6 +128,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             await limiter.close()
             await pool.close()
 
+    cache = ResponseCache(settings.response_cache_bytes, settings.response_cache_seconds)
     graphql = GraphQLApp(settings)
     reader = Reader(graphql)
     return Starlette(
@@ -131,6 +139,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             Route("/v1/openapi.json", openapi.serve, methods=["GET"]),
             *Sitemaps(settings).routes(),
             Route("/healthz", health, methods=["GET"]),
+            Route("/stats", stats, methods=["GET"]),
             Mount(
                 graphiql.MOUNT.rstrip("/"), StaticFiles(directory=graphiql.ASSETS, check_dir=False)
             ),
@@ -138,6 +147,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes),
             Middleware(Gate, access=settings.access),
+            Middleware(CachedResponses, cache=cache),
         ],
         exception_handlers={StatementTimeout: _timed_out},
         lifespan=lifespan,
@@ -164,6 +174,12 @@ async def health(request: Request) -> JSONResponse:
     """Liveness and database reachability, for load balancers."""
     revision = await schema_revision(request.state.pool)
     return JSONResponse({"status": "ok", "schemaRevision": revision})
+
+
+async def stats(request: Request) -> JSONResponse:
+    """What this process's response cache holds and how it has done (api.response_cache)."""
+    cache: ResponseCache = request.state.response_cache
+    return JSONResponse({"responseCache": cache.stats()})
 
 
 async def _drain_figures(pool: Pool, every_seconds: float = 30.0) -> None:

@@ -151,7 +151,7 @@ async def _serve(request: Request, reader: Reader, settings: Settings, load: Loa
     body = render(feed, format_name, settings.public_url)
     keys = [FEEDS, *(item.purge_key for item in page.items)]
     return cacheable(
-        request.headers,
+        request,
         body,
         MEDIA_TYPES[format_name],
         viewer=viewer,

@@ -26,6 +26,7 @@ from api.errors import RETRY_AFTER_TIMEOUT, json_error
 from api.http_cache import cacheable
 from api.persisted_queries import PersistedQueries
 from api.settings import Settings
+from content.access import Permission
 from db.json_sql import KEY_END, KEY_START, SKIP_MARK
 from db.pool import Pool, StatementTimeout, fetchval_planned, timing
 from schema import build_schema
@@ -97,7 +98,19 @@ class GraphQLApp(GraphQL[Context, None]):
             response.headers["Cache-Control"] = "private, no-store"
         elif request.method == "GET" and response.status_code == 200 and ran is not None:
             response = self._cacheable(request, response, ran)
+        elif response.status_code == 200 and ran is not None and self._shared(request, ran):
+            request.state.cache_keys = self._keys(ran)  # a POST the response cache may keep
         await response(scope, receive, send)
+
+    @staticmethod
+    def _shared(request: Request, ran: Ran) -> bool:
+        """Whether the answer is the same for every caller of its class (api.response_cache)."""
+        viewer = request.state.viewer
+        return not (ran.failed or ran.collected.personal or viewer.can(Permission.PREVIEW))
+
+    @staticmethod
+    def _keys(ran: Ran) -> list[str]:
+        return [*ran.collected.keys, *root_keys(ran.query, ran.operation_name)]
 
     def _cacheable(self, request: Request, response: Any, ran: Ran) -> Any:
         """A query over GET, as shared caches may keep it: ETag and 304, Cache-Control by
@@ -106,12 +119,12 @@ class GraphQLApp(GraphQL[Context, None]):
             response.headers["Cache-Control"] = "private, no-store"
             return response
         return cacheable(
-            request.headers,
+            request,
             bytes(response.body),
             response.media_type or "application/json",
             viewer=request.state.viewer,
             max_age=self.max_age,
-            surrogate_keys=[*ran.collected.keys, *root_keys(ran.query, ran.operation_name)],
+            surrogate_keys=self._keys(ran),
         )
 
     async def execute_single(  # type: ignore[override]
@@ -180,9 +193,8 @@ class GraphQLApp(GraphQL[Context, None]):
         if not request_data.query:
             return None
         variables = request_data.variables if isinstance(request_data.variables, dict) else None
-        keys = request.method == "GET"
         answer = await self.compiled_data(
-            request, request_data.query, request_data.operation_name, variables, keys=keys
+            request, request_data.query, request_data.operation_name, variables, keys=True
         )
         if answer is None:
             return None

@@ -17,6 +17,7 @@ from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import Response
 
 from content.access import Permission, Viewer
@@ -33,7 +34,7 @@ def cache_control(viewer: Viewer, max_age: int) -> str:
 
 
 def cacheable(
-    headers: Headers,
+    request: Request,
     body: bytes,
     media_type: str,
     *,
@@ -42,7 +43,12 @@ def cacheable(
     last_modified: datetime | None = None,
     surrogate_keys: Iterable[str] = (),
 ) -> Response:
-    """The response for `body`, or 304 Not Modified when the caller already holds it."""
+    """The response for `body`, or 304 Not Modified when the caller already holds it. The
+    keys of what it holds are the `surrogate_keys` and the ones read_keys noted (the objects
+    the request read), and unless the caller may preview, the response cache may keep it."""
+    surrogate_keys = [*surrogate_keys, *getattr(request.state, "read_keys", ())]
+    if not viewer.can(Permission.PREVIEW):
+        request.state.cache_keys = surrogate_keys
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     sent = {
         "ETag": etag,
@@ -55,12 +61,12 @@ def cacheable(
     if keys:
         sent["Surrogate-Key"] = keys
         sent["Cache-Tag"] = keys.replace(" ", ",")
-    if _not_modified(headers, etag, last_modified):
+    if not_modified(request.headers, etag, last_modified):
         return Response(status_code=304, headers=sent)
     return Response(body, media_type=media_type, headers=sent)
 
 
-def _not_modified(headers: Headers, etag: str, last_modified: datetime | None) -> bool:
+def not_modified(headers: Headers, etag: str, last_modified: datetime | None) -> bool:
     if_none_match = headers.get("if-none-match")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
@@ -75,3 +81,11 @@ def _not_modified(headers: Headers, etag: str, last_modified: datetime | None) -
     if since.tzinfo is None:
         return False
     return last_modified.replace(microsecond=0) <= since
+
+
+def read_keys(request: Request, keys: Iterable[str]) -> None:
+    """Note the cache keys of objects a request read, for the response cacheable() builds."""
+    noted = getattr(request.state, "read_keys", None)
+    if noted is None:
+        noted = request.state.read_keys = {}
+    noted.update(dict.fromkeys(keys))

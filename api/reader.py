@@ -18,9 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from api.errors import json_error, status_for
+from api.http_cache import read_keys
 from content import web_metadata
 from content.changes import item_key
 from content.web_metadata import Page
+from schema.cache_keys import collecting
 from schema.errors import coded
 from schema.relay import from_global_id
 
@@ -149,14 +151,19 @@ class Reader:
         self.graphql = graphql
 
     async def read(self, request: Request, document: str, **variables: Any) -> dict[str, Any]:
-        answer = await self.graphql.compiled_data(request, document, None, variables)
+        """The data of the operation; the cache keys of what it read are noted on the
+        request (api.http_cache.read_keys), for the response the endpoint builds."""
+        answer = await self.graphql.compiled_data(request, document, None, variables, keys=True)
         if answer is not None:
+            read_keys(request, answer.collected.keys)
             found: dict[str, Any] = orjson.loads(answer.data)
             return found
         context = await self.graphql.get_context(request)
-        result = await self.graphql.schema.execute(
-            document, variable_values=variables, context_value=context
-        )
+        with collecting() as collected:
+            result = await self.graphql.schema.execute(
+                document, variable_values=variables, context_value=context
+            )
+        read_keys(request, collected.keys)
         if result.errors:
             raise ReadFailed(coded(result.errors[0]))
         data: dict[str, Any] = result.data or {}

@@ -291,7 +291,7 @@ class Rest:
         self, request: Request, body: dict[str, Any], media_type: str, keys: list[str]
     ) -> Response:
         response = cacheable(
-            request.headers,
+            request,
             orjson.dumps(body),
             media_type,
             viewer=request.state.viewer,

@@ -106,6 +106,10 @@ class Settings:
     search_config: str = "english"
     """PostgreSQL text-search configuration for search documents and queries (stemming,
     stop words); changing it rebuilds every document at the next start."""
+    response_cache_bytes: int = 64 * 1024 * 1024
+    """Bytes of answers each process keeps (api.response_cache); 0 keeps none."""
+    response_cache_seconds: float = 60.0
+    """The longest an answer is kept, for what changes with the clock alone."""
     execution: str = "auto"
     """auto: queries run compiled where they can (schema.planner); standard: every operation
     runs through Strawberry (for debugging and comparison)."""
@@ -129,6 +133,8 @@ class Settings:
             publisher_name=env.get("NEWSGRAPH_PUBLISHER_NAME") or "Newsgraph",
             language=env.get("NEWSGRAPH_LANGUAGE") or "en",
             feed_max_age=_int("NEWSGRAPH_CACHE_MAX_AGE", 60),
+            response_cache_bytes=_int("NEWSGRAPH_RESPONSE_CACHE_BYTES", 64 * 1024 * 1024),
+            response_cache_seconds=_seconds("NEWSGRAPH_RESPONSE_CACHE_SECONDS", 60.0),
             execution=_choice("NEWSGRAPH_EXECUTION", ("auto", "standard")),
             limits=QueryLimits(
                 max_depth=_int("NEWSGRAPH_MAX_DEPTH", 10),

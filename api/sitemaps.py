@@ -85,7 +85,7 @@ class Sitemaps:
 
     def _respond(self, request: Request, body: bytes, changed: datetime | None) -> Response:
         return cacheable(
-            request.headers,
+            request,
             body,
             sitemaps.MEDIA_TYPE,
             viewer=request.state.viewer,

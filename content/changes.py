@@ -74,8 +74,11 @@ def plan(
 FEEDS = "feeds"
 SITEMAPS = "sitemaps"
 OUTLETS = "outlets"
+TOPICS = "topics"
+SOURCES = "sources"
 LISTS = {"story": "stories", "deep_dive": "deep-dives"}
 """A list of a kind: any response whose items could change when one is published."""
+_REFERENCE_LISTS = {"outlet": OUTLETS, "topic": TOPICS, "source": SOURCES}
 
 
 def item_key(kind: str, pk: int) -> str:
@@ -93,3 +96,11 @@ def purge_keys(kind: str, pk: int, topics: Iterable[str], related: Iterable[str]
     items that show it (a story shows its deep dive's link, a deep dive its story)."""
     keys = [item_key(kind, pk), *related, LISTS[kind], *map(topic_key, topics), FEEDS, SITEMAPS]
     return list(dict.fromkeys(keys))
+
+
+def reference_keys(kind: str, pk: int, slugs: Iterable[str]) -> list[str]:
+    """What to purge when an outlet, topic or source is written (they have no change
+    events): the object wherever it is shown (a topic by its slugs before and after), and
+    the list of its kind."""
+    own = list(map(topic_key, slugs)) if kind == "topic" else [item_key(kind, pk)]
+    return [*own, _REFERENCE_LISTS[kind]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from db import changes, figures, search
+from db import changes, figures, purge, search
 from db.pool import Pool
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -72,6 +72,7 @@ async def copy_tables(pool: Pool, rows: dict[str, list[tuple[Any, ...]]]) -> Non
         await search.refresh(conn, "deep_dive", dive_ids)
         await figures.refresh_deep_dives(conn, dive_ids)
         await figures.refresh_stories(conn, story_ids)
+        await purge.announce(conn, [purge.EVERYTHING])  # no change events are written
 
 
 async def sync_sequences(pool: Pool) -> None:

@@ -24,6 +24,7 @@ from content.changes import (
     purge_keys,
     start,
 )
+from db import purge
 from db.paging import FeedCursor
 from db.pool import Connection, Pool
 from db.records import build, columns
@@ -139,6 +140,9 @@ class _Write:
     ) -> None:
         # A schedule announced ahead is withdrawn by any later write; the plan re-announces it.
         await self.conn.execute(_DROP_PENDING, kind, item_id, self.now)
+        events = list(events)
+        if events:  # cached answers holding it go now, and again when a scheduled one is due
+            await purge.announce(self.conn, keys)
         for planned in events:
             why = self.reason if planned.event is Event.TAKEN_DOWN else None
             await self.conn.execute(
@@ -160,6 +164,7 @@ async def note_figures_changed(conn: Connection, story_ids: list[int]) -> None:
         keys = purge_keys("story", row["id"], topics, related)
         events.append(("story", row["id"], row["slug"], Event.UPDATED.value, None, now, keys))
     await conn.executemany(_WRITE, events)
+    await purge.announce(conn, [key for event in events for key in event[-1]])
 
 
 def _removal(after: dict[str, Any], takedown: str | None) -> Event:

@@ -14,9 +14,10 @@ from typing import Any
 
 import asyncpg
 
+from content.changes import reference_keys
 from content.documents import Invalid, Path, Problem, natural_key
 from content.sentiment import infer_sentiment
-from db import audit, changes, figures, search
+from db import audit, changes, figures, purge, search
 from db.pool import Connection, Pool
 
 
@@ -291,6 +292,9 @@ async def _save_over(
     if kind in _VERSIONED_KINDS:
         before = stored.document if stored else None
         await changes.note_write(conn, kind, saved_id, before, document, takedown=takedown)
+    else:  # no change event, but cached answers show it: an outlet's name, a topic's
+        slugs = [d[_KEY[kind]] for d in (stored.document if stored else None, document) if d]
+        await purge.announce(conn, reference_keys(kind, saved_id, slugs))
     return Saved(
         "created" if stored is None else "updated",
         saved_id,

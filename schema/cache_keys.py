@@ -17,10 +17,10 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 
-from content.changes import LISTS, OUTLETS, item_key, topic_key
+from content.changes import LISTS, OUTLETS, SOURCES, TOPICS, item_key, topic_key
 
 _STORIES, _DEEP_DIVES = LISTS["story"], LISTS["deep_dive"]
-_EVERY_LIST = [_STORIES, _DEEP_DIVES, OUTLETS]
+_EVERY_LIST = [_STORIES, _DEEP_DIVES, OUTLETS, TOPICS, SOURCES]
 _ROOT_KEYS = {
     "story": [_STORIES],
     "stories": [_STORIES],

@@ -107,7 +107,8 @@ def database_url(make_database: Any) -> str:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     # Anonymous readers get a generous rate here; the rate-limit tests build their own apps,
-    # and the webhook tests their own worker.
+    # the webhook tests their own worker, and the response cache tests their own caches
+    # (the factories write behind the service's back, with no purge notices).
     access = Access(anonymous_rate_per_minute=1_000_000)
     return replace(
         Settings(),
@@ -115,6 +116,7 @@ def settings(database_url: str) -> Settings:
         public_url="https://news.test",
         access=access,
         webhooks=Webhooks(worker=False),
+        response_cache_bytes=0,
     )
 
 
@@ -204,6 +206,21 @@ async def client(
     twin = serving(standard_settings, statements, buckets="twin:")
     async with serving(settings) as compiled, twin as standard:
         yield BothEngines(compiled, standard)
+
+
+@pytest.fixture
+async def editor(make_key: Any) -> str:
+    """An EDITOR key."""
+    key: str = await make_key("EDITOR", name="desk")
+    return key
+
+
+@pytest.fixture
+async def newsroom(client: Any, editor: str) -> dict[str, Any]:
+    """Two outlets, two sources, a category and a topic, made through the mutations."""
+    from tests.test_mutations import make_newsroom  # it reads this module's helpers
+
+    return await make_newsroom(client, editor)
 
 
 @pytest.fixture

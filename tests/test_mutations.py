@@ -42,15 +42,8 @@ PUBLIC_STORY = "query($slug: String!) { story(slug: $slug) { slug status } }"
 PREVIEW_STORY = "query($slug: String!) { story(slug: $slug, preview: true) { slug status } }"
 
 
-@pytest.fixture
-async def editor(make_key: Any) -> str:
-    key: str = await make_key("EDITOR", name="desk")
-    return key
-
-
-@pytest.fixture
-async def newsroom(client: Any, editor: str) -> dict[str, Any]:
-    """An outlet, two sources, a category and a topic, made through the mutations."""
+async def make_newsroom(client: Any, editor: str) -> dict[str, Any]:
+    """Two outlets, two sources, a category and a topic, made through the mutations."""
     for outlet in (
         {"slug": "left-daily", "bias": "LEFT"},
         {"slug": "right-daily", "bias": "RIGHT"},

@@ -1,0 +1,347 @@
+"""The response cache: whole answers kept in each process, dropped the moment they change.
+
+What is kept. A GET (GraphQL, feeds, REST, sitemaps) or a GraphQL POST whose endpoint said
+its answer is shared (`request.state.cache_keys`: the keys of what it holds, set only for
+answers without errors that show nothing personal) by a caller who cannot preview. The
+entry's key is everything the answer depends on: the method, URL (host and query string
+included: feeds and REST write absolute links), the Accept and Content-Type headers, a POST's
+body, and the caller's class (its role, which decides rights such as a partner's full text,
+and whether it is anonymous, which decides Cache-Control). A caller's key itself never
+matters: rate limits and refusals happen before the cache (api.auth), on every request.
+
+When it goes. Every write NOTIFYs the keys it changed (db.purge) as it commits; this
+process LISTENs on a connection of its own and drops every entry holding one of them. Time
+is read the same way: the change events stored ahead for scheduled items are looked up
+when they come due. An entry built by a request that overlapped a purge is not kept (it
+may have read from before the write). While the listening connection is down, nothing is
+kept or served. An entry also lives at most `ttl_seconds`, for what moves with the clock
+alone (search freshness, the news sitemap's last two days).
+
+Bounded by `max_bytes` of bodies and headers, least recently used out first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.http_cache import not_modified
+from content.access import Permission, Viewer
+from db import purge
+from db.pool import Pool
+
+log = logging.getLogger("newsgraph.cache")
+
+CACHED_PATHS = ("/graphql", "/v1/", "/feeds/", "/sitemap")
+_REPLACED = {b"server-timing", b"x-cache", b"content-length"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    keys: tuple[str, ...]
+    etag: str | None
+    last_modified: datetime | None
+    expires: float
+    """time.monotonic() past which it is not served."""
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 200
+
+
+@dataclass
+class Counts:
+    hits: int = 0
+    misses: int = 0
+    stored: int = 0
+    evicted: int = 0
+    """Dropped to stay within max_bytes."""
+    purged: int = 0
+    """Dropped because a write or the clock changed what they hold."""
+    expired: int = 0
+    not_kept: int = 0
+    """Answers not kept: a purge overlapped their request, or they were too large."""
+
+
+class ResponseCache:
+    def __init__(self, max_bytes: int, ttl_seconds: float) -> None:
+        self.max_bytes, self.ttl_seconds = max_bytes, ttl_seconds
+        self.entries: OrderedDict[bytes, Entry] = OrderedDict()
+        self.holding: dict[str, set[bytes]] = {}
+        """Purge key: the entries that hold it."""
+        self.bytes = 0
+        self.generation = 0
+        """Moves on every purge: a request that saw another number when it began may have
+        read what the purge was about, and its answer is not kept."""
+        self.live = False
+        """Whether purges are being received: only then is anything kept or served."""
+        self.counts = Counts()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0
+
+    def get(self, key: bytes) -> Entry | None:
+        entry = self.entries.get(key)
+        if entry is None or not self.live:
+            self.counts.misses += 1
+            return None
+        if entry.expires <= time.monotonic():
+            self._drop(key)
+            self.counts.expired += 1
+            self.counts.misses += 1
+            return None
+        self.entries.move_to_end(key)
+        self.counts.hits += 1
+        return entry
+
+    def put(self, key: bytes, entry: Entry, generation: int) -> None:
+        if not self.live or generation != self.generation or entry.size > self.max_bytes // 8:
+            self.counts.not_kept += 1
+            return
+        if key in self.entries:
+            self._drop(key)
+        self.entries[key] = entry
+        self.bytes += entry.size
+        for purge_key in entry.keys:
+            self.holding.setdefault(purge_key, set()).add(key)
+        self.counts.stored += 1
+        while self.bytes > self.max_bytes:
+            self._drop(next(iter(self.entries)))
+            self.counts.evicted += 1
+
+    def purge(self, keys: list[str]) -> None:
+        """Drop every entry that holds one of these keys (purge.EVERYTHING: every entry)."""
+        self.generation += 1
+        if purge.EVERYTHING in keys:
+            self.counts.purged += len(self.entries)
+            self.entries.clear()
+            self.holding.clear()
+            self.bytes = 0
+            return
+        for purge_key in keys:
+            for key in self.holding.pop(purge_key, ()):
+                if key in self.entries:
+                    self._drop(key)
+                    self.counts.purged += 1
+
+    def _drop(self, key: bytes) -> None:
+        entry = self.entries.pop(key)
+        self.bytes -= entry.size
+        for purge_key in entry.keys:
+            held = self.holding.get(purge_key)
+            if held is not None:
+                held.discard(key)
+                if not held:
+                    del self.holding[purge_key]
+
+    def stats(self) -> dict[str, Any]:
+        c = self.counts
+        looked = c.hits + c.misses
+        return {
+            "enabled": self.enabled,
+            "live": self.live,
+            "entries": len(self.entries),
+            "bytes": self.bytes,
+            "maxBytes": self.max_bytes,
+            "hits": c.hits,
+            "misses": c.misses,
+            "hitRate": round(c.hits / looked, 4) if looked else None,
+            "stored": c.stored,
+            "evicted": c.evicted,
+            "purged": c.purged,
+            "expired": c.expired,
+            "notKept": c.not_kept,
+        }
+
+
+def caller_class(viewer: Viewer) -> bytes:
+    return f"{viewer.role.value}:{'anonymous' if viewer.key_id is None else 'keyed'}".encode()
+
+
+class CachedResponses:
+    """ASGI middleware, inside api.auth.Gate (it needs the caller, and every request must
+    still pass the rate limits): answers from the cache, and keeps what endpoints mark."""
+
+    def __init__(self, app: ASGIApp, cache: ResponseCache) -> None:
+        self.app, self.cache = app, cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        viewer: Viewer | None = scope.get("state", {}).get("viewer")
+        method = scope.get("method")
+        if (
+            scope["type"] != "http"
+            or not self.cache.enabled
+            or viewer is None
+            or viewer.can(Permission.PREVIEW)
+            or not scope["path"].startswith(CACHED_PATHS)
+            or not (method == "GET" or (method == "POST" and scope["path"] == "/graphql"))
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        body = b""
+        if method == "POST":
+            body, receive = await _read_body(receive)
+        key = _key(scope, headers, viewer, body)
+        entry = self.cache.get(key)
+        if entry is not None:
+            await _answer(entry, headers, method, send)
+            return
+        generation = self.cache.generation
+        status, kept_headers, chunks = 0, [], []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, kept_headers
+            if message["type"] == "http.response.start":
+                status, kept_headers = message["status"], list(message.get("headers", []))
+                message.setdefault("headers", []).append((b"x-cache", b"MISS"))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        keys = scope.get("state", {}).get("cache_keys")
+        if status != 200 or keys is None:
+            return
+        self.cache.put(key, _entry(kept_headers, b"".join(chunks), keys, self.cache), generation)
+
+
+def _key(scope: Scope, headers: Headers, viewer: Viewer, body: bytes) -> bytes:
+    parts = [
+        scope["method"].encode(),
+        scope.get("scheme", "http").encode(),
+        headers.get("host", "").encode(),
+        scope["path"].encode(),
+        scope.get("query_string", b""),
+        headers.get("accept", "").encode(),
+        headers.get("content-type", "").encode(),
+        caller_class(viewer),
+        hashlib.sha256(body).digest() if body else b"",
+    ]
+    return b"\x00".join(parts)
+
+
+def _entry(
+    headers: list[tuple[bytes, bytes]], body: bytes, keys: list[str], cache: ResponseCache
+) -> Entry:
+    found = Headers(raw=headers)
+    modified = found.get("last-modified")
+    return Entry(
+        status=200,
+        headers=[(k, v) for k, v in headers if k.lower() not in _REPLACED],
+        body=body,
+        keys=tuple(dict.fromkeys(keys)),
+        etag=found.get("etag"),
+        last_modified=parsedate_to_datetime(modified) if modified else None,
+        expires=time.monotonic() + cache.ttl_seconds,
+    )
+
+
+async def _answer(entry: Entry, request: Headers, method: str, send: Send) -> None:
+    sent = [*entry.headers, (b"x-cache", b"HIT"), (b"server-timing", b'cache;desc="hit"')]
+    if method == "GET" and entry.etag and not_modified(request, entry.etag, entry.last_modified):
+        await send({"type": "http.response.start", "status": 304, "headers": sent})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    sent.append((b"content-length", str(len(entry.body)).encode()))
+    await send({"type": "http.response.start", "status": entry.status, "headers": sent})
+    await send({"type": "http.response.body", "body": entry.body})
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body (api.limits.BodySizeLimit bounds it), and a receive that hands
+    it to the app again."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"", receive  # the client left; let the app see it
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body, replayed = b"".join(chunks), False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+class Invalidation:
+    """Keeps a process's cache in step with the database: purge notices as they come, and
+    the events stored ahead as they come due (db.purge)."""
+
+    RETRY_SECONDS = 1.0
+    LOOK_AT_LEAST_EVERY = 30.0
+
+    def __init__(self, cache: ResponseCache, pool: Pool, database_url: str) -> None:
+        self.cache, self.pool, self.database_url = cache, pool, database_url
+        self.wake = asyncio.Event()
+
+    def notice(self, payload: str) -> None:
+        self.cache.purge(purge.keys_of(payload))
+        self.wake.set()  # the write may have scheduled something sooner
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except Exception:  # the database may be away for a moment; keep trying
+                log.exception("listening for cache purges failed; retrying")
+            finally:
+                self.cache.live = False
+                self.cache.purge([purge.EVERYTHING])
+            await asyncio.sleep(self.RETRY_SECONDS)
+
+    async def _listen(self) -> None:
+        conn = await purge.listen(self.database_url, self.notice)
+        closed = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: closed.set())
+        try:
+            checked = await purge.database_now(self.pool)
+            # Anything written before the listener was up has been missed: start empty.
+            self.cache.purge([purge.EVERYTHING])
+            self.cache.live = True
+            log.info("response cache live")
+            while not closed.is_set():
+                look = await purge.look(self.pool, checked)
+                checked = look.now
+                if look.keys:
+                    self.cache.purge(look.keys)
+                wait = self.LOOK_AT_LEAST_EVERY
+                if look.next_due is not None:
+                    wait = min(wait, max(0.0, (look.next_due - look.now).total_seconds()) + 0.01)
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(self.wake, closed), wait)
+        finally:
+            self.cache.live = False
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
