@@ -11,12 +11,8 @@ import pytest
 
 from db.pool import Pool
 from schema.relay import from_global_id
-from tests import test_mutations
 from tests.conftest import data, error_codes, graphql
 from tests.test_mutations import CREATE_DIVE, PUBLISH, UNPUBLISH, UPDATE, create, ok
-
-editor = test_mutations.editor  # the newsroom and its editor, as the mutation tests make them
-newsroom = test_mutations.newsroom
 
 CHANGES = """query($first: Int!, $after: String) { changes(first: $first, after: $after) {
   totalCount pageInfo { hasNextPage endCursor }

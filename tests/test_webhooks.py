@@ -23,12 +23,8 @@ import pytest
 
 from api.settings import Settings, Webhooks
 from schema.relay import from_global_id, to_global_id
-from tests import test_mutations
 from tests.conftest import ROOT, data, error_codes, graphql, serving
 from tests.test_mutations import PUBLISH, UPDATE, create, ok
-
-editor = test_mutations.editor
-newsroom = test_mutations.newsroom
 
 REGISTER = """mutation($input: RegisterWebhookInput!) { registerWebhook(input: $input) {
   secret webhook { id url events description } } }"""
