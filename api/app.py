@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
@@ -29,7 +30,12 @@ from api.sitemaps import Sitemaps
 from api.webhooks import Deliverer
 from db import embeddings, figures, purge, search
 from db.pool import ConnectionSetup, Pool, StatementTimeout, create_pool, schema_revision
-from db.rate_limits import PostgresRateLimiter, RateLimiter, RedisRateLimiter
+from db.rate_limits import (
+    LeasingRateLimiter,
+    PostgresRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from db.secrets import service_secret
 from schema.errors import TIMEOUT_MESSAGE
 
@@ -73,6 +79,12 @@ class SchemaOutOfDate(RuntimeError):
     pass
 
 
+def app_from_env() -> Starlette:
+    """The app of the settings in the environment: what each of `serve --workers N`'s
+    processes runs (DATABASE_URL names the database `serve` resolved)."""
+    return create_app(Settings.from_env())
+
+
 def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None = None) -> Starlette:
     """The Starlette app; settings.database_url must name a reachable, migrated database.
 
@@ -91,7 +103,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             max_size=settings.pool_max_size,
             setup=connection_setup,
         )
-        limiter: RateLimiter = (
+        limiter: RateLimiter = LeasingRateLimiter(
             RedisRateLimiter(settings.access.redis_url)
             if settings.access.redis_url
             else PostgresRateLimiter(pool)
@@ -179,7 +191,7 @@ async def health(request: Request) -> JSONResponse:
 async def stats(request: Request) -> JSONResponse:
     """What this process's response cache holds and how it has done (api.response_cache)."""
     cache: ResponseCache = request.state.response_cache
-    return JSONResponse({"responseCache": cache.stats()})
+    return JSONResponse({"process": os.getpid(), "responseCache": cache.stats()})
 
 
 async def _drain_figures(pool: Pool, every_seconds: float = 30.0) -> None:

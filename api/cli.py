@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.add_argument(
         "--no-access-log", action="store_true", help="log no line per request (benchmarks)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes serving the port (default: the number of cores)",
     )
     serve.set_defaults(run=_serve)
 
@@ -139,17 +146,28 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
     from api.app import create_app
 
+    if args.workers < 1:
+        raise SystemExit("--workers must be at least 1")
     settings = _ready(settings)
     asyncio.run(_with_pool(settings, _load_demo_if_empty))
     host, port = args.host or settings.host, args.port or settings.port
-    log.info("serving GraphQL on http://%s:%s/graphql", host, port)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=not args.no_access_log,
+    log.info(
+        "serving GraphQL on http://%s:%s/graphql (%d process%s)",
+        *(host, port, args.workers, "" if args.workers == 1 else "es"),
     )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": not args.no_access_log,
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker builds its own app from the environment: the database this process
+    # resolved (and, when embedded, keeps running) is handed to them there.
+    os.environ["DATABASE_URL"] = settings.database_url or ""
+    uvicorn.run("api.app:app_from_env", factory=True, workers=args.workers, **options)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:

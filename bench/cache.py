@@ -65,7 +65,7 @@ def main() -> None:
     try:
         _wait_until_up()
         _throughput(reader, args)
-        asyncio.run(_invalidation(editor, slug, args.writes))
+        asyncio.run(_invalidation(reader, editor, slug, args.writes))
         for name in ("cached", "second process"):
             found = httpx.get(f"http://127.0.0.1:{PORTS[name]}/stats").json()["responseCache"]
             print(f"{name}: {json.dumps(found)}")
@@ -105,7 +105,7 @@ def _start(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
     def api(name: str, **extra: str) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "api.cli", "serve", "--no-access-log"]
+        command = [sys.executable, "-m", "api.cli", "serve", "--no-access-log", "--workers", "1"]
         return subprocess.Popen(
             [*command, "--port", str(PORTS[name])], cwd=ROOT, env={**env, **extra}, **quiet
         )
@@ -209,10 +209,11 @@ def _throughput(key: str, args: argparse.Namespace) -> None:
     )
 
 
-async def _invalidation(editor: str, slug: str, writes: int) -> None:
+async def _invalidation(reader: str, editor: str, slug: str, writes: int) -> None:
     """Milliseconds from a write's answer on one process to its first sight on another,
     reading through the cache (polled every 2 ms)."""
     headers = {"Authorization": f"Bearer {editor}"}
+    reading = {"Authorization": f"Bearer {reader}"}
     one = f"http://127.0.0.1:{PORTS['cached']}/graphql"
     two = f"http://127.0.0.1:{PORTS['second process']}/graphql"
     delays = []
@@ -220,7 +221,7 @@ async def _invalidation(editor: str, slug: str, writes: int) -> None:
 
         async def read() -> tuple[str, str | None]:
             params = {"query": STORY, "variables": json.dumps({"slug": slug})}
-            response = await http.get(two, params=params)
+            response = await http.get(two, params=params, headers=reading)
             return response.json()["data"]["story"]["title"], response.headers.get("x-cache")
 
         async def write(title: str) -> None:

@@ -175,7 +175,7 @@ def _start(env: dict[str, str], url: str, work: Path) -> list[subprocess.Popen[b
     return [
         subprocess.Popen(
             [
-                *(sys.executable, "-m", "api.cli", "serve", "--no-access-log"),
+                *(sys.executable, "-m", "api.cli", "serve", "--no-access-log", "--workers", "1"),
                 *("--port", str(PORTS["newsgraph"])),
             ],
             cwd=ROOT,

@@ -81,7 +81,7 @@ def main() -> None:
     ).stdout.strip()
     servers = [
         subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(API_PORT)],
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(API_PORT), "--workers", "1"],
             cwd=ROOT,
             env=env,
             stderr=subprocess.DEVNULL,

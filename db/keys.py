@@ -121,24 +121,26 @@ touched AS (
     UPDATE api_keys SET last_used_at = now()
     WHERE id = (SELECT id FROM live)
       AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-), taken AS ({take_sql(_KEY_BUCKET, KEY_RATE)})
-SELECT found.*, taken.tokens, taken.allowed FROM found LEFT JOIN taken ON TRUE
+), taken AS ({take_sql(_KEY_BUCKET, KEY_RATE, "$4::int")})
+SELECT found.*, taken.tokens, taken.granted FROM found LEFT JOIN taken ON TRUE
 """
 
 
-async def authenticate_and_take(pool: Pool, presented: str, namespace: str = "") -> Admitted:
-    """The key `presented` names if it is live, with a token taken from its bucket (named
-    after `namespace`)."""
+async def authenticate_and_take(
+    pool: Pool, presented: str, namespace: str = "", wanted: int = 1
+) -> Admitted:
+    """The key `presented` names if it is live, with up to `wanted` tokens taken from its
+    bucket (named after `namespace`)."""
     prefix = _prefix_of(presented)
     if prefix is None:
         return Admitted(None, None)
     digest = _hash(presented)
-    row = await pool.fetchrow(_ADMIT, prefix, digest, namespace)
+    row = await pool.fetchrow(_ADMIT, prefix, digest, namespace, wanted)
     if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
         return Admitted(None, None)
     key = build(ApiKey, row)
     rate = key.rate_per_minute
-    return Admitted(key, decision(row["allowed"], row["tokens"], rate, rate / 60))
+    return Admitted(key, decision(row["granted"], row["tokens"], rate, rate / 60))
 
 
 async def authenticate(pool: Pool, presented: str) -> ApiKey | None:

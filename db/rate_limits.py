@@ -6,8 +6,10 @@ Both stores decide in one atomic step, so concurrent processes never both spend 
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from db.pool import Pool
@@ -22,13 +24,19 @@ class Decision:
     """Whole seconds until the next token (0 when allowed)."""
     reset_after: int
     """Whole seconds until the bucket is full again."""
+    granted: int = 1
+    """Tokens taken (0 when refused): more than one when a lease asked for more."""
 
 
 class RateLimiter(Protocol):
-    async def take(self, bucket: str, capacity: int, per_second: float) -> Decision: ...
+    async def take(
+        self, bucket: str, capacity: int, per_second: float, wanted: int = 1
+    ) -> Decision:
+        """Up to `wanted` tokens from the bucket (at least one, or the request is refused)."""
+        ...
 
-    async def take_for_key(self, pool: Pool, presented: str) -> Admitted:
-        """The key `presented` names, if it is live, and a token from its bucket."""
+    async def take_for_key(self, pool: Pool, presented: str, wanted: int = 1) -> Admitted:
+        """The key `presented` names, if it is live, and tokens from its bucket."""
         ...
 
     async def close(self) -> None: ...
@@ -41,38 +49,47 @@ class Admitted:
     decision: Decision | None
 
 
-def decision(allowed: bool, tokens: float, capacity: int, per_second: float) -> Decision:
+def decision(granted: int, tokens: float, capacity: int, per_second: float) -> Decision:
+    allowed = granted >= 1
     return Decision(
         allowed=allowed,
         limit=capacity,
         remaining=max(0, math.floor(tokens)),
         retry_after=0 if allowed else math.ceil((1 - tokens) / per_second),
         reset_after=math.ceil(max(0.0, capacity - tokens) / per_second),
+        granted=granted,
     )
 
 
-def take_sql(wanted: str, per_second: str) -> str:
-    """SQL that takes one token from each bucket `wanted` selects (bucket, capacity), making
-    it full first if it is new; it returns tokens (left) and allowed. `per_second` is the
-    refill rate, in terms of EXCLUDED (the bucket as it would be new)."""
-    capacity = "(EXCLUDED.tokens + 1)"
+CAPACITY = "(EXCLUDED.tokens + EXCLUDED.granted)"
+"""A bucket's capacity, in terms of EXCLUDED (the bucket as it would be new: full, less what
+this take gets)."""
+
+
+def take_sql(wanted: str, per_second: str, count: str) -> str:
+    """SQL that takes up to `count` tokens (at least one, or none) from each bucket `wanted`
+    selects (bucket, capacity), making it full first if it is new; it returns tokens (left),
+    allowed and granted. `per_second` is the refill rate, in terms of CAPACITY."""
     # Written out in each place: ON CONFLICT's SET sees the old row everywhere.
     refilled = (
-        f"LEAST({capacity}, b.tokens + EXTRACT(EPOCH FROM now() - b.updated_at) * {per_second})"
+        f"LEAST({CAPACITY}, b.tokens + EXTRACT(EPOCH FROM now() - b.updated_at) * {per_second})"
     )
+    granted = f"(CASE WHEN {refilled} >= 1 THEN LEAST({count}, floor({refilled})) ELSE 0 END)"
     return f"""
-INSERT INTO rate_buckets AS b (bucket, tokens, allowed, updated_at)
-SELECT bucket, capacity - 1, true, now() FROM ({wanted}) AS wanted
+INSERT INTO rate_buckets AS b (bucket, tokens, allowed, granted, updated_at)
+SELECT bucket, capacity - g.n, true, g.n, now()
+FROM ({wanted}) AS wanted CROSS JOIN LATERAL (SELECT LEAST({count}, floor(capacity))::int AS n) g
 ON CONFLICT (bucket) DO UPDATE SET
     allowed = {refilled} >= 1,
-    tokens = CASE WHEN {refilled} >= 1 THEN {refilled} - 1 ELSE {refilled} END,
+    granted = {granted}::int,
+    tokens = {refilled} - {granted},
     updated_at = now()
-RETURNING tokens, allowed
+RETURNING tokens, allowed, granted
 """
 
 
-_TAKE = take_sql("SELECT $1::text AS bucket, $2::float8 AS capacity", "$3::float8")
-KEY_RATE = "(EXCLUDED.tokens + 1) / 60.0"
+_TAKE = take_sql("SELECT $1::text AS bucket, $2::float8 AS capacity", "$3::float8", "$4::int")
+KEY_RATE = f"{CAPACITY} / 60.0"
 """A key's bucket refills its whole rate a minute."""
 
 
@@ -80,35 +97,39 @@ class PostgresRateLimiter:
     def __init__(self, pool: Pool, namespace: str = "") -> None:
         self.pool, self.namespace = pool, namespace
 
-    async def take_for_key(self, pool: Pool, presented: str) -> Admitted:
+    async def take_for_key(self, pool: Pool, presented: str, wanted: int = 1) -> Admitted:
         from db import keys
 
-        return await keys.authenticate_and_take(pool, presented, self.namespace)
+        return await keys.authenticate_and_take(pool, presented, self.namespace, wanted)
 
-    async def take(self, bucket: str, capacity: int, per_second: float) -> Decision:
-        row = await self.pool.fetchrow(_TAKE, self.namespace + bucket, float(capacity), per_second)
-        return decision(row["allowed"], row["tokens"], capacity, per_second)
+    async def take(
+        self, bucket: str, capacity: int, per_second: float, wanted: int = 1
+    ) -> Decision:
+        row = await self.pool.fetchrow(
+            _TAKE, self.namespace + bucket, float(capacity), per_second, wanted
+        )
+        return decision(row["granted"], row["tokens"], capacity, per_second)
 
     async def close(self) -> None:
         return None
 
 
 _TAKE_LUA = """
-local capacity, per_second = tonumber(ARGV[1]), tonumber(ARGV[2])
+local capacity, per_second, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(stored[1]) or capacity
 local at = tonumber(stored[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
-local allowed = 0
+local granted = 0
 if tokens >= 1 then
-    tokens = tokens - 1
-    allowed = 1
+    granted = math.min(wanted, math.floor(tokens))
+    tokens = tokens - granted
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(capacity / per_second) + 1)
-return {allowed, tostring(tokens)}
+return {granted, tostring(tokens)}
 """
 
 
@@ -120,20 +141,118 @@ class RedisRateLimiter:
         self.script = self.client.register_script(_TAKE_LUA)
         self.namespace = namespace
 
-    async def take_for_key(self, pool: Pool, presented: str) -> Admitted:
+    async def take_for_key(self, pool: Pool, presented: str, wanted: int = 1) -> Admitted:
         from db import keys
 
         found = await keys.authenticate(pool, presented)
         if found is None:
             return Admitted(None, None)
         rate = found.rate_per_minute
-        return Admitted(found, await self.take(f"key:{found.id}", rate, rate / 60))
+        return Admitted(found, await self.take(f"key:{found.id}", rate, rate / 60, wanted))
 
-    async def take(self, bucket: str, capacity: int, per_second: float) -> Decision:
-        allowed, tokens = await self.script(
-            keys=[self.namespace + bucket], args=[capacity, per_second]
+    async def take(
+        self, bucket: str, capacity: int, per_second: float, wanted: int = 1
+    ) -> Decision:
+        granted, tokens = await self.script(
+            keys=[self.namespace + bucket], args=[capacity, per_second, wanted]
         )
-        return decision(bool(allowed), float(tokens), capacity, per_second)
+        return decision(int(granted), float(tokens), capacity, per_second)
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+@dataclass
+class _Lease:
+    left: int
+    """Tokens taken from the shared bucket and not spent yet."""
+    size: int
+    """How many the last take got."""
+    until: float
+    """time.monotonic() after which the rest is not spent (the bucket may have changed)."""
+    decision: Decision
+    """The shared bucket as the last take left it."""
+    key: Any = None
+    """For a key's bucket, the key as the last take found it live."""
+
+
+class LeasingRateLimiter:
+    """A process's share of the shared buckets: a caller that spends its tokens quickly
+    gets several at a time and spends them here, so a busy key costs one statement per
+    lease rather than one per request, and the buckets stay the one truth for every process
+    (a lease only ever holds tokens the bucket gave: nothing is admitted twice).
+
+    A lease starts at one token (so a caller of a modest rate sees every request counted
+    where it is shared, exactly as without leases), doubles each time one is spent within
+    LEASE_SECONDS, halves when one runs out of time unspent, and never holds more than
+    LEASE_SECONDS of the caller's rate. A key checked for a lease is trusted for that long:
+    a key revoked or expired while in heavy use is refused at most LEASE_SECONDS later."""
+
+    LEASE_SECONDS = 0.25
+
+    def __init__(self, inner: RateLimiter, lease_seconds: float = LEASE_SECONDS) -> None:
+        self.inner, self.lease_seconds = inner, lease_seconds
+        self.leases: dict[str, _Lease] = {}
+
+    async def take(
+        self, bucket: str, capacity: int, per_second: float, wanted: int = 1
+    ) -> Decision:
+        spent = self._spend(bucket)
+        if spent is not None:
+            return spent.decision_now()
+        size = self._size(bucket, per_second)
+        found = await self.inner.take(bucket, capacity, per_second, size)
+        self._lease(bucket, found)
+        return found
+
+    async def take_for_key(self, pool: Pool, presented: str, wanted: int = 1) -> Admitted:
+        lease_name = "key:" + hashlib.sha256(presented.encode()).hexdigest()
+        spent = self._spend(lease_name)
+        if spent is not None:
+            return Admitted(spent.lease.key, spent.decision_now())
+        last = self.leases.get(lease_name)
+        size = self._size(lease_name, last.key.rate_per_minute / 60 if last else 0.0)
+        admitted = await self.inner.take_for_key(pool, presented, size)
+        if admitted.decision is not None:
+            self._lease(lease_name, admitted.decision, admitted.key)
+        else:
+            self.leases.pop(lease_name, None)
+        return admitted
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def _spend(self, name: str) -> _Spent | None:
+        lease = self.leases.get(name)
+        if lease is None or lease.left < 1 or lease.until < time.monotonic():
+            return None
+        lease.left -= 1
+        return _Spent(lease)
+
+    def _size(self, name: str, per_second: float) -> int:
+        """Tokens to ask for: double the last lease if it was spent in time, half if not."""
+        most = max(1, math.floor(per_second * self.lease_seconds))
+        lease = self.leases.get(name)
+        if lease is None:
+            return 1
+        spent_in_time = lease.left < 1 and lease.until >= time.monotonic()
+        size = lease.size * 2 if spent_in_time else lease.size // 2
+        return max(1, min(most, size))
+
+    def _lease(self, name: str, found: Decision, key: Any = None) -> None:
+        left = max(0, found.granted - 1)  # the request that took them spends one
+        until = time.monotonic() + self.lease_seconds
+        self.leases[name] = _Lease(left, found.granted, until, found, key)
+        if len(self.leases) > 100_000:  # callers come and go; keep the busy ones
+            now = time.monotonic()
+            self.leases = {k: v for k, v in self.leases.items() if v.until >= now}
+
+
+@dataclass(frozen=True)
+class _Spent:
+    lease: _Lease
+
+    def decision_now(self) -> Decision:
+        """The bucket as the caller sees it: what it held, plus what this lease still holds."""
+        shared = self.lease.decision
+        return replace(shared, remaining=shared.remaining + self.lease.left, granted=1)

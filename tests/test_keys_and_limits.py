@@ -12,6 +12,7 @@ import pytest
 
 from api.settings import Access, Settings
 from db.pool import Pool
+from db.rate_limits import LeasingRateLimiter, PostgresRateLimiter, RedisRateLimiter
 from tests.conftest import bearer, data, error_codes, serving
 from tests.test_cli import newsgraph
 
@@ -179,6 +180,66 @@ async def test_redis_buckets_are_shared_and_limit_alike(
         last = await post(one, bearer(key))
     assert statuses == [200, 200, 200, 429]
     assert last.status_code == 429 and int(last.headers["Retry-After"]) >= 1
+
+
+class Counted(PostgresRateLimiter):
+    """The PostgreSQL buckets, counting the statements that reach them."""
+
+    calls = 0
+
+    async def take(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return await super().take(*args, **kwargs)
+
+    async def take_for_key(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return await super().take_for_key(*args, **kwargs)
+
+
+async def test_leases_spend_a_busy_bucket_in_few_statements_never_past_it(pool: Pool) -> None:
+    # Two processes' limiters over one bucket of 100 tokens, leases of up to a minute's rate.
+    inner = [Counted(pool, namespace="leases:"), Counted(pool, namespace="leases:")]
+    one, two = (LeasingRateLimiter(limiter, lease_seconds=60) for limiter in inner)
+    clock = asyncio.get_running_loop().time
+    started, decisions = clock(), []
+    while sum(d.allowed for d in decisions) < 100 and len(decisions) < 1_000:
+        decisions.append(await (one, two)[len(decisions) % 2].take("bucket", 100, 100 / 60))
+    assert sum(limiter.calls for limiter in inner) < 50, "spent mostly from leases"
+    assert decisions[0].remaining == 99
+    # Both limiters now refuse: no lease holds a token the bucket did not give.
+    later = [await limiter.take("bucket", 100, 100 / 60) for limiter in (one, two, one, two)]
+    refilled = (clock() - started) * 100 / 60
+    assert sum(d.allowed for d in later) <= refilled
+
+
+async def test_a_modest_rate_is_counted_where_it_is_shared(pool: Pool) -> None:
+    # 60 a minute: no lease would last; every request takes its token from the bucket.
+    inner = Counted(pool, namespace="modest:")
+    limiter = LeasingRateLimiter(inner)
+    decisions = [await limiter.take("bucket", 60, 1.0) for _ in range(10)]
+    assert inner.calls == 10
+    assert [d.remaining for d in decisions] == list(range(59, 49, -1))
+
+
+async def test_a_busy_key_is_leased_and_its_headers_count_down(settings, make_key) -> None:
+    key = await make_key(rate=6_000)  # 100 a second: leases of up to 25
+    async with serving(settings) as client:
+        responses = [await post(client, bearer(key)) for _ in range(60)]
+    remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in responses]
+    assert all(r.status_code == 200 for r in responses)
+    assert remaining[0] == 5_999 and remaining[-1] < remaining[0]
+    assert remaining[-1] >= 5_999 - 60  # refills may add a few; nothing is counted twice
+
+
+async def test_leases_share_redis_buckets_too(redis_url: str) -> None:
+    one = LeasingRateLimiter(RedisRateLimiter(redis_url, namespace="leases:"), lease_seconds=60)
+    two = LeasingRateLimiter(RedisRateLimiter(redis_url, namespace="leases:"), lease_seconds=60)
+    try:
+        decisions = [await (one, two)[n % 2].take("bucket", 50, 50 / 60) for n in range(80)]
+        assert 50 <= sum(d.allowed for d in decisions) <= 52
+    finally:
+        await one.close()
+        await two.close()
 
 
 def test_cli_creates_lists_and_revokes_keys(database_url: str) -> None:

@@ -246,7 +246,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _process(database_url: str) -> Any:
+def _process(database_url: str, workers: int = 1) -> Any:
     port = _free_port()
     env = os.environ | {
         "DATABASE_URL": database_url,
@@ -255,7 +255,7 @@ def _process(database_url: str) -> Any:
         "NEWSGRAPH_ANONYMOUS_RATE_PER_MINUTE": "1000000",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--no-access-log"],
+        [sys.executable, "-m", "api.cli", "serve", "--no-access-log", "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -287,6 +287,36 @@ async def test_a_write_on_one_process_shows_on_another(
                     lambda r: r.json()["data"]["story"]["title"] == "Seen everywhere",
                     PATIENCE_SECONDS,
                 )
+
+
+async def test_serve_with_workers_runs_processes_that_act_as_one(
+    database_url, client, newsroom, editor
+) -> None:
+    story = await create(client, editor, category="world", sources=newsroom["sources"])
+    await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
+    with _process(database_url, workers=2) as served:
+        # A connection of its own for every request, so that both processes get some.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=served, limits=fresh) as http:
+            await until(functools.partial(_up, http), bool, 60)
+            seen: dict[int, bool] = {}
+
+            async def processes() -> dict[int, bool]:
+                found = (await http.get("/stats")).json()
+                seen[found["process"]] = found["responseCache"]["live"]
+                return seen
+
+            await until(processes, lambda s: len(s) == 2 and all(s.values()), 30)
+            for _ in range(20):  # both processes keep the story
+                await get(http, STORY, slug="grid-deal")
+            seen_now = {"title": "Seen by both"}
+            await ok(http, UPDATE, editor, "updateStory", id=story["id"], version=2, input=seen_now)
+
+            async def titles() -> set[str]:
+                reads = [await get(http, STORY, slug="grid-deal") for _ in range(20)]
+                return {r.json()["data"]["story"]["title"] for r in reads}
+
+            await until(titles, lambda found: found == {"Seen by both"}, PATIENCE_SECONDS)
 
 
 async def _up(http: httpx.AsyncClient) -> bool:
