@@ -73,6 +73,10 @@ async def until(
         await asyncio.sleep(0.02)
 
 
+def is_hit(response: httpx.Response) -> bool:
+    return response.headers.get("x-cache") == "HIT"
+
+
 async def get(
     http: httpx.AsyncClient, query: str, key: str | None = None, **variables: Any
 ) -> httpx.Response:
@@ -120,8 +124,8 @@ async def test_every_kind_of_write_drops_what_it_changes(cached, client, newsroo
         await until(lambda: read(query, **variables), lambda r: expected(r[1]), PATIENCE_SECONDS)
 
     async def warm(query: str, **variables: Any) -> None:
-        await read(query, **variables)
-        assert (await read(query, **variables))[0] == "HIT"
+        # A purge still on its way from the last write drops the first answer or the next.
+        await until(lambda: read(query, **variables), lambda r: r[0] == "HIT")
 
     def title(found: Any) -> str:
         return found["story"]["title"] if found["story"] else None
@@ -177,7 +181,7 @@ async def test_a_scheduled_story_appears_when_due_with_no_write(
     await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1, at=due.isoformat())
     before = await get(cached, LIST)
     assert before.json()["data"]["stories"]["edges"] == []
-    assert (await get(cached, LIST)).headers["x-cache"] == "HIT"
+    await until(lambda: get(cached, LIST), is_hit)
     found = await until(
         lambda: get(cached, LIST),
         lambda r: r.json()["data"]["stories"]["edges"] != [],
@@ -227,8 +231,8 @@ async def test_feeds_and_rest_are_kept_and_purged(cached, client, newsroom, edit
     story = await create(client, editor, category="world", sources=newsroom["sources"])
     await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
     for path in ("/v1/stories/grid-deal", "/feeds/stories.json"):
-        responses = [await cached.get(path) for _ in range(2)]
-        assert [r.headers["x-cache"] for r in responses] == ["MISS", "HIT"], path
+        assert (await cached.get(path)).headers["x-cache"] == "MISS", path
+        await until(functools.partial(cached.get, path), is_hit)
     outlet = {"slug": "left-daily", "name": "Left Daily Renamed", "bias": "LEFT"}
     await ok(client, OUTLET, editor, "upsertOutlet", input=outlet | {"domain": "left-daily.test"})
     await until(
@@ -277,8 +281,7 @@ async def test_a_write_on_one_process_shows_on_another(
             for http in (a, b):
                 await until(functools.partial(_up, http), bool, 60)
                 await until(functools.partial(stats, http), lambda s: s["live"])
-                await get(http, STORY, slug="grid-deal")
-                assert (await get(http, STORY, slug="grid-deal")).headers["x-cache"] == "HIT"
+                await until(functools.partial(get, http, STORY, slug="grid-deal"), is_hit)
             seen = {"title": "Seen everywhere"}
             await ok(a, UPDATE, editor, "updateStory", id=story["id"], version=2, input=seen)
             for http in (a, b):
