@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -38,6 +38,7 @@ from db.rate_limits import (
 )
 from db.secrets import service_secret
 from schema.errors import TIMEOUT_MESSAGE
+from schema.live import ChangeHub
 
 log = logging.getLogger("newsgraph")
 
@@ -48,6 +49,7 @@ class State(TypedDict):
     preview_secret: bytes
     embeddings: EmbeddingsSwitch
     response_cache: ResponseCache
+    live: ChangeHub
 
 
 class EmbeddingsSwitch:
@@ -103,6 +105,11 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             max_size=settings.pool_max_size,
             setup=connection_setup,
         )
+        # The process's own readers (purges, due events, the change log for subscribers)
+        # keep off the requests' pool.
+        background = await create_pool(
+            database_url, statement_timeout_ms=settings.statement_timeout_ms, min_size=1, max_size=2
+        )
         limiter: RateLimiter = LeasingRateLimiter(
             RedisRateLimiter(settings.access.redis_url)
             if settings.access.redis_url
@@ -120,9 +127,11 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             await switch.refresh()
             workers.append(asyncio.create_task(switch.keep_fresh()))
             workers.append(asyncio.create_task(_drain_figures(pool)))
-            if cache.enabled:
-                invalidation = Invalidation(cache, pool, database_url)
-                workers.append(asyncio.create_task(invalidation.run()))
+            hub = ChangeHub(background, max_per_key=settings.limits.max_subscriptions_per_key)
+            workers.append(asyncio.create_task(hub.run()))
+            # Purge notices feed the response cache, the subscribers and the rate leases.
+            invalidation = Invalidation(cache, background, database_url, hub, limiter)
+            workers.append(asyncio.create_task(invalidation.run()))
             if settings.webhooks.worker:
                 workers.append(asyncio.create_task(Deliverer(pool, settings.webhooks).run()))
             yield {
@@ -131,6 +140,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
                 "preview_secret": secret,
                 "embeddings": switch,
                 "response_cache": cache,
+                "live": hub,
             }
         finally:
             for worker in workers:
@@ -138,6 +148,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await limiter.close()
+            await background.close()
             await pool.close()
 
     cache = ResponseCache(settings.response_cache_bytes, settings.response_cache_seconds)
@@ -146,6 +157,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),  # live updates (graphql-transport-ws)
             *feeds.routes(reader, settings),
             *Rest(reader, settings).routes(),
             Route("/v1/openapi.json", openapi.serve, methods=["GET"]),

@@ -63,6 +63,9 @@ class Gate:
         self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or not scope["path"].startswith(GATED_PATHS):
             await self.app(scope, receive, send)
             return
@@ -95,6 +98,19 @@ class Gate:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket (live updates) is let in as its handshake's headers say, paying one
+        token; a refusal closes it before it opens (4401: the key, 4429: the rate)."""
+        try:
+            viewer, decision, _ = await self._identify(scope)
+            if not decision.allowed:
+                raise Rejected(429, "rate limited", "RATE_LIMITED", {})
+        except Rejected as rejection:
+            await send({"type": "websocket.close", "code": 4000 + rejection.status})
+            return
+        scope["state"]["viewer"] = viewer
+        await self.app(scope, receive, send)
 
     async def _identify(self, scope: Scope) -> tuple[Viewer, Decision, int]:
         """The caller, its rate limiter's decision and its rate a minute: one statement for

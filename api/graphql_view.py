@@ -19,6 +19,11 @@ from strawberry.asgi import (
     HTTPException,  # type: ignore[attr-defined]  # what its view catches
 )
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
 
 from api import graphiql
@@ -42,6 +47,11 @@ _KEY = re.compile(
 )
 
 
+LIVE_PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL)
+"""Subscriptions over WebSocket (graphql-transport-ws, and the older graphql-ws) and over
+Server-Sent Events (graphql-sse, distinct connections mode)."""
+
+
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
         limits = settings.limits
@@ -50,7 +60,15 @@ class GraphQLApp(GraphQL[Context, None]):
             max_tokens=limits.max_tokens,
             max_aliases=limits.max_aliases,
         )
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            allow_queries_via_get=True,
+            subscription_protocols=LIVE_PROTOCOLS,
+            max_subscriptions_per_connection=limits.max_subscriptions_per_connection,
+            keep_alive=True,
+            keep_alive_interval=15,
+        )
         self.public_url = settings.public_url
         self.publisher_name = settings.publisher_name
         self.language = settings.language
@@ -279,6 +297,7 @@ class GraphQLApp(GraphQL[Context, None]):
             publisher_name=self.publisher_name,
             language=self.language,
             webhook_allow_private=self.webhook_allow_private,
+            live=getattr(request.state, "live", None),
         )
 
 

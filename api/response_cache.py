@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -40,10 +41,13 @@ from api.http_cache import not_modified
 from content.access import Permission, Viewer
 from db import purge
 from db.pool import Pool
+from db.rate_limits import LeasingRateLimiter
+from schema.live import ChangeHub
 
 log = logging.getLogger("newsgraph.cache")
 
 CACHED_PATHS = ("/graphql", "/v1/", "/feeds/", "/sitemap")
+_STREAMS = re.compile(r"text/event-stream|multipart/mixed", re.IGNORECASE)
 _REPLACED = {b"server-timing", b"x-cache", b"content-length"}
 
 
@@ -194,6 +198,9 @@ class CachedResponses:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        if _STREAMS.search(headers.get("accept", "")):
+            await self.app(scope, receive, send)  # a subscription's stream is never kept
+            return
         body = b""
         if method == "POST":
             body, receive = await _read_body(receive)
@@ -292,13 +299,29 @@ class Invalidation:
     RETRY_SECONDS = 1.0
     LOOK_AT_LEAST_EVERY = 30.0
 
-    def __init__(self, cache: ResponseCache, pool: Pool, database_url: str) -> None:
+    def __init__(
+        self,
+        cache: ResponseCache,
+        pool: Pool,
+        database_url: str,
+        hub: ChangeHub | None = None,
+        limiter: Any = None,
+    ) -> None:
         self.cache, self.pool, self.database_url = cache, pool, database_url
+        self.hub, self.limiter = hub, limiter
         self.wake = asyncio.Event()
 
     def notice(self, payload: str) -> None:
-        self.cache.purge(purge.keys_of(payload))
+        keys = purge.keys_of(payload)
+        self.cache.purge(keys)
         self.wake.set()  # the write may have scheduled something sooner
+        if self.hub is not None:
+            self.hub.wake()  # subscribers: the change log has grown
+        revoked = {int(k.removeprefix(purge.KEY_PREFIX)) for k in keys if _is_key(k)}
+        if revoked and self.hub is not None:
+            self.hub.revoked(revoked)
+        if revoked and isinstance(self.limiter, LeasingRateLimiter):
+            self.limiter.forget_keys(revoked)
 
     async def run(self) -> None:
         while True:
@@ -326,6 +349,8 @@ class Invalidation:
                 checked = look.now
                 if look.keys:
                     self.cache.purge(look.keys)
+                    if self.hub is not None:
+                        self.hub.wake()  # a scheduled event came due
                 wait = self.LOOK_AT_LEAST_EVERY
                 if look.next_due is not None:
                     wait = min(wait, max(0.0, (look.next_due - look.now).total_seconds()) + 0.01)
@@ -336,6 +361,10 @@ class Invalidation:
             self.cache.live = False
             with contextlib.suppress(Exception):
                 await conn.close()
+
+
+def _is_key(purge_key: str) -> bool:
+    return purge_key.startswith(purge.KEY_PREFIX) and purge_key[len(purge.KEY_PREFIX) :].isdigit()
 
 
 async def _first(*events: asyncio.Event) -> None:

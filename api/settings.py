@@ -85,6 +85,9 @@ class QueryLimits:
     max_nodes: int = 10_000
     """The most objects one operation may return (schema.limits.node_count)."""
     max_body_bytes: int = 64 * 1024
+    max_subscriptions_per_key: int = 100
+    """Live subscriptions one key may hold on one process."""
+    max_subscriptions_per_connection: int = 20
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,10 @@ class Settings:
                 max_aliases=_int("NEWSGRAPH_MAX_ALIASES", 15),
                 max_nodes=_int("NEWSGRAPH_MAX_NODES", 10_000),
                 max_body_bytes=_int("NEWSGRAPH_MAX_BODY_BYTES", 64 * 1024),
+                max_subscriptions_per_key=_int("NEWSGRAPH_MAX_SUBSCRIPTIONS_PER_KEY", 100),
+                max_subscriptions_per_connection=_int(
+                    "NEWSGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20
+                ),
             ),
             access=Access(
                 anonymous=_flag("NEWSGRAPH_ANONYMOUS", True),

@@ -222,6 +222,16 @@ def _story_start(row: Any) -> datetime | None:
     return start(row["status"], row["published_at"]) if row else None
 
 
+async def latest(pool: Pool, until: datetime) -> FeedCursor | None:
+    """The place of the last event visible by `until` (None when there is none)."""
+    row = await pool.fetchrow(
+        "SELECT visible_at, id FROM content_changes WHERE visible_at <= $1 "
+        "ORDER BY visible_at DESC, id DESC LIMIT 1",
+        until,
+    )
+    return (row["visible_at"], row["id"]) if row else None
+
+
 async def count(pool: Pool, until: datetime) -> int:
     total: int = await pool.fetchval(
         "SELECT count(*) FROM content_changes WHERE visible_at <= $1", until

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from db import purge
 from db.pool import Pool
 from db.rate_limits import KEY_RATE, Admitted, decision, take_sql
 from db.records import build, columns
@@ -105,7 +106,10 @@ async def key_by_reference(pool: Pool, reference: str) -> ApiKey | None:
 
 async def revoke_key(pool: Pool, key_id: int) -> ApiKey | None:
     """Revoke the key (idempotent: a revoked key keeps its first revocation time)."""
-    row = await pool.fetchrow(_REVOKE, key_id)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(_REVOKE, key_id)
+        if row:
+            await purge.announce(conn, [f"{purge.KEY_PREFIX}{key_id}"])
     return build(ApiKey, row) if row else None
 
 

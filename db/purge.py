@@ -21,6 +21,8 @@ import asyncpg
 from db.pool import Connection, Pool
 
 CHANNEL = "newsgraph_purge"
+KEY_PREFIX = "api-key-"
+"""The notice of an API key's revocation: `api-key-<id>` (its live subscriptions end)."""
 EVERYTHING = "*"
 """The notice that drops every entry: for bulk loads, and for a notice too long to send."""
 _MAX_PAYLOAD = 7_900  # PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more

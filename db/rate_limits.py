@@ -222,6 +222,12 @@ class LeasingRateLimiter:
     async def close(self) -> None:
         await self.inner.close()
 
+    def forget_keys(self, key_ids: set[int]) -> None:
+        """Drop the leases of these keys (revoked: the next request checks them again)."""
+        for name, lease in list(self.leases.items()):
+            if lease.key is not None and lease.key.id in key_ids:
+                del self.leases[name]
+
     def _spend(self, name: str) -> _Spent | None:
         lease = self.leases.get(name)
         if lease is None or lease.left < 1 or lease.until < time.monotonic():

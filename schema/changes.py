@@ -87,7 +87,7 @@ class ContentChange:
         return DeepDive(record=dive) if dive else None
 
 
-def _cursor(record: db_changes.ChangeRecord) -> str:
+def change_cursor(record: db_changes.ChangeRecord) -> str:
     return encode_cursor("change", record.visible_at, record.id)
 
 
@@ -112,7 +112,7 @@ class ChangesQuery:
             first,
             has_previous=after is not None,
             node=lambda row: ContentChange(record=row),
-            cursor=_cursor,
+            cursor=change_cursor,
             count=lambda: db_changes.count(pool, until),
         )
         if not found.edges:  # caught up: the caller keeps its place

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
 
@@ -29,6 +30,8 @@ class Context:
     """Whether webhooks may point at loopback and private networks (development, tests)."""
     semantic: bool = False
     """Whether recommendations blend in embedding similarity (pgvector and vectors present)."""
+    live: Any = None
+    """The process's schema.live.ChangeHub, for subscriptions (None where there is none)."""
 
 
 Info = strawberry.Info[Context, None]

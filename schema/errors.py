@@ -49,6 +49,20 @@ class Forbidden(ApiError):
     code = "FORBIDDEN"
 
 
+class SlowConsumer(ApiError):
+    """A subscriber fell too far behind its stream (schema.live)."""
+
+    code = "SLOW_CONSUMER"
+
+
+class TooManySubscriptions(ApiError):
+    code = "TOO_MANY_SUBSCRIPTIONS"
+
+
+class Unavailable(ApiError):
+    code = "SERVICE_UNAVAILABLE"
+
+
 def timed_out(error: GraphQLError) -> bool:
     """True when a statement behind the error hit the statement timeout."""
     return isinstance(error.original_error, StatementTimeout)

@@ -58,6 +58,11 @@ class Loaders:
         self._pool = pool
         self._related = partial(recommendations.related, semantic=semantic)
 
+    def forget(self) -> None:
+        """Drop every loader and what it holds (a subscription reads afresh each time)."""
+        for name in [name for name in vars(self) if not name.startswith("_")]:
+            delattr(self, name)
+
     @cached_property
     def story_by_id(self) -> Scoped[int, stories.Story | None]:
         return _scoped(self._pool, stories.stories_by_ids)

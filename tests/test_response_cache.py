@@ -250,14 +250,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _process(database_url: str, workers: int = 1) -> Any:
+def _process(database_url: str, workers: int = 1, **settings: str) -> Any:
     port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "NEWSGRAPH_PORT": str(port),
-        "NEWSGRAPH_WEBHOOK_WORKER": "false",
-        "NEWSGRAPH_ANONYMOUS_RATE_PER_MINUTE": "1000000",
-    }
+    env = (
+        os.environ
+        | settings
+        | {
+            "DATABASE_URL": database_url,
+            "NEWSGRAPH_PORT": str(port),
+            "NEWSGRAPH_WEBHOOK_WORKER": "false",
+            "NEWSGRAPH_ANONYMOUS_RATE_PER_MINUTE": "1000000",
+        }
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--no-access-log", "--workers", str(workers)],
         env=env,

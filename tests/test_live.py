@@ -1,0 +1,164 @@
+"""Live updates (schema.live) against a real server: the change feed and a story as streams
+over Server-Sent Events (graphql-sse) and WebSocket (graphql-transport-ws), with the change
+feed's visibility, resumption by cursor, per-key bounds and revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.conftest import bearer, data
+from tests.test_mutations import PUBLISH, UPDATE, create, ok
+from tests.test_response_cache import PATIENCE_SECONDS, _process, _up, until
+
+CHANGES = "subscription($after: String) { changes(after: $after) { cursor change { event slug } } }"
+STORY = "subscription($id: ID!) { story(id: $id) { title } }"
+REVOKE = "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }"
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str) -> Any:
+    with _process(database_url, NEWSGRAPH_MAX_SUBSCRIPTIONS_PER_KEY="3") as url:
+        yield url
+
+
+@pytest.fixture
+async def http(server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+        await until(lambda: _up(client), bool, 60)
+        yield client
+
+
+class Stream:
+    """The events of one SSE subscription, read in the background."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.done = False
+
+    async def read(self, response: httpx.Response) -> None:
+        kind = None
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: ") and kind == "next":
+                self.events.append(json.loads(line.removeprefix("data: ")))
+            elif kind == "complete":
+                break
+        self.done = True
+
+    def slugs(self) -> list[str]:
+        return [e["data"]["changes"]["change"]["slug"] for e in self.events if e.get("data")]
+
+
+@contextlib.asynccontextmanager
+async def sse(
+    http: httpx.AsyncClient, query: str, key: str | None = None, **variables: Any
+) -> AsyncIterator[Stream]:
+    stream = Stream()
+    headers = {"Accept": "text/event-stream", **bearer(key)}
+    body = {"query": query, "variables": variables}
+    async with http.stream("POST", "/graphql", json=body, headers=headers) as response:
+        assert response.status_code == 200, await response.aread()
+        reading = asyncio.create_task(stream.read(response))
+        await asyncio.sleep(0.3)  # subscribed
+        try:
+            yield stream
+        finally:
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                await reading
+
+
+async def test_the_change_feed_streams_what_readers_may_see_and_when(
+    http, client, newsroom, editor
+) -> None:
+    async with sse(http, CHANGES) as stream:
+        story = await create(client, editor, category="world", sources=newsroom["sources"])
+        await create(client, editor, slug="a-draft", title="A draft")  # never streamed
+        due = datetime.now(UTC) + timedelta(seconds=2)
+        at = due.isoformat()
+        await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1, at=at)
+        await asyncio.sleep(1)
+        assert stream.slugs() == [], "nothing before its time"
+        await until(lambda: _now(stream), lambda s: s == ["grid-deal"], PATIENCE_SECONDS + 2)
+        assert datetime.now(UTC) >= due
+        event = stream.events[0]["data"]["changes"]
+        assert event["change"]["event"] == "PUBLISHED"
+    # Resuming from before it gives it again; from its own cursor, nothing.
+    async with sse(http, CHANGES, after=event["cursor"]) as resumed:
+        updated = {"title": "Grid deal, updated"}
+        await ok(client, UPDATE, editor, "updateStory", id=story["id"], version=2, input=updated)
+        await until(lambda: _now(resumed), lambda s: s == ["grid-deal"], PATIENCE_SECONDS)
+        first = resumed.events[0]["data"]["changes"]
+        assert first["change"]["event"] == "UPDATED" and first["cursor"] != event["cursor"]
+        resume_from = first["cursor"]
+    async with sse(http, CHANGES, after=event["cursor"]) as again:
+        await until(lambda: _now(again), lambda s: s == ["grid-deal"], PATIENCE_SECONDS)
+        assert again.events[0]["data"]["changes"]["cursor"] == resume_from
+
+
+async def _now(stream: Stream) -> list[str]:
+    return stream.slugs()
+
+
+async def test_a_story_streams_over_websocket_as_it_changes(
+    server, http, client, newsroom, editor
+) -> None:
+    story = await create(client, editor, category="world", sources=newsroom["sources"])
+    await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
+    url = server.replace("http://", "ws://") + "/graphql"
+    protocols = [websockets.Subprotocol("graphql-transport-ws")]
+    async with websockets.connect(url, subprotocols=protocols) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        message = {"query": STORY, "variables": {"id": story["id"]}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": message}))
+
+        async def title() -> str:
+            while True:
+                found = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE_SECONDS))
+                if found["type"] == "next":
+                    return str(found["payload"]["data"]["story"]["title"])
+
+        assert await title() == "Grid deal"
+        live = {"title": "Grid deal, live"}
+        await ok(client, UPDATE, editor, "updateStory", id=story["id"], version=2, input=live)
+        assert await title() == "Grid deal, live"
+
+
+async def test_a_revoked_keys_stream_ends(http, client, make_key) -> None:
+    reader, admin = await make_key("PUBLIC", name="reader"), await make_key("ADMIN")
+    listed = (await data(client, "{ apiKeys { id name } }", key=admin))["apiKeys"]
+    reader_id = next(k["id"] for k in listed if k["name"] == "reader")
+    async with sse(http, CHANGES, key=reader) as stream:
+        await data(client, REVOKE, key=admin, id=reader_id)
+        await until(lambda: _done(stream), bool, PATIENCE_SECONDS)
+    errors = [e for e in stream.events if e.get("errors")]
+    assert errors and errors[0]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def _done(stream: Stream) -> bool:
+    return stream.done
+
+
+async def test_streams_are_refused_past_a_keys_bound(server, make_key) -> None:
+    key = await make_key("PUBLIC")
+    async with (
+        httpx.AsyncClient(base_url=server, timeout=30) as http,
+        contextlib.AsyncExitStack() as held,
+    ):
+        streams = [await held.enter_async_context(sse(http, CHANGES, key=key)) for _ in range(3)]
+        assert not any(s.done for s in streams)
+        async with sse(http, CHANGES, key=key) as refused:
+            await until(lambda: _done(refused), bool, PATIENCE_SECONDS)
+    codes = [e["errors"][0]["extensions"]["code"] for e in refused.events if e.get("errors")]
+    assert codes == ["TOO_MANY_SUBSCRIPTIONS"]
