@@ -130,7 +130,8 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             hub = ChangeHub(background, max_per_key=settings.limits.max_subscriptions_per_key)
             workers.append(asyncio.create_task(hub.run()))
             # Purge notices feed the response cache, the subscribers and the rate leases.
-            invalidation = Invalidation(cache, background, database_url, hub, limiter)
+            listen_url = settings.listen_url or database_url
+            invalidation = Invalidation(cache, background, listen_url, hub, limiter)
             workers.append(asyncio.create_task(invalidation.run()))
             if settings.webhooks.worker:
                 workers.append(asyncio.create_task(Deliverer(pool, settings.webhooks).run()))

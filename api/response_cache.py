@@ -324,15 +324,23 @@ class Invalidation:
             self.limiter.forget_keys(revoked)
 
     async def run(self) -> None:
+        delay = self.RETRY_SECONDS
         while True:
             try:
                 await self._listen()
-            except Exception:  # the database may be away for a moment; keep trying
-                log.exception("listening for cache purges failed; retrying")
+                delay = self.RETRY_SECONDS
+            except Exception as error:  # the database may be away for a while; keep trying
+                log.warning(
+                    "cannot listen for purge notices (%s); nothing is cached meanwhile; "
+                    "retrying in %.0f s",
+                    error,
+                    delay,
+                )
             finally:
                 self.cache.live = False
                 self.cache.purge([purge.EVERYTHING])
-            await asyncio.sleep(self.RETRY_SECONDS)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.LOOK_AT_LEAST_EVERY)
 
     async def _listen(self) -> None:
         conn = await purge.listen(self.database_url, self.notice)

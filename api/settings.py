@@ -109,6 +109,9 @@ class Settings:
     search_config: str = "english"
     """PostgreSQL text-search configuration for search documents and queries (stemming,
     stop words); changing it rebuilds every document at the next start."""
+    listen_url: str | None = None
+    """Where the purge notices are LISTENed for (default: database_url). LISTEN needs a
+    session of its own: behind a transaction pooler, point this at PostgreSQL itself."""
     response_cache_bytes: int = 64 * 1024 * 1024
     """Bytes of answers each process keeps (api.response_cache); 0 keeps none."""
     response_cache_seconds: float = 60.0
@@ -136,6 +139,7 @@ class Settings:
             publisher_name=env.get("NEWSGRAPH_PUBLISHER_NAME") or "Newsgraph",
             language=env.get("NEWSGRAPH_LANGUAGE") or "en",
             feed_max_age=_int("NEWSGRAPH_CACHE_MAX_AGE", 60),
+            listen_url=env.get("NEWSGRAPH_LISTEN_URL") or None,
             response_cache_bytes=_int("NEWSGRAPH_RESPONSE_CACHE_BYTES", 64 * 1024 * 1024),
             response_cache_seconds=_seconds("NEWSGRAPH_RESPONSE_CACHE_SECONDS", 60.0),
             execution=_choice("NEWSGRAPH_EXECUTION", ("auto", "standard")),

@@ -219,6 +219,18 @@ async def test_callers_of_another_class_get_answers_of_their_own(cached, make_ke
     assert other.headers["x-cache"] == "HIT" and other.headers["x-ratelimit-limit"] == "77"
 
 
+async def test_nothing_is_kept_while_purges_cannot_be_heard(settings) -> None:
+    # The purge notices are listened for where NEWSGRAPH_LISTEN_URL says; there, nothing.
+    unreachable = replace(
+        settings, response_cache_bytes=1 << 20, listen_url="postgresql://nobody@127.0.0.1:9/x"
+    )
+    async with serving(unreachable) as http:
+        answers = [await get(http, LIST) for _ in range(3)]
+        assert [a.headers["x-cache"] for a in answers] == ["MISS"] * 3
+        found = await stats(http)
+        assert not found["live"] and found["entries"] == 0 and found["notKept"] == 3
+
+
 async def test_the_cache_stays_within_its_bytes(settings, pool) -> None:
     async with cached_app(settings, bytes=16_000) as http:
         for n in range(1, 60):
