@@ -37,42 +37,37 @@ def item_global_id(kind: str, pk: int) -> strawberry.ID:
     "archived or taken down."
 )
 class ContentChange:
+    # Plain values, not resolvers: a live stream writes each of them once per subscriber.
     record: strawberry.Private[db_changes.ChangeRecord]
-
-    @strawberry.field(description="What happened.")
-    def event(self) -> Event:
-        return Event(self.record.event)
-
-    @strawberry.field(
+    event: Event = strawberry.field(description="What happened.")
+    at: datetime = strawberry.field(
         description="When it happened for readers (for a scheduled publish, its publish time)."
     )
-    def at(self) -> datetime:
-        return self.record.visible_at
-
-    @strawberry.field(description="Whether the item is a story or a deep dive.")
-    def kind(self) -> ContentKind:
-        return ContentKind(self.record.kind)
-
-    @strawberry.field(
+    kind: ContentKind = strawberry.field(description="Whether the item is a story or a deep dive.")
+    item_id: strawberry.ID = strawberry.field(
         description="The item's global id (also after it is gone: match it to your copy)."
     )
-    def item_id(self) -> strawberry.ID:
-        return item_global_id(self.record.kind, self.record.item_id)
-
-    @strawberry.field(description="The item's slug when the change happened.")
-    def slug(self) -> str:
-        return self.record.slug
-
-    @strawberry.field(description="Why the item was taken down; null for other events.")
-    def reason(self) -> str | None:
-        return self.record.reason
-
-    @strawberry.field(
+    slug: str = strawberry.field(description="The item's slug when the change happened.")
+    reason: str | None = strawberry.field(
+        description="Why the item was taken down; null for other events."
+    )
+    purge_keys: list[str] = strawberry.field(
         description="The Surrogate-Key / Cache-Tag values to purge from caches and CDNs: the "
         "item, the lists and topic pages it appears on, feeds and sitemaps."
     )
-    def purge_keys(self) -> list[str]:
-        return list(self.record.purge_keys)
+
+    @classmethod
+    def of(cls, record: db_changes.ChangeRecord) -> ContentChange:
+        return cls(
+            record=record,
+            event=Event(record.event),
+            at=record.visible_at,
+            kind=ContentKind(record.kind),
+            item_id=item_global_id(record.kind, record.item_id),
+            slug=record.slug,
+            reason=record.reason,
+            purge_keys=list(record.purge_keys),
+        )
 
     @strawberry.field(
         description="The item as it is now, if you can see it now (null after a removal, or "
@@ -111,7 +106,7 @@ class ChangesQuery:
             rows,
             first,
             has_previous=after is not None,
-            node=lambda row: ContentChange(record=row),
+            node=ContentChange.of,
             cursor=change_cursor,
             count=lambda: db_changes.count(pool, until),
         )

@@ -206,4 +206,4 @@ async def _story(info: Info, pk: int) -> Story | None:
 
 
 def _live(row: db_changes.ChangeRecord) -> LiveChange:
-    return LiveChange(cursor=change_cursor(row), change=ContentChange(record=row))
+    return LiveChange(cursor=change_cursor(row), change=ContentChange.of(row))
