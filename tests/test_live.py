@@ -15,6 +15,10 @@ import httpx
 import pytest
 import websockets
 
+from db.changes import ChangeRecord
+from schema import live
+from schema.errors import SlowConsumer, TooManySubscriptions
+from schema.live import ChangeHub
 from tests.conftest import bearer, data
 from tests.test_mutations import PUBLISH, UPDATE, create, ok
 from tests.test_response_cache import PATIENCE_SECONDS, _process, _up, until
@@ -162,3 +166,24 @@ async def test_streams_are_refused_past_a_keys_bound(server, make_key) -> None:
             await until(lambda: _done(refused), bool, PATIENCE_SECONDS)
     codes = [e["errors"][0]["extensions"]["code"] for e in refused.events if e.get("errors")]
     assert codes == ["TOO_MANY_SUBSCRIPTIONS"]
+
+
+async def test_a_subscriber_too_far_behind_is_dropped_not_buffered(pool) -> None:
+    hub = ChangeHub(pool)
+    with hub.subscribe(key_id=None) as subscriber:
+        event = ChangeRecord(1, "story", 1, "s", "UPDATED", None, datetime.now(UTC), [])
+        for _ in range(live.QUEUE + 1):
+            subscriber.offer(event)
+        assert subscriber.queue.qsize() == live.QUEUE  # bounded
+        with pytest.raises(SlowConsumer):
+            await subscriber.next()
+    assert hub.subscribers == set()
+
+
+async def test_a_keys_subscriptions_are_bounded_on_a_process(pool) -> None:
+    hub = ChangeHub(pool, max_per_key=2)
+    with hub.subscribe(7), hub.subscribe(7), hub.subscribe(None), hub.subscribe(8):
+        third = hub.subscribe(7)
+        with pytest.raises(TooManySubscriptions):
+            third.__enter__()
+    assert hub.subscribers == set()
