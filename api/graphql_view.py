@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import orjson
 from graphql import GraphQLError
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import Receive, Scope, Send
@@ -18,6 +19,7 @@ from strawberry.asgi import (
     GraphQL,
     HTTPException,  # type: ignore[attr-defined]  # what its view catches
 )
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
@@ -27,11 +29,12 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult
 
 from api import graphiql
+from api.auth import Rejected, presented_key
 from api.errors import RETRY_AFTER_TIMEOUT, json_error
 from api.http_cache import cacheable
 from api.persisted_queries import PersistedQueries
 from api.settings import Settings
-from content.access import Permission
+from content.access import Permission, Role, Viewer
 from db.json_sql import KEY_END, KEY_START, SKIP_MARK
 from db.pool import Pool, StatementTimeout, fetchval_planned, timing
 from schema import build_schema
@@ -298,7 +301,27 @@ class GraphQLApp(GraphQL[Context, None]):
             language=self.language,
             webhook_allow_private=self.webhook_allow_private,
             live=getattr(request.state, "live", None),
+            rate_limiter=getattr(request.state, "rate_limiter", None),
         )
+
+    async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]
+        """graphql-transport-ws: a key in `connection_init`'s payload (`Authorization:
+        Bearer <key>` or `X-API-Key`, as browsers cannot set a WebSocket's headers) makes
+        the connection that key's, with a token from its bucket; a bad key, or one over its
+        rate, closes it (4403)."""
+        params = {str(k).lower(): v for k, v in (context.connection_params or {}).items()}
+        try:
+            presented = presented_key(Headers({k: str(v) for k, v in params.items()}))
+        except Rejected as rejection:
+            raise ConnectionRejectionError({"message": rejection.message}) from None
+        if presented is None:
+            return  # the handshake's caller (its headers, or anonymous) stays
+        admitted = await context.rate_limiter.take_for_key(context.pool, presented)
+        if admitted.key is None or admitted.decision is None or not admitted.decision.allowed:
+            raise ConnectionRejectionError(
+                {"message": "The API key is not valid or over its rate."}
+            )
+        context.viewer = Viewer(Role(admitted.key.role), admitted.key.name, admitted.key.id)
 
 
 def in_document_order(errors: list[GraphQLError]) -> list[GraphQLError]:

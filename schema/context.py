@@ -10,11 +10,12 @@ from db.pool import Pool
 from schema.loaders import Loaders
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
     """What every resolver may use: the pool (never one connection: sibling fields resolve
     concurrently), this request's loaders, where the frontends live, who is asking, and the
-    secret that signs preview tokens."""
+    secret that signs preview tokens. Resolvers only read it; a WebSocket's context is the
+    one written to, once, when its `connection_init` names a key (api.graphql_view)."""
 
     pool: Pool
     loaders: Loaders
@@ -32,6 +33,10 @@ class Context:
     """Whether recommendations blend in embedding similarity (pgvector and vectors present)."""
     live: Any = None
     """The process's schema.live.ChangeHub, for subscriptions (None where there is none)."""
+    connection_params: dict[str, Any] | None = None
+    """A WebSocket's `connection_init` payload (Strawberry sets it)."""
+    rate_limiter: Any = None
+    """The process's db.rate_limits.RateLimiter (a WebSocket's key is checked with it)."""
 
 
 Info = strawberry.Info[Context, None]

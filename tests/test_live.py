@@ -187,3 +187,33 @@ async def test_a_keys_subscriptions_are_bounded_on_a_process(pool) -> None:
         with pytest.raises(TooManySubscriptions):
             third.__enter__()
     assert hub.subscribers == set()
+
+
+async def test_a_websocket_is_its_keys_when_connection_init_names_one(server, make_key) -> None:
+    key = await make_key("PUBLIC")
+    url = server.replace("http://", "ws://") + "/graphql"
+    protocols = [websockets.Subprotocol("graphql-transport-ws")]
+
+    async def connect(payload: dict[str, Any]) -> Any:
+        ws = await websockets.connect(url, subprotocols=protocols)
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        return ws
+
+    # A key that is not valid closes the connection; no key leaves it anonymous.
+    refused = await connect({"Authorization": "Bearer ng_nope_nope"})
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await refused.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    # Its key's bound applies (3 a key here): the fourth subscription is refused.
+    ws = await connect({"Authorization": f"Bearer {key}"})
+    try:
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for n in range(1, 5):
+            payload = {"query": CHANGES, "variables": {}}
+            await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": payload}))
+        found = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE_SECONDS))
+        assert found["id"] == "4" and found["type"] == "next", found
+        codes = [e["extensions"]["code"] for e in found["payload"]["errors"]]
+        assert codes == ["TOO_MANY_SUBSCRIPTIONS"]
+    finally:
+        await ws.close()
