@@ -20,6 +20,7 @@ from schema import live
 from schema.errors import SlowConsumer, TooManySubscriptions
 from schema.live import ChangeHub
 from tests.conftest import bearer, data
+from tests.test_changes import TAKE_DOWN
 from tests.test_mutations import PUBLISH, UPDATE, create, ok
 from tests.test_response_cache import PATIENCE_SECONDS, _process, _up, until
 
@@ -115,7 +116,7 @@ async def _now(stream: Stream) -> list[str]:
 
 
 async def test_a_story_streams_over_websocket_as_it_changes(
-    server, http, client, newsroom, editor
+    server, http, client, newsroom, editor, make_key
 ) -> None:
     story = await create(client, editor, category="world", sources=newsroom["sources"])
     await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
@@ -127,16 +128,21 @@ async def test_a_story_streams_over_websocket_as_it_changes(
         message = {"query": STORY, "variables": {"id": story["id"]}}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": message}))
 
-        async def title() -> str:
+        async def shown() -> Any:
             while True:
                 found = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE_SECONDS))
                 if found["type"] == "next":
-                    return str(found["payload"]["data"]["story"]["title"])
+                    return found["payload"]["data"]["story"]
 
-        assert await title() == "Grid deal"
+        assert (await shown())["title"] == "Grid deal"
         live = {"title": "Grid deal, live"}
         await ok(client, UPDATE, editor, "updateStory", id=story["id"], version=2, input=live)
-        assert await title() == "Grid deal, live"
+        assert (await shown())["title"] == "Grid deal, live"
+        # A takedown is pushed at once: the story is no longer there for readers.
+        admin = await make_key("ADMIN")
+        reason = {"reason": "Legal request"}
+        await ok(client, TAKE_DOWN, admin, "takeDownStory", id=story["id"], version=3, **reason)
+        assert await shown() is None
 
 
 async def test_a_revoked_keys_stream_ends(http, client, make_key) -> None:
