@@ -110,7 +110,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
         background = await create_pool(
             database_url, statement_timeout_ms=settings.statement_timeout_ms, min_size=1, max_size=2
         )
-        limiter: RateLimiter = LeasingRateLimiter(
+        limiter = LeasingRateLimiter(
             RedisRateLimiter(settings.access.redis_url)
             if settings.access.redis_url
             else PostgresRateLimiter(pool)
@@ -131,7 +131,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             workers.append(asyncio.create_task(hub.run()))
             # Purge notices feed the response cache, the subscribers and the rate leases.
             listen_url = settings.listen_url or database_url
-            invalidation = Invalidation(cache, background, listen_url, hub, limiter)
+            invalidation = Invalidation(cache, background, listen_url, [hub, limiter])
             workers.append(asyncio.create_task(invalidation.run()))
             if settings.webhooks.worker:
                 workers.append(asyncio.create_task(Deliverer(pool, settings.webhooks).run()))

@@ -29,6 +29,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -41,8 +42,6 @@ from api.http_cache import not_modified
 from content.access import Permission, Viewer
 from db import purge
 from db.pool import Pool
-from db.rate_limits import LeasingRateLimiter
-from schema.live import ChangeHub
 
 log = logging.getLogger("newsgraph.cache")
 
@@ -304,24 +303,21 @@ class Invalidation:
         cache: ResponseCache,
         pool: Pool,
         database_url: str,
-        hub: ChangeHub | None = None,
-        limiter: Any = None,
+        listeners: Sequence[purge.Listener] = (),
     ) -> None:
+        """listeners: what else acts on the notices (the subscribers' hub, the rate leases)."""
         self.cache, self.pool, self.database_url = cache, pool, database_url
-        self.hub, self.limiter = hub, limiter
+        self.listeners = listeners
         self.wake = asyncio.Event()
 
     def notice(self, payload: str) -> None:
-        keys = purge.keys_of(payload)
-        self.cache.purge(keys)
+        self._purged(purge.keys_of(payload))
         self.wake.set()  # the write may have scheduled something sooner
-        if self.hub is not None:
-            self.hub.wake()  # subscribers: the change log has grown
-        revoked = {int(k.removeprefix(purge.KEY_PREFIX)) for k in keys if _is_key(k)}
-        if revoked and self.hub is not None:
-            self.hub.revoked(revoked)
-        if revoked and isinstance(self.limiter, LeasingRateLimiter):
-            self.limiter.forget_keys(revoked)
+
+    def _purged(self, keys: list[str]) -> None:
+        self.cache.purge(keys)
+        for listener in self.listeners:
+            listener.purged(keys)
 
     async def run(self) -> None:
         delay = self.RETRY_SECONDS
@@ -355,10 +351,8 @@ class Invalidation:
             while not closed.is_set():
                 look = await purge.look(self.pool, checked)
                 checked = look.now
-                if look.keys:
-                    self.cache.purge(look.keys)
-                    if self.hub is not None:
-                        self.hub.wake()  # a scheduled event came due
+                if look.keys:  # a scheduled event came due
+                    self._purged(look.keys)
                 wait = self.LOOK_AT_LEAST_EVERY
                 if look.next_due is not None:
                     wait = min(wait, max(0.0, (look.next_due - look.now).total_seconds()) + 0.01)
@@ -369,10 +363,6 @@ class Invalidation:
             self.cache.live = False
             with contextlib.suppress(Exception):
                 await conn.close()
-
-
-def _is_key(purge_key: str) -> bool:
-    return purge_key.startswith(purge.KEY_PREFIX) and purge_key[len(purge.KEY_PREFIX) :].isdigit()
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import asyncpg
 
@@ -33,6 +34,18 @@ SELECT ARRAY(
     WHERE c.visible_at > $1 AND c.visible_at <= now()
 ), now(), (SELECT min(visible_at) FROM content_changes WHERE visible_at > now())
 """
+
+
+class Listener(Protocol):
+    """Something a process keeps that purge notices change (each is told every notice)."""
+
+    def purged(self, keys: list[str]) -> None: ...
+
+
+def revoked_keys(keys: Iterable[str]) -> set[int]:
+    """The ids of the API keys these purge keys say were revoked."""
+    ids = (k.removeprefix(KEY_PREFIX) for k in keys if k.startswith(KEY_PREFIX))
+    return {int(i) for i in ids if i.isdigit()}
 
 
 def payload(keys: Iterable[str]) -> str:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from db import purge
 from db.pool import Pool
 
 
@@ -222,8 +223,9 @@ class LeasingRateLimiter:
     async def close(self) -> None:
         await self.inner.close()
 
-    def forget_keys(self, key_ids: set[int]) -> None:
-        """Drop the leases of these keys (revoked: the next request checks them again)."""
+    def purged(self, keys: list[str]) -> None:
+        """Drop the leases of revoked keys (db.purge): the next request checks them again."""
+        key_ids = purge.revoked_keys(keys)
         for name, lease in list(self.leases.items()):
             if lease.key is not None and lease.key.id in key_ids:
                 del self.leases[name]

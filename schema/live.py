@@ -25,6 +25,7 @@ import strawberry
 
 from content.changes import item_key
 from db import changes as db_changes
+from db import purge
 from db.paging import FeedCursor
 from db.pool import Pool
 from db.visibility import Scope
@@ -87,12 +88,13 @@ class ChangeHub:
         self._woken = asyncio.Event()
         self._ready = asyncio.Event()
 
-    def wake(self) -> None:
+    def purged(self, keys: list[str]) -> None:
+        """A write (or a due event) was announced: the change log may have grown, and a
+        revoked key's subscriptions end (db.purge)."""
         self._woken.set()
-
-    def revoked(self, key_ids: set[int]) -> None:
+        revoked = purge.revoked_keys(keys)
         for subscriber in list(self.subscribers):
-            if subscriber.key_id in key_ids:
+            if subscriber.key_id in revoked:
                 subscriber.end(Unauthenticated("The API key was revoked."))
 
     async def run(self) -> None:
