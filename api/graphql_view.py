@@ -80,6 +80,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.max_age = settings.feed_max_age
         self.execution = settings.execution
         self.max_nodes = limits.max_nodes
+        self.caching = settings.response_cache_bytes > 0
         self.persisted = PersistedQueries()
         self.ide_page = graphiql.page()
 
@@ -119,7 +120,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response.headers["Cache-Control"] = "private, no-store"
         elif request.method == "GET" and response.status_code == 200 and ran is not None:
             response = self._cacheable(request, response, ran)
-        elif response.status_code == 200 and ran is not None and self._shared(request, ran):
+        elif self.caching and response.status_code == 200 and ran and self._shared(request, ran):
             request.state.cache_keys = self._keys(ran)  # a POST the response cache may keep
         await response(scope, receive, send)
 
@@ -214,8 +215,10 @@ class GraphQLApp(GraphQL[Context, None]):
         if not request_data.query:
             return None
         variables = request_data.variables if isinstance(request_data.variables, dict) else None
+        # The keys of what it holds: for a GET's Surrogate-Key, and for the response cache.
+        keys = request.method == "GET" or self.caching
         answer = await self.compiled_data(
-            request, request_data.query, request_data.operation_name, variables, keys=True
+            request, request_data.query, request_data.operation_name, variables, keys=keys
         )
         if answer is None:
             return None
