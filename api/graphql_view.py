@@ -319,7 +319,10 @@ class GraphQLApp(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": rejection.message}) from None
         if presented is None:
             return  # the handshake's caller (its headers, or anonymous) stays
-        admitted = await context.rate_limiter.take_for_key(context.pool, presented)
+        limiter = context.rate_limiter
+        if limiter is None:  # get_context always sets it; a key cannot be checked without
+            raise ConnectionRejectionError({"message": "Keys cannot be checked here."})
+        admitted = await limiter.take_for_key(context.pool, presented)
         if admitted.key is None or admitted.decision is None or not admitted.decision.allowed:
             raise ConnectionRejectionError(
                 {"message": "The API key is not valid or over its rate."}

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
 from content.access import Viewer
 from db.pool import Pool
 from schema.loaders import Loaders
+
+if TYPE_CHECKING:
+    from db.rate_limits import RateLimiter
+    from schema.live import ChangeHub
 
 
 @dataclass
@@ -31,11 +35,11 @@ class Context:
     """Whether webhooks may point at loopback and private networks (development, tests)."""
     semantic: bool = False
     """Whether recommendations blend in embedding similarity (pgvector and vectors present)."""
-    live: Any = None
+    live: ChangeHub | None = None
     """The process's schema.live.ChangeHub, for subscriptions (None where there is none)."""
     connection_params: dict[str, Any] | None = None
     """A WebSocket's `connection_init` payload (Strawberry sets it)."""
-    rate_limiter: Any = None
+    rate_limiter: RateLimiter | None = None
     """The process's db.rate_limits.RateLimiter (a WebSocket's key is checked with it)."""
 
 

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Iterator
-from typing import Any
 
 import strawberry
 
@@ -139,10 +138,10 @@ class ChangeHub:
 
 
 def _hub(info: Info) -> ChangeHub:
-    hub: Any = info.context.live
+    hub = info.context.live
     if hub is None:
         raise Unavailable("Live updates are not available here.")
-    return hub  # type: ignore[no-any-return]
+    return hub
 
 
 @strawberry.type(description="A change as it happens, with the cursor to resume after it.")
