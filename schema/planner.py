@@ -223,7 +223,9 @@ class Planning:
             if name == "__typename":
                 members.append((key, json_sql.literal(type_.name)))
                 continue
-            definition = type_.fields[name]
+            definition = type_.fields.get(name)
+            if definition is None:  # __schema or __type beside other fields: introspection
+                raise NotCompiled(f"{name} is introspection")
             strawberry_field = definition.extensions.get(DEFINITION)
             spec = strawberry_field.metadata.get(COMPILED) if strawberry_field else None
             if mapping is not None and strawberry_field is not None:

@@ -344,3 +344,19 @@ async def _send(data_set: DataSet, caller: str, query: str, tally: Tally) -> Non
     tally.engines[engine.group(1) if engine else "none"] += 1
     for error in response.json().get("errors", []):
         tally.codes[error.get("extensions", {}).get("code", "none")] += 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ __schema { queryType { name } } }",
+        '{ __type(name: "Story") { name kind } }',
+        "{ __typename __schema { mutationType { name } } }",
+        "{ stories(first: 1) { totalCount } __schema { queryType { name } } }",
+    ],
+)
+async def test_introspection_fields_are_answered_by_the_standard_engine(client, query) -> None:
+    """The compiled engine has no form for __schema and __type: such an operation, alone or
+    beside other root fields, runs through Strawberry (once, it answered a plain-text 500)."""
+    found = await data(client, query)
+    assert found.get("__schema") or found.get("__type"), found
