@@ -144,10 +144,15 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, tune_garbage_collection
 
     if args.workers < 1:
         raise SystemExit("--workers must be at least 1")
+    if settings.transaction_pooler and not (settings.listen_url or settings.access.redis_url):
+        raise SystemExit(
+            "NEWSGRAPH_TRANSACTION_POOLER is on, and LISTEN does not pass a transaction pooler: "
+            "set NEWSGRAPH_LISTEN_URL to PostgreSQL itself, or REDIS_URL, for purge notices"
+        )
     settings = _ready(settings)
     asyncio.run(_with_pool(settings, _load_demo_if_empty))
     host, port = args.host or settings.host, args.port or settings.port
@@ -162,6 +167,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "access_log": not args.no_access_log,
     }
     if args.workers == 1:
+        tune_garbage_collection()
         uvicorn.run(create_app(settings), **options)
         return
     # Each worker builds its own app from the environment: the database this process
@@ -349,7 +355,16 @@ async def _ensure_derived(pool: Pool, config: str) -> None:
 
 async def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[Any]]) -> Any:
     assert settings.database_url
-    pool = await create_pool(settings.database_url, statement_timeout_ms=0, min_size=1)
+    from api.app import purge_publisher
+
+    publisher = purge_publisher(settings)  # a key revoked here reaches every process
+    pool = await create_pool(
+        settings.database_url,
+        statement_timeout_ms=0,
+        min_size=1,
+        publisher=publisher,
+        transaction_pooler=settings.transaction_pooler,
+    )
     try:
         return await work(pool)
     finally:

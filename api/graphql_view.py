@@ -4,13 +4,14 @@ context per request, Apollo persisted queries, and cache headers for queries ove
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -33,6 +34,7 @@ from api.auth import Rejected, presented_key
 from api.errors import RETRY_AFTER_TIMEOUT, json_error
 from api.http_cache import cacheable
 from api.persisted_queries import PersistedQueries
+from api.replicas import route_read
 from api.settings import Settings
 from content.access import Permission, Role, Viewer
 from db.json_sql import KEY_END, KEY_START, SKIP_MARK
@@ -152,7 +154,7 @@ class GraphQLApp(GraphQL[Context, None]):
     async def execute_single(  # type: ignore[override]
         self, *, request: Request, request_data: GraphQLRequestData, **options: Any
     ) -> ExecutionResult:
-        pool: Pool = request.state.pool
+        pool: Pool = request.state.primary  # persisted queries are stored there
         try:
             request_data = await self.persisted.resolve(pool, request_data)
         except ApiError as error:
@@ -290,6 +292,8 @@ class GraphQLApp(GraphQL[Context, None]):
         return HTMLResponse(self.ide_page)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
+        if isinstance(request, Request) and request.method == "POST" and await _reads(request):
+            route_read(request.scope["state"])  # a query: a replica may answer (api.replicas)
         pool: Pool = request.state.pool
         semantic = await request.state.embeddings.on()
         return Context(
@@ -328,6 +332,34 @@ class GraphQLApp(GraphQL[Context, None]):
                 {"message": "The API key is not valid or over its rate."}
             )
         context.viewer = Viewer(Role(admitted.key.role), admitted.key.name, admitted.key.id)
+
+
+async def _reads(request: Request) -> bool:
+    """Whether a POST is one query (a mutation, a subscription, a batch or a persisted hash
+    alone go to the primary)."""
+    if "replicas" not in request.scope.get("state", {}):
+        return False
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return False
+    name = body.get("operationName")
+    return operation_type(body["query"], name if isinstance(name, str) else None) == "query"
+
+
+@functools.lru_cache(maxsize=1_024)
+def operation_type(query: str, operation_name: str | None) -> str | None:
+    """query, mutation or subscription: the operation a request runs (None: not found)."""
+    try:
+        document = parse(query, no_location=True)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    return operations[0].operation.value if len(operations) == 1 else None
 
 
 def in_document_order(errors: list[GraphQLError]) -> list[GraphQLError]:

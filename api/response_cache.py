@@ -302,11 +302,12 @@ class Invalidation:
         self,
         cache: ResponseCache,
         pool: Pool,
-        database_url: str,
+        notices: purge.Notices,
         listeners: Sequence[purge.Listener] = (),
     ) -> None:
-        """listeners: what else acts on the notices (the subscribers' hub, the rate leases)."""
-        self.cache, self.pool, self.database_url = cache, pool, database_url
+        """notices: where the purge notices are heard (PostgreSQL's LISTEN or Redis);
+        listeners: what else acts on them (the subscribers' hub, the rate leases)."""
+        self.cache, self.pool, self.notices = cache, pool, notices
         self.listeners = listeners
         self.wake = asyncio.Event()
 
@@ -339,9 +340,8 @@ class Invalidation:
             delay = min(delay * 2, self.LOOK_AT_LEAST_EVERY)
 
     async def _listen(self) -> None:
-        conn = await purge.listen(self.database_url, self.notice)
-        closed = asyncio.Event()
-        conn.add_termination_listener(lambda _conn: closed.set())
+        hearing = await self.notices.hear(self.notice)
+        closed = hearing.lost
         try:
             checked = await purge.database_now(self.pool)
             # Anything written before the listener was up has been missed: start empty.
@@ -362,7 +362,7 @@ class Invalidation:
         finally:
             self.cache.live = False
             with contextlib.suppress(Exception):
-                await conn.close()
+                await hearing.close()
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -93,6 +93,10 @@ class QueryLimits:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    transaction_pooler: bool = False
+    """DATABASE_URL (and the replicas') is a pooler in transaction mode, e.g. PgBouncer."""
+    replica_urls: tuple[str, ...] = ()
+    """Streaming replicas of database_url that may answer reads (db.replicas)."""
     data_dir: Path = Path(".newsgraph")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -116,6 +120,9 @@ class Settings:
     """Bytes of answers each process keeps (api.response_cache); 0 keeps none."""
     response_cache_seconds: float = 60.0
     """The longest an answer is kept, for what changes with the clock alone."""
+    live_sharing: bool = True
+    """Render each live event once per distinct subscription operation (schema.live);
+    false renders it for every subscriber (the general path, for comparison)."""
     execution: str = "auto"
     """auto: queries run compiled where they can (schema.planner); standard: every operation
     runs through Strawberry (for debugging and comparison)."""
@@ -128,6 +135,10 @@ class Settings:
         env = os.environ
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            transaction_pooler=_flag("NEWSGRAPH_TRANSACTION_POOLER", False),
+            replica_urls=tuple(
+                u.strip() for u in (env.get("DATABASE_REPLICA_URLS") or "").split(",") if u.strip()
+            ),
             data_dir=Path(env.get("NEWSGRAPH_DATA_DIR") or ".newsgraph"),
             host=env.get("NEWSGRAPH_HOST") or "127.0.0.1",
             port=_int("NEWSGRAPH_PORT", 8000),
@@ -142,6 +153,7 @@ class Settings:
             listen_url=env.get("NEWSGRAPH_LISTEN_URL") or None,
             response_cache_bytes=_int("NEWSGRAPH_RESPONSE_CACHE_BYTES", 64 * 1024 * 1024),
             response_cache_seconds=_seconds("NEWSGRAPH_RESPONSE_CACHE_SECONDS", 60.0),
+            live_sharing=_flag("NEWSGRAPH_LIVE_SHARING", True),
             execution=_choice("NEWSGRAPH_EXECUTION", ("auto", "standard")),
             limits=QueryLimits(
                 max_depth=_int("NEWSGRAPH_MAX_DEPTH", 10),

@@ -2,20 +2,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
 from asyncpg import Connection
 from asyncpg.pool import Pool
 
+log = logging.getLogger("newsgraph.db")
+
 ConnectionSetup = Callable[[Connection], Awaitable[None]]
 StatementTimeout = asyncpg.QueryCanceledError
 """What a statement raises when PostgreSQL cancels it (statement_timeout)."""
-__all__ = ["Connection", "ConnectionSetup", "Pool", "StatementTimeout"]
+__all__ = ["Connection", "ConnectionSetup", "Pool", "Publisher", "StatementTimeout"]
 
 # Statements asyncpg sends on its own: type introspection on a connection's first use of a
 # type, the JIT toggle around it, and the reset query a pool runs when a connection returns.
@@ -59,24 +62,39 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     setup: ConnectionSetup | None = None,
+    publisher: Publisher | None = None,
+    transaction_pooler: bool = False,
 ) -> Pool:
     """A pool whose every statement is cancelled by PostgreSQL after statement_timeout_ms.
 
     setup runs each time a connection is acquired (asyncpg drops per-connection hooks such
-    as query loggers on release).
+    as query loggers on release). publisher, if any, is handed the purge notices a
+    connection's writes announced (db.purge) when it comes back to the pool, which is after
+    their transaction committed. transaction_pooler: the URL is a pooler such as PgBouncer in
+    transaction mode, where a session's state does not last between transactions: no
+    statement cache or prepared statements, and no statement_timeout at startup (set it on
+    the database role instead: ALTER ROLE … SET statement_timeout).
     """
+
+    async def init(conn: Connection) -> None:
+        await _prepare(conn)
+        if isinstance(conn, _Connection):
+            conn.publisher, conn.pooled = publisher, transaction_pooler
+
     pool = await asyncpg.create_pool(
         url,
         min_size=min_size,
         max_size=max_size,
-        init=_prepare,
+        init=init,
         setup=setup,
         reset=_keep,
         connection_class=_Connection,
-        server_settings={
-            "statement_timeout": str(statement_timeout_ms),
-            "application_name": "newsgraph",
-        },
+        statement_cache_size=0 if transaction_pooler else 100,
+        server_settings=(
+            {"application_name": "newsgraph"}
+            if transaction_pooler  # PgBouncer refuses other startup parameters
+            else {"statement_timeout": str(statement_timeout_ms), "application_name": "newsgraph"}
+        ),
     )
     assert pool is not None
     return pool
@@ -98,6 +116,10 @@ async def _planned(pool: Pool, sql: str, values: Sequence[Any]) -> list[Any]:
     async with pool.acquire() as conn:
         started = time.monotonic()
         try:
+            if isinstance(conn, _Connection) and conn.pooled:
+                # An unnamed statement, which PostgreSQL plans with its values too.
+                pooled: list[Any] = await conn.fetch(sql, *values)
+                return pooled
             statement = await conn.prepare(sql)
             rows: list[Any] = await statement.fetch(*values)
             return rows
@@ -116,11 +138,31 @@ async def _prepare(conn: Connection) -> None:
     conn.add_query_logger(_note_time)
 
 
+class Publisher(Protocol):
+    """Sends purge notices to every process another way than NOTIFY (db.purge)."""
+
+    async def publish(self, notices: list[str]) -> None: ...
+
+
+def note_purge(conn: Connection, notice: str) -> None:
+    """Keep a purge notice for the pool's publisher, sent when the connection is released."""
+    if isinstance(conn, _Connection) and conn.publisher is not None:
+        conn.purges.append(notice)
+
+
 class _Connection(asyncpg.Connection):
     """Notes when a task gave up on one of its statements: asyncpg may have sent it in part
-    (prepared, not yet executed), leaving the server waiting with the statement's locks."""
+    (prepared, not yet executed), leaving the server waiting with the statement's locks.
+    Holds the purge notices its writes announced until it is released (note_purge)."""
 
     interrupted = False
+    publisher: Publisher | None = None
+    pooled = False
+    """Behind a transaction pooler (create_pool)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.purges: list[str] = []
 
     async def _execute(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -141,6 +183,14 @@ async def _keep(conn: Connection) -> None:
     if getattr(conn, "interrupted", False):
         conn.interrupted = False  # type: ignore[attr-defined]
         await conn.execute(conn.get_reset_query())
+    if isinstance(conn, _Connection) and conn.purges:
+        notices, conn.purges = conn.purges, []
+        if conn.publisher is not None:
+            # After the commit (a rolled-back write's notice only drops entries for nothing).
+            try:
+                await conn.publisher.publish(notices)
+            except Exception:  # the cache entries live out their time instead (db.purge)
+                log.exception("could not publish %d purge notices", len(notices))
 
 
 _spent: ContextVar[list[float] | None] = ContextVar("newsgraph_db_seconds", default=None)

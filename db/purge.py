@@ -3,7 +3,8 @@
 A writer announces the cache keys it changed (content.changes: an item, the lists of its
 kind, topic pages, feeds, sitemaps) with NOTIFY in its own transaction, so the notice leaves
 exactly when the write commits, and never for a write that rolls back. Each process LISTENs
-on one connection of its own and drops what the keys name (api.response_cache).
+on one connection of its own and drops what the keys name (api.response_cache); or, with
+REDIS_URL set, hears them through Redis pub/sub (RedisNotices).
 
 Time writes too: a scheduled item appears when its time comes, with no write. Its change
 event is stored ahead with that time (db.changes), so a process reads the keys of the
@@ -12,14 +13,16 @@ events that have come due since it last looked, and when the next one is due.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
-from db.pool import Connection, Pool
+from db.pool import Connection, Pool, note_purge
 
 CHANNEL = "newsgraph_purge"
 KEY_PREFIX = "api-key-"
@@ -55,22 +58,90 @@ def payload(keys: Iterable[str]) -> str:
 
 
 async def announce(conn: Connection, keys: Iterable[str]) -> None:
-    """Tell every process, when this transaction commits, that these keys changed."""
+    """Tell every process, when this transaction commits, that these keys changed (and the
+    pool's publisher, if it has one, once the connection is released: db.pool)."""
     text = payload(keys)
     if text:
         await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, text)
+        note_purge(conn, text)
 
 
 def keys_of(notice: str) -> list[str]:
     return notice.split()
 
 
-async def listen(url: str, on_notice: Callable[[str], None]) -> asyncpg.Connection:
-    """A connection of its own (a pooled one would be handed to requests) that calls
-    on_notice(payload) for every notice. Close it to stop."""
-    conn = await asyncpg.connect(url)
-    await conn.add_listener(CHANNEL, lambda _conn, _pid, _channel, text: on_notice(text))
-    return conn
+@dataclass
+class Hearing:
+    """Notices being heard: `lost` is set when the channel went away."""
+
+    lost: asyncio.Event
+    close: Callable[[], Awaitable[None]]
+
+
+class Notices(Protocol):
+    """Where a process hears the purge notices."""
+
+    async def hear(self, on_notice: Callable[[str], None]) -> Hearing:
+        """Call on_notice(payload) for every notice from now on."""
+        ...
+
+
+class PostgresNotices:
+    """LISTEN on a connection of its own (a pooled one would be handed to requests)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def hear(self, on_notice: Callable[[str], None]) -> Hearing:
+        conn = await asyncpg.connect(self.url)
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        await conn.add_listener(CHANNEL, lambda _conn, _pid, _channel, text: on_notice(text))
+        return Hearing(lost, conn.close)
+
+
+class RedisNotices:
+    """Purge notices through Redis pub/sub, for processes that do not hold a PostgreSQL
+    session of their own (behind a transaction pooler, on many machines). Writers publish
+    as their connection returns to the pool, after the commit (db.pool.Publisher); a writer
+    that dies in between leaves the entries to expire, or to the next look at the change
+    log (`look`), which finds every change event since the last."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis
+
+        self.client: Any = redis.Redis.from_url(url)
+
+    async def publish(self, notices: list[str]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for notice in notices:
+                pipe.publish(CHANNEL, notice)
+            await pipe.execute()
+
+    async def hear(self, on_notice: Callable[[str], None]) -> Hearing:
+        pubsub = self.client.pubsub()
+        await pubsub.subscribe(CHANNEL)
+        while (await pubsub.get_message(timeout=5.0) or {}).get("type") != "subscribe":
+            pass  # heard from now on once Redis confirms
+        lost = asyncio.Event()
+
+        async def read() -> None:
+            try:
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        on_notice(message["data"].decode())
+            finally:
+                lost.set()
+
+        reading = asyncio.create_task(read())
+
+        async def close() -> None:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+            await pubsub.aclose()
+
+        return Hearing(lost, close)
 
 
 @dataclass(frozen=True)

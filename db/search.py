@@ -123,6 +123,9 @@ async def ensure_index(pool: Pool, config: str, batch: int = 20_000) -> bool:
     """Make the stored documents match `config` and DOCUMENT_VERSION, rebuilding them all
     when either changed. True when it rebuilt. Raises UnknownConfig."""
     async with pool.acquire() as conn:
+        if await _is_current(conn, config):  # the usual start: no lock, nor a session for one
+            return False
+    async with pool.acquire() as conn:
         # One process rebuilds; the others wait here and then find nothing to do.
         await conn.execute("SELECT pg_advisory_lock(hashtext('newsgraph.search_index'))")
         await conn.execute("SET statement_timeout = 0")  # a rebuild may take minutes
@@ -133,7 +136,7 @@ async def ensure_index(pool: Pool, config: str, batch: int = 20_000) -> bool:
             await conn.execute("SELECT pg_advisory_unlock(hashtext('newsgraph.search_index'))")
 
 
-async def _ensure_index(conn: Connection, config: str, batch: int) -> bool:
+async def _is_current(conn: Connection, config: str) -> bool:
     known = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = $1)", config
     )
@@ -144,7 +147,11 @@ async def _ensure_index(conn: Connection, config: str, batch: int) -> bool:
             + ", ".join(row[0] for row in names)
         )
     stored = await conn.fetchrow("SELECT config, document_version FROM search_settings")
-    if stored["config"] == config and stored["document_version"] == DOCUMENT_VERSION:
+    return bool(stored["config"] == config and stored["document_version"] == DOCUMENT_VERSION)
+
+
+async def _ensure_index(conn: Connection, config: str, batch: int) -> bool:
+    if await _is_current(conn, config):  # another process rebuilt it while this one waited
         return False
     log.info("rebuilding search documents (configuration %s)", config)
     async with conn.transaction():

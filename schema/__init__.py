@@ -11,7 +11,7 @@ from schema.admin import AdminMutation, AdminQuery
 from schema.changes import ChangesQuery
 from schema.errors import log_unexpected
 from schema.limits import analyser, extension_factories, limit_rules
-from schema.live import Subscription
+from schema.live import SharingExecutor, Subscription
 from schema.mutations import EditorialMutation
 from schema.planner import Engine
 from schema.query import ContentQuery
@@ -44,6 +44,7 @@ def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: i
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=SharingExecutor,
         extensions=extension_factories(rules, max_tokens=max_tokens),
     )
     schema.engine = Engine(schema, analyser(schema._schema, rules, max_tokens=max_tokens))

@@ -47,9 +47,10 @@ _current: ContextVar[Collected | None] = ContextVar("newsgraph_cache_keys", defa
 
 
 @contextlib.contextmanager
-def collecting() -> Iterator[Collected]:
-    """Collect the keys of everything built while the block runs (tasks it starts included)."""
-    collected = Collected()
+def collecting(into: Collected | None = None) -> Iterator[Collected]:
+    """Collect the keys of everything built while the block runs (tasks it starts included),
+    into a new Collected or, to go on with an earlier one, `into`."""
+    collected = Collected() if into is None else into
     token = _current.set(collected)
     try:
         yield collected

@@ -7,6 +7,13 @@ each new event to every subscriber's queue: a thousand subscribers cost one read
 thousand. The events are those of the `changes` query, in the same order, with the same
 visibility: a scheduled item at its time, never a draft.
 
+Each event is rendered once per distinct operation, not once per subscriber: the hub hands
+every subscriber the same Shared payload, and SharingExecutor executes an operation over it
+once for all subscribers with the same document, variables and caller class (the classes of
+api.response_cache), the others receiving that result. A result with errors, or one that
+shows something personal, is not shared. NEWSGRAPH_LIVE_SHARING=false turns this off (the
+differential test compares both).
+
 A subscriber's queue holds at most QUEUE events; one that falls that far behind is dropped
 with SLOW_CONSUMER (it resumes with its last cursor, missing nothing). A key holds at most
 `max_per_key` subscriptions on a process, and a revoked key's subscriptions end as soon as the
@@ -18,18 +25,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, cast
 
+import orjson
 import strawberry
+from graphql import ExecutionResult, FragmentDefinitionNode, OperationDefinitionNode, print_ast
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from content.access import Permission
 from content.changes import item_key
 from db import changes as db_changes
 from db import purge
 from db.paging import FeedCursor
 from db.pool import Pool
 from db.visibility import Scope
+from schema.cache_keys import Collected, collecting
 from schema.changes import ContentChange, change_cursor
-from schema.context import Info
+from schema.context import Context, Info
 from schema.errors import (
     ApiError,
     BadUserInput,
@@ -48,16 +62,170 @@ QUEUE = 1_000
 _PAGE = 500
 
 
+@dataclass
+class Renders:
+    """How events were rendered on this process (GET /stats)."""
+
+    executed: int = 0
+    """Operations executed over a shared event."""
+    shared: int = 0
+    """Subscribers that received another subscriber's result instead."""
+
+
+class Shared:
+    """A subscription field's value for one event, the same object for every subscriber,
+    with its executions so far (SharingExecutor)."""
+
+    def __init__(self, value: object, renders: Renders) -> None:
+        self.value, self.renders = value, renders
+        self.results: dict[tuple[str, bytes, str], asyncio.Future[ExecutionResult | None]] = {}
+
+
+class HubEvent:
+    """One change event as the hub hands it to every subscriber of this process."""
+
+    def __init__(self, record: db_changes.ChangeRecord, renders: Renders | None = None) -> None:
+        """renders: share this event's renders, counted there (None: render per subscriber)."""
+        self.record, self.renders = record, renders
+        self._live: Shared | None = None
+        self._stories: dict[int, asyncio.Future[Shared]] = {}
+
+    def live(self) -> object:
+        """The `changes` stream's value for this event."""
+        if self.renders is None:
+            return _live(self.record)
+        if self._live is None:
+            self._live = Shared(_live(self.record), self.renders)
+        return self._live
+
+    async def story(self, pk: int, read: Callable[[], Awaitable[Story | None]]) -> object:
+        """The `story(id:)` stream's value for this event: read once for all its subscribers
+        (the public story is the same for every reader)."""
+        if self.renders is None:
+            return await read()
+        found = self._stories.get(pk)
+        if found is None:
+            found = self._stories[pk] = asyncio.ensure_future(_shared(read, self.renders))
+        return await asyncio.shield(found)
+
+
+async def _shared(read: Callable[[], Awaitable[Story | None]], renders: Renders) -> Shared:
+    return Shared(await read(), renders)
+
+
+class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, executing an operation over a Shared event once for every
+    subscriber with the same document, variables and caller class."""
+
+    shared: Shared | None = None
+    sharing_key: tuple[str, bytes, str] | None = None
+    _keyed = False
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        if not isinstance(payload, Shared):
+            return super().build_per_event_executor(payload)
+        if not self._keyed:
+            self.sharing_key, self._keyed = self._sharing_key(), True
+        executor = cast(SharingExecutor, super().build_per_event_executor(payload.value))
+        executor.shared = payload
+        return executor
+
+    def _sharing_key(self) -> tuple[str, bytes, str] | None:
+        """What the result depends on besides the event (None: do not share)."""
+        context = self.context_value
+        if not isinstance(context, Context) or context.viewer.can(Permission.PREVIEW):
+            return None  # editors see previews: never shared
+        try:
+            variables = orjson.dumps(
+                self.variable_values.coerced, option=orjson.OPT_SORT_KEYS, default=str
+            )
+        except TypeError:
+            return None
+        document = _document_text(self.operation, self.fragment_definitions)
+        viewer = context.viewer
+        caller = f"{viewer.role.value}:{'anonymous' if viewer.key_id is None else 'keyed'}"
+        return document, variables, caller
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        shared, key = self.shared, self.sharing_key
+        if shared is None or key is None:
+            return super().execute_operation(serially)
+        found = shared.results.get(key)
+        if found is not None and found.done():  # no await: most subscribers come here
+            kept = found.result()
+            if kept is None:
+                return super().execute_operation(serially)
+            shared.renders.shared += 1
+            return kept
+        if found is not None:
+            return self._after(shared, found, serially)
+        found = shared.results[key] = asyncio.get_running_loop().create_future()
+        shared.renders.executed += 1
+        with collecting() as collected:
+            try:
+                result = super().execute_operation(serially)
+            except BaseException:
+                found.set_result(None)
+                raise
+        if self.is_awaitable(result):
+            return self._finish(cast(Awaitable[ExecutionResult], result), collected, found)
+        found.set_result(_shareable(cast(ExecutionResult, result), collected))
+        return result
+
+    async def _after(
+        self, shared: Shared, found: asyncio.Future[ExecutionResult | None], serially: bool | None
+    ) -> ExecutionResult:
+        """The result another subscriber is still executing (or our own when it could
+        not be shared)."""
+        result = await asyncio.shield(found)
+        if result is not None:
+            shared.renders.shared += 1
+            return result
+        own = super().execute_operation(serially)
+        return cast(ExecutionResult, await own if self.is_awaitable(own) else own)
+
+    async def _finish(
+        self,
+        running: Awaitable[ExecutionResult],
+        collected: Collected,
+        found: asyncio.Future[ExecutionResult | None],
+    ) -> ExecutionResult:
+        kept = None
+        try:
+            with collecting(into=collected):  # the rest of the execution goes on noting
+                result = await running
+            kept = _shareable(result, collected)
+            return result
+        finally:
+            found.set_result(kept)  # None: the others execute it themselves
+
+
+def _shareable(result: ExecutionResult, collected: Collected) -> ExecutionResult | None:
+    """The result, if every subscriber of its class may receive it."""
+    return None if result.errors or collected.personal else result
+
+
+def _document_text(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> str:
+    """The document an operation was parsed from, which decides its result with the
+    variables (its printed form when the parser kept no source: printing costs more)."""
+    name = operation.name.value if operation.name else ""
+    if operation.loc is not None:
+        return f"{name} {operation.loc.source.body}"
+    return " ".join(print_ast(node) for node in (operation, *fragments.values()))
+
+
 class Subscriber:
     def __init__(self, key_id: int | None) -> None:
         self.key_id = key_id
-        self.queue: asyncio.Queue[db_changes.ChangeRecord] = asyncio.Queue(QUEUE)
+        self.queue: asyncio.Queue[HubEvent] = asyncio.Queue(QUEUE)
         self.ended: ApiError | None = None
         self._woken = asyncio.Event()
 
-    def offer(self, record: db_changes.ChangeRecord) -> None:
+    def offer(self, event: HubEvent) -> None:
         try:
-            self.queue.put_nowait(record)
+            self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.end(SlowConsumer(f"More than {QUEUE} events behind: resume with your cursor."))
         self._woken.set()
@@ -66,7 +234,7 @@ class Subscriber:
         self.ended = self.ended or error
         self._woken.set()
 
-    async def next(self) -> db_changes.ChangeRecord:
+    async def next(self) -> HubEvent:
         while True:
             if self.ended is not None:
                 raise self.ended
@@ -79,8 +247,10 @@ class Subscriber:
 class ChangeHub:
     """The change log as it grows, for every subscriber of this process."""
 
-    def __init__(self, pool: Pool, max_per_key: int = 100) -> None:
+    def __init__(self, pool: Pool, max_per_key: int = 100, sharing: bool = True) -> None:
+        """sharing: render each event once per distinct operation (SharingExecutor)."""
         self.pool, self.max_per_key = pool, max_per_key
+        self.renders = Renders() if sharing else None
         self.position: FeedCursor | None = None
         """The last event handed out (None: the log was empty when the hub started)."""
         self.subscribers: set[Subscriber] = set()
@@ -112,8 +282,9 @@ class ChangeHub:
         until = await db_changes.horizon(self.pool)
         while rows := await db_changes.page(self.pool, until, self.position, _PAGE):
             for row in rows:
+                event = HubEvent(row, self.renders)
                 for subscriber in list(self.subscribers):
-                    subscriber.offer(row)
+                    subscriber.offer(event)
             self.position = (rows[-1].visible_at, rows[-1].id)
 
     @contextlib.contextmanager
@@ -131,6 +302,10 @@ class ChangeHub:
             yield subscriber
         finally:
             self.subscribers.discard(subscriber)
+
+    def stats(self) -> dict[str, object]:
+        renders = asdict(self.renders) if self.renders else None
+        return {"subscribers": len(self.subscribers), "renders": renders}
 
     async def ready(self) -> FeedCursor | None:
         await self._ready.wait()
@@ -175,11 +350,13 @@ class Subscription:
                         position = (row.visible_at, row.id)
                         yield _live(row)
             while True:
-                row = await subscriber.next()
+                event = await subscriber.next()
+                row = event.record
                 if position is not None and (row.visible_at, row.id) <= position:
                     continue  # already sent from the log
                 position = (row.visible_at, row.id)
-                yield _live(row)
+                # A Shared in the LiveChange's place: SharingExecutor unwraps it.
+                yield cast(LiveChange, event.live())
 
     @strawberry.subscription(
         description="A story as readers see it, again whenever it changes (its text, its "
@@ -195,9 +372,10 @@ class Subscription:
             await hub.ready()
             yield await _story(info, pk)
             while True:
-                row = await subscriber.next()
-                if key in row.purge_keys:  # the story's own events, and its deep dive's
-                    yield await _story(info, pk)
+                event = await subscriber.next()
+                if key in event.record.purge_keys:  # the story's own events, its deep dive's
+                    shown = await event.story(pk, lambda: _story(info, pk))
+                    yield cast(Story | None, shown)  # a Shared, as in `changes`
 
 
 async def _story(info: Info, pk: int) -> Story | None:

@@ -177,7 +177,8 @@ async def test_streams_are_refused_past_a_keys_bound(server, make_key) -> None:
 async def test_a_subscriber_too_far_behind_is_dropped_not_buffered(pool) -> None:
     hub = ChangeHub(pool)
     with hub.subscribe(key_id=None) as subscriber:
-        event = ChangeRecord(1, "story", 1, "s", "UPDATED", None, datetime.now(UTC), [])
+        record = ChangeRecord(1, "story", 1, "s", "UPDATED", None, datetime.now(UTC), [])
+        event = live.HubEvent(record)
         for _ in range(live.QUEUE + 1):
             subscriber.offer(event)
         assert subscriber.queue.qsize() == live.QUEUE  # bounded
@@ -223,3 +224,96 @@ async def test_a_websocket_is_its_keys_when_connection_init_names_one(server, ma
         assert codes == ["TOO_MANY_SUBSCRIPTIONS"]
     finally:
         await ws.close()
+
+
+SHARED_DOCUMENTS: list[tuple[str, bool]] = [
+    # (document, whether it takes the story's id)
+    (
+        "subscription { changes { cursor change { event at kind itemId slug reason purgeKeys "
+        "item { __typename id ... on Story { title sourceCount bias { left center right } "
+        "sources(first: 2) { totalCount edges { node { title outlet { name } } } } } } } } }",
+        False,
+    ),
+    (
+        "subscription Named { live: changes { position: cursor change { ...Parts } } } "
+        "fragment Parts on ContentChange { __typename kind event }",
+        False,
+    ),
+    (
+        "subscription($id: ID!) { story(id: $id) { title version summary sourceCount "
+        "coverageLabel jsonLd topics { slug } sources { edges { node { url } } } } }",
+        True,
+    ),
+    ("subscription($id: ID!) { story(id: $id) { headline: title dive: deepDive { id } } }", True),
+]
+
+
+async def _raw_stream(
+    stack: contextlib.AsyncExitStack, http: httpx.AsyncClient, body: dict[str, Any], key: str | None
+) -> list[bytes]:
+    """The `data:` lines of one SSE subscription, as the server wrote them."""
+    lines: list[bytes] = []
+    headers = {"Accept": "text/event-stream", **bearer(key)}
+    response = await stack.enter_async_context(
+        http.stream("POST", "/graphql", json=body, headers=headers)
+    )
+    assert response.status_code == 200, await response.aread()
+
+    async def read() -> None:
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                lines.append(line.removeprefix("data: ").encode())
+
+    reading = asyncio.create_task(read())
+    stack.callback(reading.cancel)
+    return lines
+
+
+async def test_shared_renders_are_the_bytes_each_subscriber_would_get_alone(
+    database_url, client, newsroom, editor, make_key
+) -> None:
+    """Differential: a process rendering each event once per distinct operation
+    (SharingExecutor) sends every subscriber the same bytes as one rendering it for each."""
+    story = await create(client, editor, category="world", sources=newsroom["sources"])
+    await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
+    reader = await make_key("PUBLIC")
+    with (
+        _process(database_url) as sharing,
+        _process(database_url, NEWSGRAPH_LIVE_SHARING="false") as alone,
+    ):
+        async with (
+            httpx.AsyncClient(base_url=sharing, timeout=30) as one,
+            httpx.AsyncClient(base_url=alone, timeout=30) as other,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            await until(lambda: _up(one), bool, 60)
+            await until(lambda: _up(other), bool, 60)
+            pairs = []  # (the sharing process's two streams, the general one's, how many)
+            for document, takes_id in SHARED_DOCUMENTS:
+                body = {"query": document, "variables": {"id": story["id"]} if takes_id else {}}
+                for key in (None, reader):
+                    twins = [await _raw_stream(stack, one, body, key) for _ in range(2)]
+                    single = await _raw_stream(stack, other, body, key)
+                    pairs.append((twins, single, int(takes_id)))  # a story is shown at once
+            await asyncio.sleep(0.5)  # subscribed
+            for version in (2, 3):
+                edit = {"id": story["id"], "version": version}
+                new = {"title": f"Grid deal, take {version}"}
+                await ok(client, UPDATE, editor, "updateStory", **edit, input=new)
+                # Every stream has the write before the next: `item` shows the story as it is.
+                await until(lambda w=version - 1: _arrived(pairs, w), bool, PATIENCE_SECONDS)
+            stats = (await one.get("/stats")).json()["live"]["renders"]
+            assert (await other.get("/stats")).json()["live"]["renders"] is None
+    for twins, single, _ in pairs:
+        assert twins[0] == twins[1] == single
+    assert any(b"Grid deal, take 3" in line for _, single, _ in pairs for line in single)
+    # Each event's operations were executed once per distinct document and caller class.
+    assert stats["executed"] > 0 and stats["shared"] >= stats["executed"], stats
+
+
+async def _arrived(pairs: list[tuple[list[list[bytes]], list[bytes], int]], writes: int) -> bool:
+    return all(
+        len(lines) >= writes + initial
+        for twins, single, initial in pairs
+        for lines in (*twins, single)
+    )

@@ -19,8 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
 from api.settings import Settings
+from content.changes import item_key
+from db import purge
+from schema.relay import from_global_id
 from tests.conftest import bearer, data, serving
 from tests.test_mutations import (
     OUTLET,
@@ -278,7 +282,8 @@ def _process(database_url: str, workers: int = 1, **settings: str) -> Any:
         [sys.executable, "-m", "api.cli", "serve", "--no-access-log", "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        # NEWSGRAPH_TEST_SERVER_LOGS=1 shows the servers' logs (for a failing test).
+        stderr=None if os.environ.get("NEWSGRAPH_TEST_SERVER_LOGS") else subprocess.DEVNULL,
     )
     try:
         yield f"http://127.0.0.1:{port}"
@@ -287,25 +292,59 @@ def _process(database_url: str, workers: int = 1, **settings: str) -> Any:
         process.wait(timeout=30)
 
 
-async def test_a_write_on_one_process_shows_on_another(
-    database_url, client, newsroom, editor
-) -> None:
+@contextlib.asynccontextmanager
+async def two_processes(
+    database_url: str, client: Any, newsroom: dict[str, Any], editor: str, **settings: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, Any]]]:
+    """Two server processes on one database, each holding the published story's page."""
     story = await create(client, editor, category="world", sources=newsroom["sources"])
     await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=1)
-    with _process(database_url) as one, _process(database_url) as two:
+    with _process(database_url, **settings) as one, _process(database_url, **settings) as two:
         async with httpx.AsyncClient(base_url=one) as a, httpx.AsyncClient(base_url=two) as b:
             for http in (a, b):
                 await until(functools.partial(_up, http), bool, 60)
                 await until(functools.partial(stats, http), lambda s: s["live"])
                 await until(functools.partial(get, http, STORY, slug="grid-deal"), is_hit)
-            seen = {"title": "Seen everywhere"}
-            await ok(a, UPDATE, editor, "updateStory", id=story["id"], version=2, input=seen)
-            for http in (a, b):
-                await until(
-                    functools.partial(get, http, STORY, slug="grid-deal"),
-                    lambda r: r.json()["data"]["story"]["title"] == "Seen everywhere",
-                    PATIENCE_SECONDS,
-                )
+            yield a, b, story
+
+
+async def test_a_write_on_one_process_shows_on_another(
+    database_url, client, newsroom, editor
+) -> None:
+    async with two_processes(database_url, client, newsroom, editor) as (a, b, story):
+        seen = {"title": "Seen everywhere"}
+        await ok(a, UPDATE, editor, "updateStory", id=story["id"], version=2, input=seen)
+        for http in (a, b):
+            await until(
+                functools.partial(get, http, STORY, slug="grid-deal"),
+                lambda r: r.json()["data"]["story"]["title"] == "Seen everywhere",
+                PATIENCE_SECONDS,
+            )
+
+
+async def test_with_redis_url_purge_notices_travel_through_redis(
+    database_url, redis_url, client, newsroom, editor
+) -> None:
+    redis_on = {"REDIS_URL": redis_url}
+    async with two_processes(database_url, client, newsroom, editor, **redis_on) as (a, b, story):
+        # A write on one process is published once it commits; the other hears it.
+        seen = {"title": "Heard through Redis"}
+        await ok(a, UPDATE, editor, "updateStory", id=story["id"], version=2, input=seen)
+        await until(
+            functools.partial(get, b, STORY, slug="grid-deal"),
+            lambda r: r.json()["data"]["story"]["title"] == "Heard through Redis",
+            PATIENCE_SECONDS,
+        )
+        # What the processes hear is Redis's channel: a notice sent there by hand drops
+        # the story (they do not LISTEN in PostgreSQL).
+        await until(functools.partial(get, b, STORY, slug="grid-deal"), is_hit)
+        before = (await stats(b))["purged"]
+        sender = redis.Redis.from_url(redis_url)
+        try:
+            await sender.publish(purge.CHANNEL, item_key("story", pk_of(story["id"])))
+        finally:
+            await sender.aclose()
+        await until(functools.partial(stats, b), lambda s: s["purged"] > before)
 
 
 async def test_serve_with_workers_runs_processes_that_act_as_one(
@@ -343,3 +382,7 @@ async def _up(http: httpx.AsyncClient) -> bool:
         return (await http.get("/healthz")).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def pk_of(global_id: str) -> int:
+    return from_global_id(global_id)[1]
