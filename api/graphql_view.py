@@ -112,10 +112,6 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as error:
             response = json_error(error.status_code, error.reason, "BAD_REQUEST")
         ran: Ran | None = getattr(request.state, "graphql_ran", None)
-        if ran is not None:
-            response.headers["Server-Timing"] = (
-                f'engine;desc="{ran.engine}", db;dur={ran.db_seconds * 1000:.1f}'
-            )
         if ran is not None and ran.timed_out:
             response.status_code = 503  # the database gave up on it; try again shortly
             response.headers["Retry-After"] = RETRY_AFTER_TIMEOUT
@@ -124,6 +120,10 @@ class GraphQLApp(GraphQL[Context, None]):
             response = self._cacheable(request, response, ran)
         elif self.caching and response.status_code == 200 and ran and self._shared(request, ran):
             request.state.cache_keys = self._keys(ran)  # a POST the response cache may keep
+        if ran is not None:  # on the response as sent (a GET's is built anew for caching)
+            response.headers["Server-Timing"] = (
+                f'engine;desc="{ran.engine}", db;dur={ran.db_seconds * 1000:.1f}'
+            )
         await response(scope, receive, send)
 
     @staticmethod

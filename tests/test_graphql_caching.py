@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import httpx
+import pytest
 
 from api.settings import Settings
 from db.pool import Pool
@@ -155,3 +157,24 @@ async def test_automatic_persisted_queries(
     never_kept = await get(client, None, extensions=apq(broken))
     assert never_kept.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
     assert await pool.fetchval("SELECT count(*) FROM persisted_queries") >= 1
+
+
+@pytest.mark.parametrize("over", ["GET", "POST"])
+@pytest.mark.parametrize(
+    "query, engine",
+    [
+        ("{ stories(first: 1) { totalCount } }", "compiled"),
+        ("{ __schema { queryType { name } } }", "standard"),
+    ],
+)
+async def test_every_answer_names_its_engine_and_database_time(
+    client: httpx.AsyncClient, over: str, query: str, engine: str
+) -> None:
+    """Server-Timing, on GETs too (their response is rebuilt for the cache headers)."""
+    if over == "GET":
+        answer = await get(client, query)
+    else:
+        answer = await client.post("/graphql", json={"query": query})
+    assert answer.status_code == 200
+    timing = answer.headers["Server-Timing"]
+    assert re.fullmatch(rf'engine;desc="{engine}", db;dur=\d+\.\d', timing), timing
