@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import feeds, graphiql, migrations, openapi
 from api.auth import Gate
+from api.cors import cors
 from api.errors import json_error
 from api.graphql_view import GraphQLApp
 from api.limits import BodySizeLimit
@@ -223,6 +224,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             ),
         ],
         middleware=[
+            *cors(settings.cors_origins),
             Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes),
             Middleware(Gate, access=settings.access),
             Middleware(CachedResponses, cache=cache),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,23 @@ def _choice(name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\*$")
+
+
+def _origins(name: str) -> tuple[str, ...]:
+    """Comma-separated browser origins (`https://app.example.com`, or `*` for any)."""
+    found = tuple(
+        o.strip().rstrip("/") for o in (os.environ.get(name) or "").split(",") if o.strip()
+    )
+    wrong = [o for o in found if not _ORIGIN.match(o)]
+    if wrong:
+        raise SystemExit(
+            f"{name} must list origins such as https://app.example.com (scheme, host and "
+            f"port, no path), or *; got {', '.join(map(repr, wrong))}"
+        )
+    return found
+
+
 @dataclass(frozen=True)
 class Access:
     anonymous: bool = True
@@ -93,6 +111,8 @@ class QueryLimits:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins whose pages may call the API (api.cors); `*` for any; none by default."""
     transaction_pooler: bool = False
     """DATABASE_URL (and the replicas') is a pooler in transaction mode, e.g. PgBouncer."""
     replica_urls: tuple[str, ...] = ()
@@ -135,6 +155,7 @@ class Settings:
         env = os.environ
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            cors_origins=_origins("NEWSGRAPH_CORS_ORIGINS"),
             transaction_pooler=_flag("NEWSGRAPH_TRANSACTION_POOLER", False),
             replica_urls=tuple(
                 u.strip() for u in (env.get("DATABASE_REPLICA_URLS") or "").split(",") if u.strip()
