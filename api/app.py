@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import feeds, graphiql, migrations, openapi
 from api.auth import Gate
 from api.cors import cors
-from api.errors import json_error
+from api.errors import DatabaseAway, json_error
 from api.graphql_view import GraphQLApp
 from api.limits import BodySizeLimit
 from api.reader import Reader
@@ -32,7 +32,13 @@ from api.settings import Settings
 from api.sitemaps import Sitemaps
 from api.webhooks import Deliverer
 from db import embeddings, figures, purge, search
-from db.pool import ConnectionSetup, Pool, StatementTimeout, create_pool, schema_revision
+from db.pool import (
+    ConnectionSetup,
+    Pool,
+    StatementTimeout,
+    create_pool,
+    schema_revision,
+)
 from db.rate_limits import (
     LeasingRateLimiter,
     PostgresRateLimiter,
@@ -225,14 +231,23 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
         ],
         middleware=[
             *cors(settings.cors_origins),
+            Middleware(DatabaseAway),
             Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes),
             Middleware(Gate, access=settings.access),
             Middleware(CachedResponses, cache=cache),
             Middleware(ReadRouting),
         ],
-        exception_handlers={StatementTimeout: _timed_out},
+        # Exception: what nothing else caught, as ServerErrorMiddleware answers it (outside
+        # every middleware: a database away at the key check lands here too).
+        exception_handlers={StatementTimeout: _timed_out, Exception: _failed},
         lifespan=lifespan,
     )
+
+
+async def _failed(request: Request, error: Exception) -> JSONResponse:
+    """An error nothing answered: a 500 in GraphQL's shape (the server logs the error)."""
+    message = "Something failed on our side; it has been logged."
+    return json_error(500, message, "INTERNAL_SERVER_ERROR")
 
 
 async def _timed_out(request: Request, error: Exception) -> JSONResponse:

@@ -31,14 +31,14 @@ from strawberry.types import ExecutionResult
 
 from api import graphiql
 from api.auth import Rejected, presented_key
-from api.errors import RETRY_AFTER_TIMEOUT, json_error
+from api.errors import RETRY_AFTER, json_error
 from api.http_cache import cacheable
 from api.persisted_queries import PersistedQueries
 from api.replicas import route_read
 from api.settings import Settings
 from content.access import Permission, Role, Viewer
 from db.json_sql import KEY_END, KEY_START, SKIP_MARK
-from db.pool import Pool, StatementTimeout, fetchval_planned, timing
+from db.pool import DatabaseUnavailable, Pool, StatementTimeout, fetchval_planned, timing
 from schema import build_schema
 from schema.cache_keys import Collected, collecting, root_keys
 from schema.context import Context
@@ -86,6 +86,26 @@ class GraphQLApp(GraphQL[Context, None]):
         self.persisted = PersistedQueries()
         self.ide_page = graphiql.page()
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request's JSON (its body, or a GET's `variables` and `extensions`): UTF-8, and an
+        object (or, for a body, an array of them: a batch, which is refused as such)."""
+        try:
+            found = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            if "UTF-8" in str(error):
+                raise HTTPException(
+                    400, "The request is not valid UTF-8: send JSON encoded as UTF-8."
+                ) from None
+            raise HTTPException(400, f"Unable to parse request body as JSON ({error}).") from None
+        if not isinstance(found, dict | list):
+            sent = "null" if found is None else type(found).__name__
+            example = '{"query": "{ stories { totalCount } }"}'
+            raise HTTPException(
+                400,
+                f"The request's JSON must be a JSON object (a body such as {example}), not {sent}.",
+            )
+        return found
+
     def encode_json(self, data: object) -> bytes:
         # Compact UTF-8 (orjson), as the compiled engine writes its answers: both engines'
         # bytes are the same.
@@ -112,9 +132,11 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as error:
             response = json_error(error.status_code, error.reason, "BAD_REQUEST")
         ran: Ran | None = getattr(request.state, "graphql_ran", None)
-        if ran is not None and ran.timed_out:
-            response.status_code = 503  # the database gave up on it; try again shortly
-            response.headers["Retry-After"] = RETRY_AFTER_TIMEOUT
+        if ran is not None and (ran.timed_out or ran.unavailable):
+            response.status_code = 503  # the database gave up on it, or is away: try again
+            response.headers["Retry-After"] = RETRY_AFTER[
+                "QUERY_TIMEOUT" if ran.timed_out else "SERVICE_UNAVAILABLE"
+            ]
             response.headers["Cache-Control"] = "private, no-store"
         elif request.method == "GET" and response.status_code == 200 and ran is not None:
             response = self._cacheable(request, response, ran)
@@ -187,6 +209,7 @@ class GraphQLApp(GraphQL[Context, None]):
             name,
             failed=bool(errors),
             timed_out=any(map(timed_out, errors)),
+            unavailable=any(isinstance(e.original_error, DatabaseUnavailable) for e in errors),
             db_seconds=spent[0],
         )
         return result
@@ -269,6 +292,8 @@ class GraphQLApp(GraphQL[Context, None]):
             except StatementTimeout:
                 log.warning("statement timeout in %s", plan.operation or "an unnamed operation")
                 raise  # answered QUERY_TIMEOUT: Strawberry's run would wait as long again
+            except DatabaseUnavailable:
+                raise  # answered 503 (api.app): Strawberry's run would not reach it either
             except Exception:
                 log.exception("compiled statement failed; running it through Strawberry")
                 return None
@@ -383,6 +408,8 @@ class Ran:
     operation_name: str | None
     failed: bool
     timed_out: bool = False
+    unavailable: bool = False
+    """The database could not be reached."""
     engine: str = "standard"
     db_seconds: float = 0.0
 

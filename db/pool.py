@@ -18,7 +18,20 @@ log = logging.getLogger("newsgraph.db")
 ConnectionSetup = Callable[[Connection], Awaitable[None]]
 StatementTimeout = asyncpg.QueryCanceledError
 """What a statement raises when PostgreSQL cancels it (statement_timeout)."""
-__all__ = ["Connection", "ConnectionSetup", "Pool", "Publisher", "StatementTimeout"]
+DatabaseUnavailable = (
+    OSError,  # refused, reset, unreachable, and a pool that had no connection in time
+    asyncpg.PostgresConnectionError,  # starting up, shutting down, too many connections
+    asyncpg.ConnectionDoesNotExistError,  # the connection went away mid-statement
+)
+"""What a statement raises when the database cannot be reached (try again shortly)."""
+__all__ = [
+    "Connection",
+    "ConnectionSetup",
+    "DatabaseUnavailable",
+    "Pool",
+    "Publisher",
+    "StatementTimeout",
+]
 
 # Statements asyncpg sends on its own: type introspection on a connection's first use of a
 # type, the JIT toggle around it, and the reset query a pool runs when a connection returns.

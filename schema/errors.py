@@ -7,11 +7,12 @@ from typing import Any, ClassVar
 
 from graphql import GraphQLError
 
-from db.pool import StatementTimeout
+from db.pool import DatabaseUnavailable, StatementTimeout
 
 log = logging.getLogger("newsgraph.errors")
 
 MASKED_MESSAGE = "Internal server error."
+UNAVAILABLE_MESSAGE = "The database cannot be reached just now; try again in a few seconds."
 TIMEOUT_MESSAGE = (
     "The query took longer than the database allows and was cancelled: ask for fewer items "
     "or fields (totalCount of a filtered list counts every match), or retry later."
@@ -96,6 +97,13 @@ def coded(error: GraphQLError) -> GraphQLError:
             nodes=error.nodes,
             path=error.path,
             extensions={"code": "QUERY_TIMEOUT"},
+        )
+    if isinstance(error.original_error, DatabaseUnavailable):
+        return GraphQLError(
+            UNAVAILABLE_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "SERVICE_UNAVAILABLE"},
         )
     if is_unexpected(error):
         return GraphQLError(

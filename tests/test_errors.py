@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+import httpx
 import pytest
 
 from db.pool import create_pool
 from tests.conftest import data, error_codes, graphql, operation, serving
 from tests.factories import create_story, slug_of
+from tests.test_response_cache import _process, _up, until
 
 
 @pytest.mark.parametrize(
@@ -184,6 +188,20 @@ async def test_statements_are_cancelled_after_the_configured_timeout(database_ur
             "Unable to parse request body as JSON",
         ),
         ({"json": [1, 2]}, "Batching is not enabled"),
+        ({"content": b"42", "headers": {"content-type": "application/json"}}, "JSON object"),
+        ({"content": b"null", "headers": {"content-type": "application/json"}}, "JSON object"),
+        ({"content": b'"x"', "headers": {"content-type": "application/json"}}, "JSON object"),
+        (
+            {"content": b'{"query": "{ \xff }"}', "headers": {"content-type": "application/json"}},
+            "UTF-8",
+        ),
+        (
+            {
+                "content": b'{"query": "{ __typename }", "variables": {"a": "\xfe"}}',
+                "headers": {"content-type": "application/json"},
+            },
+            "UTF-8",
+        ),
         ({"json": {"query": 5}}, "must be a string"),
         ({"json": {"variables": {}}}, "No GraphQL query found"),
         ({"json": {"query": "{ __typename }", "variables": "x"}}, "must be an object"),
@@ -228,3 +246,89 @@ async def test_a_statement_timeout_is_a_coded_503_and_logged_with_the_operation(
         assert "cancelled" in response.json()["errors"][0]["message"]
     assert graphql_answer.headers["cache-control"] == "private, no-store"
     assert any("statement timeout in StoryPage" in record.getMessage() for record in caplog.records)
+
+
+class Outage:
+    """A TCP proxy in front of the test database that can be cut (every connection dropped,
+    new ones refused) and mended, for a server process to meet a database that is away."""
+
+    def __init__(self, database_url: str) -> None:
+        parts = urlsplit(database_url)
+        self.host = parts.hostname or parse_qs(parts.query)["host"][0]
+        self.port = parts.port or 5432
+        self.listen = 0
+        self.server: asyncio.Server | None = None
+        self.held: set[asyncio.StreamWriter] = set()
+
+    def url(self, database_url: str) -> str:
+        database = urlsplit(database_url).path
+        return f"postgresql://postgres@127.0.0.1:{self.listen}{database}"
+
+    async def mend(self) -> None:
+        self.server = await asyncio.start_server(self._pipe, "127.0.0.1", self.listen)
+        self.listen = self.server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.held):
+            writer.transport.abort()
+        await self.server.wait_closed()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.host.startswith("/"):
+            up_reader, up_writer = await asyncio.open_unix_connection(
+                f"{self.host}/.s.PGSQL.{self.port}"
+            )
+        else:
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        self.held |= {writer, up_writer}
+
+        async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while chunk := await source.read(65536):
+                    sink.write(chunk)
+                    await sink.drain()
+            except OSError:
+                pass
+            finally:
+                sink.transport.abort()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+        self.held -= {writer, up_writer}
+
+
+OUTAGE_REQUESTS = [
+    ("POST", "/graphql", {"query": "{ stories(first: 1) { totalCount } }"}),  # compiled
+    ("POST", "/graphql", {"query": "{ stories(first: 1) { totalCount } __schema { __typename } }"}),
+    ("GET", "/v1/stories", None),
+    ("GET", "/feeds/stories.json", None),
+    ("GET", "/healthz", None),
+]
+
+
+async def test_with_the_database_away_every_answer_is_a_coded_503(database_url) -> None:
+    outage = Outage(database_url)
+    await outage.mend()
+    settings = {"NEWSGRAPH_RESPONSE_CACHE_BYTES": "0"}
+    serving = _process(outage.url(database_url), **settings)
+    served = serving.__enter__()
+    try:
+        async with httpx.AsyncClient(base_url=served, timeout=30) as http:
+            await until(lambda: _up(http), bool, 60)
+            for method, path, body in OUTAGE_REQUESTS:
+                answer = await http.request(method, path, json=body)
+                assert answer.status_code == 200, (path, answer.text)
+            await outage.cut()
+            for method, path, body in OUTAGE_REQUESTS * 2:
+                answer = await http.request(method, path, json=body)
+                assert answer.status_code == 503, (path, answer.status_code, answer.text)
+                assert answer.headers["content-type"].startswith("application/json")
+                assert answer.headers["retry-after"] == "5"
+                assert error_codes(answer.json()) == ["SERVICE_UNAVAILABLE"], answer.text
+            await outage.mend()  # back: the pool reconnects on its own
+            await until(lambda: _up(http), bool, 30)
+            answer = await http.post("/graphql", json=OUTAGE_REQUESTS[0][2])
+            assert answer.status_code == 200, answer.text
+    finally:  # in a thread: the proxy runs on this loop, and the server stops through it
+        await asyncio.to_thread(serving.__exit__, None, None, None)
