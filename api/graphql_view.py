@@ -85,6 +85,9 @@ class GraphQLApp(GraphQL[Context, None]):
         self.caching = settings.response_cache_bytes > 0
         self.persisted = PersistedQueries()
         self.ide_page = graphiql.page()
+        self.internal = build_schema(max_depth=100, max_tokens=100_000, max_aliases=1_000)
+        """The same schema without the callers' limits, for the operations the service runs
+        for itself (feeds, REST, sitemaps: api.reader): its documents are its own."""
 
     def parse_json(self, data: str | bytes) -> Any:
         """A request's JSON (its body, or a GET's `variables` and `extensions`): UTF-8, and an
@@ -265,9 +268,11 @@ class GraphQLApp(GraphQL[Context, None]):
         variables: dict[str, Any] | None,
         *,
         keys: bool = False,
+        internal: bool = False,
     ) -> CompiledAnswer | None:
         """The `data` of a query as the compiled engine writes it (with the cache keys of
-        what it holds when `keys`), or None when it falls back to Strawberry."""
+        what it holds when `keys`), or None when it falls back to Strawberry. internal: one
+        of the service's own operations (self.internal: no caller limits)."""
         if self.execution != "auto":
             return None
         caller = Caller(
@@ -275,7 +280,8 @@ class GraphQLApp(GraphQL[Context, None]):
             public_url=self.public_url,
             semantic=await request.state.embeddings.on(),
         )
-        prepared = self.schema.engine.prepare(  # type: ignore[attr-defined]
+        schema = self.internal if internal else self.schema
+        prepared = schema.engine.prepare(  # type: ignore[attr-defined]
             query, operation_name, variables, caller, keys=keys
         )
         if isinstance(prepared, Fallback):

@@ -153,14 +153,18 @@ class Reader:
     async def read(self, request: Request, document: str, **variables: Any) -> dict[str, Any]:
         """The data of the operation; the cache keys of what it read are noted on the
         request (api.http_cache.read_keys), for the response the endpoint builds."""
-        answer = await self.graphql.compiled_data(request, document, None, variables, keys=True)
+        # The service's own documents: the callers' depth, alias and token limits are for
+        # what callers send (they still pass the key check and rate limit: api.auth).
+        answer = await self.graphql.compiled_data(
+            request, document, None, variables, keys=True, internal=True
+        )
         if answer is not None:
             read_keys(request, answer.collected.keys)
             found: dict[str, Any] = orjson.loads(answer.data)
             return found
         context = await self.graphql.get_context(request)
         with collecting() as collected:
-            result = await self.graphql.schema.execute(
+            result = await self.graphql.internal.execute(
                 document, variable_values=variables, context_value=context
             )
         read_keys(request, collected.keys)

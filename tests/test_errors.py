@@ -332,3 +332,24 @@ async def test_with_the_database_away_every_answer_is_a_coded_503(database_url) 
             assert answer.status_code == 200, answer.text
     finally:  # in a thread: the proxy runs on this loop, and the server stops through it
         await asyncio.to_thread(serving.__exit__, None, None, None)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/feeds/stories.rss", "/feeds/stories.json", "/v1/stories", "/sitemaps/news.xml"],
+)
+async def test_caller_limits_are_not_applied_to_the_services_own_operations(
+    settings, pool, path: str
+) -> None:
+    """Strict limits on what callers send (depth 3, one alias, 60 tokens) leave feeds, REST
+    and sitemaps, which run documents of the service's own, answering."""
+    await create_story(pool, leans=["LEFT", "RIGHT"])
+    strict = replace(
+        settings, limits=replace(settings.limits, max_depth=3, max_aliases=1, max_tokens=60)
+    )
+    async with serving(strict) as http:
+        answer = await http.get(path)
+        assert answer.status_code == 200, answer.text
+        deep = "{ stories { edges { node { category { stories { totalCount } } } } } }"
+        refused = await graphql(http, deep)
+        assert error_codes(refused) == ["QUERY_TOO_COMPLEX"]  # callers still meet them
