@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -89,8 +90,11 @@ class Deliverer:
         started = time.monotonic()
         status, error = None, None
         try:
-            await self._check_address(due.url)
-            async with self.client.stream("POST", due.url, content=body, headers=headers) as got:
+            pinned, host, sni = await self._pinned(due.url)
+            headers["Host"] = host
+            async with self.client.stream(
+                "POST", pinned, content=body, headers=headers, extensions=sni
+            ) as got:
                 status = got.status_code  # the body is never read: receivers owe us none
             if not 200 <= status < 300:
                 error = f"answered HTTP {status}"
@@ -108,14 +112,36 @@ class Deliverer:
             )
         await db_webhooks.record(self.pool, due.delivery_id, outcome)
 
-    async def _check_address(self, url: str) -> None:
-        if self.settings.allow_private:
-            return
+    async def _pinned(self, url: str) -> tuple[str, str, dict[str, str]]:
+        """The URL to send to, with its host resolved once and checked (unless private
+        addresses are allowed), and the Host header and TLS name to send with it: the
+        connection goes to the address that was checked, with no second lookup for a
+        resolver to answer differently (DNS rebinding)."""
         parts = urlsplit(url)
-        loop = asyncio.get_running_loop()
+        host = str(parts.hostname)
+        https = parts.scheme == "https"
         try:
-            found = await loop.getaddrinfo(parts.hostname, parts.port or 443)
+            addresses = await resolve(host, parts.port or (443 if https else 80))
         except OSError as error:
-            raise Refused(f"cannot resolve {parts.hostname}: {error}") from None
-        if any(private_address(str(info[4][0])) for info in found):
-            raise Refused(f"{parts.hostname} resolves to a private address; not delivered")
+            raise Refused(f"cannot resolve {host}: {error}") from None
+        if not addresses:
+            raise Refused(f"{host} resolves to no address")
+        if not self.settings.allow_private and any(map(private_address, addresses)):
+            raise Refused(f"{host} resolves to a private address; not delivered")
+        address = addresses[0]
+        netloc = f"[{address}]" if ":" in address else address
+        if parts.port:
+            netloc += f":{parts.port}"
+        named = f"[{host}]" if ":" in host else host
+        named += f":{parts.port}" if parts.port else ""
+        return (
+            urlunsplit(parts._replace(netloc=netloc)),
+            named,
+            {"sni_hostname": host} if https else {},
+        )
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """The addresses a host name (or address) stands for, as connections would use them."""
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in found))

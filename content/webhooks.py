@@ -11,7 +11,9 @@ import hashlib
 import hmac
 import ipaddress
 import random
+import re
 import secrets
+import socket
 
 from content.documents import http_url
 
@@ -48,23 +50,41 @@ def endpoint_problem(url: str, *, allow_private: bool) -> str | None:
         return f"{error}, e.g. https://partner.example/hooks"
     if parts.fragment:
         return "must not have a #fragment"
-    host = str(parts.hostname)
-    if not allow_private and (host == "localhost" or host.endswith(".localhost")):
+    host = str(parts.hostname).lower().rstrip(".")  # `localhost.` is localhost
+    if allow_private:
+        return None
+    if host == "localhost" or host.endswith(".localhost"):
         return "must not point at this machine"
-    if not allow_private and _is_ip(host) and private_address(host):
+    address = numeric_address(host)
+    if address is None and _NUMERIC.match(host):
+        return "has a host of digits that is not a sound address"
+    if address is not None and private_address(address):
         return "must not point at a private, loopback or link-local address"
     return None
+
+
+_NUMERIC = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$")
+
+
+def numeric_address(host: str) -> str | None:
+    """The IP address a host written as one stands for, in every spelling resolvers accept:
+    IPv6, dotted quads, and the legacy IPv4 forms (`127.1`, `0x7f000001`, `2130706433`,
+    `0177.0.0.1`, which inet_aton reads); None for a name."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not _NUMERIC.match(host):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def private_address(address: str) -> bool:
     """Whether delivering to this IP address would reach inside our own network."""
     ip = ipaddress.ip_address(address.split("%")[0])  # without an IPv6 zone
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # judged as the IPv4 address it maps
     return not ip.is_global or ip.is_multicast
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api import webhooks as api_webhooks
 from api.settings import Settings, Webhooks
 from schema.relay import from_global_id, to_global_id
 from tests.conftest import ROOT, data, error_codes, graphql, serving
@@ -315,6 +316,18 @@ async def test_only_admins_register_and_only_sound_endpoints(
         {"url": "http://10.1.2.3/hooks"},
         {"url": "http://[::1]/hooks"},
         {"url": "http://localhost/hooks"},
+        # Other spellings of loopback and private addresses that resolvers accept.
+        {"url": "http://localhost./hooks"},
+        {"url": "http://LOCALHOST/hooks"},
+        {"url": "http://127.1/hooks"},
+        {"url": "http://0x7f000001/hooks"},
+        {"url": "http://2130706433/hooks"},
+        {"url": "http://0177.0.0.1/hooks"},
+        {"url": "http://0/hooks"},
+        {"url": "http://10.1/hooks"},
+        {"url": "http://[::ffff:127.0.0.1]/hooks"},
+        {"url": "http://[::ffff:7f00:1]/hooks"},
+        {"url": "http://127.0.0.1./hooks"},
         {"url": "https://partner.example:99999/hooks"},
         {"url": "https://partner.example/" + "x" * 2_000},
         {"events": []},
@@ -332,3 +345,52 @@ async def test_only_admins_register_and_only_sound_endpoints(
     assert (await data(client, DELETE, key=admin, id=made["webhook"]["id"]))["deleteWebhook"]
     assert not (await data(client, DELETE, key=admin, id=made["webhook"]["id"]))["deleteWebhook"]
     assert (await data(client, WEBHOOKS, key=admin))["webhooks"] == []
+
+
+async def test_delivery_connects_to_the_address_it_checked(
+    client: Any, settings: Settings, admin: str, publish: Any, receiver: Any, monkeypatch: Any
+) -> None:
+    """The endpoint's name is resolved once, the address checked, and the connection made to
+    that address with the name as Host: no second lookup that a rebinding resolver could
+    answer with another address. Here the one lookup (the only resolver that knows the name)
+    says loopback: allowed, it is delivered there; refused, it is not delivered at all."""
+    endpoint = receiver()
+    port = endpoint.server.server_port
+    looked_up: list[str] = []
+
+    async def resolver(host: str, _port: int) -> list[str]:
+        looked_up.append(host)
+        return ["127.0.0.1"] if host == "rebind.test" else []
+
+    monkeypatch.setattr(api_webhooks, "resolve", resolver)
+    async with worker(settings) as service:  # loopback allowed
+        await register(service, admin, f"http://rebind.test:{port}/hooks", ["PUBLISHED"])
+        await publish()
+        await until(lambda: endpoint.received)
+    headers, _ = endpoint.received[0]
+    assert headers["Host"] == f"rebind.test:{port}"
+    assert looked_up == ["rebind.test"]
+
+
+async def test_an_endpoint_that_resolves_privately_is_not_delivered(
+    client: Any, settings: Settings, admin: str, publish: Any, receiver: Any, monkeypatch: Any
+) -> None:
+    endpoint = receiver()
+    port = endpoint.server.server_port
+
+    async def resolver(host: str, _port: int) -> list[str]:
+        return ["93.184.215.14", "127.0.0.1"]  # a public answer beside a private one
+
+    monkeypatch.setattr(api_webhooks, "resolve", resolver)
+    async with worker(settings, allow_private=False, max_attempts=1) as service:
+        made = await register(service, admin, f"http://partner.example:{port}/hooks", ["PUBLISHED"])
+        await publish()
+
+        async def failed() -> Any:
+            hooks = (await data(service, WEBHOOKS, key=admin))["webhooks"]
+            last = hooks[0]["lastDelivery"]
+            return last if last and last["state"] == "FAILED" else None
+
+        last = await until(failed)
+    assert "resolves to a private address" in last["lastError"]
+    assert endpoint.received == [] and made["webhook"]["url"].startswith("http://partner")
