@@ -83,7 +83,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.execution = settings.execution
         self.max_nodes = limits.max_nodes
         self.caching = settings.response_cache_bytes > 0
-        self.persisted = PersistedQueries()
+        self.persisted = PersistedQueries(most_stored=limits.max_persisted_queries)
         self.ide_page = graphiql.page()
         self.internal = build_schema(max_depth=100, max_tokens=100_000, max_aliases=1_000)
         """The same schema without the callers' limits, for the operations the service runs

@@ -6,24 +6,28 @@ the query is kept (once it ran without errors, so junk is never stored) for ever
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import OrderedDict
 from dataclasses import replace
 
+from graphql import strip_ignored_characters
 from strawberry.http import GraphQLRequestData
 
 from db.persisted_queries import persist_query, persisted_query
 from db.pool import Pool
 from schema.errors import BadUserInput, PersistedQueryNotFound
 
+log = logging.getLogger("newsgraph.persisted")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # the message Apollo clients look for
 
 
 class PersistedQueries:
-    def __init__(self, remembered: int = 1_000) -> None:
+    def __init__(self, remembered: int = 1_000, most_stored: int = 10_000) -> None:
         self.memory: OrderedDict[str, str] = OrderedDict()  # the most recently used, per process
-        self.limit = remembered
+        self.limit, self.most_stored = remembered, most_stored
+        self.full_noted = False
 
     async def resolve(self, pool: Pool, data: GraphQLRequestData) -> GraphQLRequestData:
         """The request with its query filled in from the hash it names; raises
@@ -48,8 +52,18 @@ class PersistedQueries:
         sha256 = _requested(data)
         if sha256 is None or data.query is None or sha256 in self.memory:
             return
-        await persist_query(pool, sha256, data.query)
-        self._remember(sha256, data.query)
+        # Stored without comments and spare whitespace (which cost no tokens), so a stored
+        # query is no larger than its tokens; bounded in number.
+        stripped = strip_ignored_characters(data.query)
+        if await persist_query(pool, sha256, stripped, self.most_stored):
+            self._remember(sha256, stripped)
+        elif not self.full_noted:
+            self.full_noted = True
+            log.warning(
+                "%d persisted queries are stored, the most NEWSGRAPH_MAX_PERSISTED_QUERIES "
+                "allows: new ones run but are not kept",
+                self.most_stored,
+            )
 
     def _remember(self, sha256: str, query: str) -> None:
         self.memory[sha256] = query

@@ -106,6 +106,8 @@ class QueryLimits:
     max_subscriptions_per_key: int = 100
     """Live subscriptions one key may hold on one process."""
     max_subscriptions_per_connection: int = 20
+    max_persisted_queries: int = 10_000
+    """Persisted queries (APQ) kept at most; past it, new ones run but are not stored."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ class Settings:
                 max_subscriptions_per_connection=_int(
                     "NEWSGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20
                 ),
+                max_persisted_queries=_int("NEWSGRAPH_MAX_PERSISTED_QUERIES", 10_000),
             ),
             access=Access(
                 anonymous=_flag("NEWSGRAPH_ANONYMOUS", True),

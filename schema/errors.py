@@ -21,6 +21,7 @@ _TOO_COMPLEX_MARKERS = (
     "exceeds maximum operation depth",
     "aliases found",
     "Document contains more than",
+    "introspection fields found",  # schema.limits.OneSchemaIntrospection
 )
 
 

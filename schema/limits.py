@@ -46,7 +46,32 @@ def limit_rules(*, max_depth: int, max_aliases: int) -> list[type[ASTValidationR
     return [
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        OneSchemaIntrospection,
     ]
+
+
+INTROSPECTION_MARKER = "introspection fields found"
+
+
+class OneSchemaIntrospection(ASTValidationRule):
+    """At most one `__schema` field in a document: the whole schema is the costliest answer
+    there is (~2 s for fifteen aliased copies), and one copy tells a client everything."""
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self.found = 0
+
+    def enter_field(self, node: FieldNode, *_args: object) -> None:
+        if node.name.value == "__schema":
+            self.found += 1
+            if self.found == 2:
+                self.report_error(
+                    GraphQLError(
+                        f"2 or more `__schema` {INTROSPECTION_MARKER}: ask for the schema once "
+                        "per operation.",
+                        node,
+                    )
+                )
 
 
 def extension_factories(

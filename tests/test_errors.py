@@ -353,3 +353,17 @@ async def test_caller_limits_are_not_applied_to_the_services_own_operations(
         deep = "{ stories { edges { node { category { stories { totalCount } } } } } }"
         refused = await graphql(http, deep)
         assert error_codes(refused) == ["QUERY_TOO_COMPLEX"]  # callers still meet them
+
+
+async def test_the_schema_is_introspected_once_per_operation(client, pool) -> None:
+    one = "{ __schema { types { name fields { name } } } }"
+    assert (await data(client, one))["__schema"]["types"]
+    copies = " ".join(f"s{n}: __schema {{ types {{ name fields {{ name }} }} }}" for n in range(15))
+    refused = await graphql(client, "{ " + copies + " }")
+    assert error_codes(refused) == ["QUERY_TOO_COMPLEX"]
+    assert "__schema" in refused["errors"][0]["message"]
+    hidden = "{ ...A ...B } fragment A on Query { a: __schema { __typename } } " + (
+        "fragment B on Query { b: __schema { __typename } }"
+    )
+    assert error_codes(await graphql(client, hidden)) == ["QUERY_TOO_COMPLEX"]
+    assert await data(client, '{ a: __type(name: "Story") { name } __schema { __typename } }')
