@@ -14,7 +14,7 @@ import orjson
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import (
     GraphQL,
@@ -28,6 +28,7 @@ from strawberry.subscriptions import (
     GRAPHQL_WS_PROTOCOL,
 )
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from api import graphiql
 from api.auth import Rejected, presented_key
@@ -42,7 +43,7 @@ from db.pool import DatabaseUnavailable, Pool, StatementTimeout, fetchval_planne
 from schema import build_schema
 from schema.cache_keys import Collected, collecting, root_keys
 from schema.context import Context
-from schema.errors import ApiError, QueryTooComplex, coded, timed_out
+from schema.errors import ApiError, PersistedQueryNotFound, QueryTooComplex, coded, timed_out
 from schema.loaders import Loaders
 from schema.planner import Caller, Fallback
 
@@ -134,6 +135,9 @@ class GraphQLApp(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = json_error(error.status_code, error.reason, "BAD_REQUEST")
+            if request.method == "GET" and "not allowed when using GET" in error.reason:
+                response.status_code = 405  # a mutation or subscription: POST it
+                response.headers["Allow"] = "POST"
         ran: Ran | None = getattr(request.state, "graphql_ran", None)
         if ran is not None and (ran.timed_out or ran.unavailable):
             response.status_code = 503  # the database gave up on it, or is away: try again
@@ -149,6 +153,9 @@ class GraphQLApp(GraphQL[Context, None]):
             response.headers["Server-Timing"] = (
                 f'engine;desc="{ran.engine}", db;dur={ran.db_seconds * 1000:.1f}'
             )
+        json_body = response.headers.get("content-type", "").startswith("application/json")
+        if json_body and wants_graphql_response(request):
+            response = graphql_response(response, ran)
         await response(scope, receive, send)
 
     @staticmethod
@@ -183,14 +190,21 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             request_data = await self.persisted.resolve(pool, request_data)
         except ApiError as error:
-            request.state.graphql_ran = Ran(Collected(), "", None, failed=True)
+            # An unknown hash stays a 200 (Apollo's clients retry on its message); a bad one
+            # is a request error.
+            refused = not isinstance(error, PersistedQueryNotFound)
+            request.state.graphql_ran = Ran(
+                Collected(), "", None, failed=True, request_error=refused
+            )
             return ExecutionResult(
                 data=None, errors=[GraphQLError(str(error), original_error=error)]
             )
         query, name = request_data.query or "", request_data.operation_name
         too_many = self._too_many_nodes(request_data)
         if too_many is not None:
-            request.state.graphql_ran = Ran(Collected(), query, name, failed=True)
+            request.state.graphql_ran = Ran(
+                Collected(), query, name, failed=True, request_error=True
+            )
             return ExecutionResult(
                 data=None, errors=[GraphQLError(str(too_many), original_error=too_many)]
             )
@@ -212,6 +226,7 @@ class GraphQLApp(GraphQL[Context, None]):
             name,
             failed=bool(errors),
             timed_out=any(map(timed_out, errors)),
+            request_error=isinstance(result, PreExecutionError),
             unavailable=any(isinstance(e.original_error, DatabaseUnavailable) for e in errors),
             db_seconds=spent[0],
         )
@@ -393,6 +408,47 @@ def operation_type(query: str, operation_name: str | None) -> str | None:
     return operations[0].operation.value if len(operations) == 1 else None
 
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+"""The GraphQL-over-HTTP media type: a request error (nothing executed) is then a 4xx."""
+
+
+def wants_graphql_response(request: Request) -> bool:
+    """Whether the client prefers application/graphql-response+json to application/json."""
+    best: tuple[float, str] | None = None
+    for part in request.headers.get("accept", "").split(","):
+        kind, *params = (p.strip() for p in part.split(";"))
+        if kind.lower() not in (GRAPHQL_RESPONSE, "application/json"):
+            continue
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        # At equal weight the newer type wins (graphql-http's clients send both).
+        rank = (q, kind.lower())
+        if q > 0 and (best is None or rank > best):
+            best = rank
+    return best is not None and best[1] == GRAPHQL_RESPONSE
+
+
+def graphql_response(response: Response, ran: Ran | None) -> Response:
+    """The answer as application/graphql-response+json: the same body, except that a
+    request error (the operation never ran: parse, validation, variables) has no `data` and
+    answers 400."""
+    status = response.status_code
+    body = bytes(response.body)
+    if status == 200 and ran is not None and ran.request_error:
+        found = orjson.loads(body)
+        found.pop("data", None)
+        body, status = orjson.dumps(found), 400
+    kept = ("content-length", "content-type")  # both written anew
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in kept}
+    headers["Vary"] = ", ".join(filter(None, (headers.pop("vary", ""), "Accept")))
+    return Response(body, status, headers=headers, media_type=GRAPHQL_RESPONSE)
+
+
 def in_document_order(errors: list[GraphQLError]) -> list[GraphQLError]:
     """Errors by where they stand in the query, then by path: the order fields happen to
     fail in varies from run to run, an answer should not."""
@@ -414,6 +470,8 @@ class Ran:
     operation_name: str | None
     failed: bool
     timed_out: bool = False
+    request_error: bool = False
+    """Nothing was executed: the document, its variables or its hash were refused."""
     unavailable: bool = False
     """The database could not be reached."""
     engine: str = "standard"

@@ -15,7 +15,7 @@ import pytest
 from api.settings import Settings
 from db.pool import Pool
 from schema.relay import to_global_id
-from tests.conftest import bearer, data, serving
+from tests.conftest import bearer, data, error_codes, serving
 from tests.factories import create_story, create_topic, slug_of
 
 LIST = "{ stories(first: 5) { edges { node { title topics { slug } } } } }"
@@ -116,8 +116,9 @@ async def test_a_preview_token_read_is_never_stored(
 async def test_mutations_are_refused_over_get(client: httpx.AsyncClient, pool: Pool) -> None:
     mutation = 'mutation { createStory(input: {slug: "x", title: "X"}) { story { id } } }'
     response = await get(client, mutation)
-    assert response.status_code == 400
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "mutations are not allowed when using GET" in response.json()["errors"][0]["message"]
     assert await pool.fetchval("SELECT count(*) FROM stories") == 0
 
 
@@ -207,3 +208,42 @@ async def test_persisted_queries_are_stored_small_and_bounded(
             codes = [e["extensions"]["code"] for e in answer.get("errors", [])]
             assert codes == ([] if kept else ["PERSISTED_QUERY_NOT_FOUND"]), (query[-40:], answer)
     assert await pool.fetchval("SELECT count(*) FROM persisted_queries") == before + 2
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+@pytest.mark.parametrize("over", ["GET", "POST"])
+async def test_graphql_over_http_media_type_and_request_errors(
+    client: httpx.AsyncClient, over: str
+) -> None:
+    """GraphQL over HTTP: a client that prefers application/graphql-response+json gets it,
+    and a request error (nothing executed) is then a 400 with no `data`; with
+    application/json every well-formed request is a 200, as before."""
+
+    async def send(query: str, accept: str) -> httpx.Response:
+        if over == "GET":
+            return await get(client, query, headers={"Accept": accept})
+        body = {"query": query}
+        return await client.post("/graphql", json=body, headers={"Accept": accept})
+
+    preferred = f"{GRAPHQL_RESPONSE}, application/json;q=0.9"  # what Apollo Client sends
+    good = await send("{ stories(first: 1) { totalCount } }", preferred)
+    assert good.status_code == 200 and good.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert good.json()["data"]["stories"]["totalCount"] >= 0
+    assert "Accept" in good.headers["vary"]
+    for broken, code in (
+        ("{ stories { ", "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+    ):
+        refused = await send(broken, preferred)
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+        assert "data" not in refused.json() and error_codes(refused.json()) == [code]
+        legacy = await send(broken, "application/json")
+        assert legacy.status_code == 200 and legacy.headers["content-type"].startswith(
+            "application/json"
+        )
+        assert error_codes(legacy.json()) == [code]
+    older = await send("{ __typename }", f"application/json, {GRAPHQL_RESPONSE};q=0.5")
+    assert older.headers["content-type"].startswith("application/json")
