@@ -182,29 +182,45 @@ async def _by_slug(
     return node_type(record=record, scope=scope) if record else None
 
 
+async def _node(
+    info: Info, id: strawberry.ID, preview: bool, preview_token: str | None
+) -> Node | None:
+    found = roots.node_lookup(info.context.viewer, id, preview)
+    scope, grant = found.scope, preview_grant(info, preview_token)
+    type_name, pk = found.type_name, found.pk
+    if type_name not in _NODES:
+        return None
+    node_type, loader = _NODES[type_name]
+    loaders = info.context.loaders
+    record = await _find(type_name, lambda s: loader(loaders, s).load(pk), scope, grant)
+    node: Node | None = node_type(record=record, scope=scope) if record else None
+    return node
+
+
 @strawberry.type
 class ContentQuery:
     @strawberry.field(
-        description="Any object by its global id; null if missing or not visible.",
+        description="Any object by its global id; null if missing or not visible. Exactly "
+        "the Global Object Identification spec's `node(id:)`, which Relay refetches through; "
+        "`previewNode` is the same with previews.",
         metadata=compiles(roots.ByNode()),
     )
-    async def node(
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await _node(info, id, False, None)
+
+    @strawberry.field(
+        description="`node` with previews: drafts, scheduled and archived items for EDITOR "
+        "and ADMIN keys (`preview`), or the one item of a preview token.",
+        metadata=compiles(roots.ByNode()),
+    )
+    async def preview_node(
         self,
         info: Info,
         id: strawberry.ID,
         preview: Preview = False,
         preview_token: PreviewToken = None,
     ) -> Node | None:
-        found = roots.node_lookup(info.context.viewer, id, preview)
-        scope, grant = found.scope, preview_grant(info, preview_token)
-        type_name, pk = found.type_name, found.pk
-        if type_name not in _NODES:
-            return None
-        node_type, loader = _NODES[type_name]
-        loaders = info.context.loaders
-        record = await _find(type_name, lambda s: loader(loaders, s).load(pk), scope, grant)
-        node: Node | None = node_type(record=record, scope=scope) if record else None
-        return node
+        return await _node(info, id, preview, preview_token)
 
     @strawberry.field(
         description="A published story by slug; null if missing or not visible.",

@@ -16,7 +16,7 @@ MINT = """mutation($id: ID!, $minutes: Int! = 60) {
   createPreviewToken(id: $id, expiresInMinutes: $minutes) { token expiresAt } }"""
 READ = """query($slug: String!, $id: ID!, $token: String) {
   story(slug: $slug, previewToken: $token) { slug status deepDive { slug } }
-  node(id: $id, previewToken: $token) { id }
+  previewNode(id: $id, previewToken: $token) { id }
 }"""
 CREATE_KEY = """mutation($input: CreateApiKeyInput!) {
   createApiKey(input: $input) { key apiKey { id name role prefix ratePerMinute } } }"""
@@ -37,9 +37,9 @@ async def test_a_preview_token_opens_one_draft_for_anyone(
     slug = await slug_of(pool, "stories", story)
     found = await data(client, READ, slug=slug, id=to_global_id("Story", story), token=token)
     assert found["story"] == {"slug": slug, "status": "DRAFT", "deepDive": None}
-    assert found["node"] == {"id": to_global_id("Story", story)}
+    assert found["previewNode"] == {"id": to_global_id("Story", story)}
     without = await data(client, READ, slug=slug, id=to_global_id("Story", story))
-    assert without == {"story": None, "node": None}
+    assert without == {"story": None, "previewNode": None}
 
 
 async def test_a_preview_token_opens_nothing_else(client: Any, pool: Pool, make_key: Any) -> None:
@@ -52,7 +52,7 @@ async def test_a_preview_token_opens_nothing_else(client: Any, pool: Pool, make_
         id=to_global_id("Story", other),
         token=token,
     )
-    assert found == {"story": None, "node": None}
+    assert found == {"story": None, "previewNode": None}
 
 
 async def test_expired_and_forged_tokens_are_refused(

@@ -25,9 +25,9 @@ query Everywhere($slug: String!, $dive: String!, $id: ID!, $diveId: ID!, $topic:
                  $visible: String!, $q: String!, $sourceId: ID!, $preview: Boolean! = false) {
   story(slug: $slug, preview: $preview) { id status deepDive { slug } }
   deepDive(slug: $dive, preview: $preview) { id }
-  storyNode: node(id: $id, preview: $preview) { id }
-  diveNode: node(id: $diveId, preview: $preview) { id }
-  sourceNode: node(id: $sourceId, preview: $preview) { id }
+  storyNode: previewNode(id: $id, preview: $preview) { id }
+  diveNode: previewNode(id: $diveId, preview: $preview) { id }
+  sourceNode: previewNode(id: $sourceId, preview: $preview) { id }
   stories(first: 100, preview: $preview) { totalCount edges { node { slug } } }
   filtered: stories(first: 100, filter: {topic: $topic}, preview: $preview) {
     totalCount edges { node { slug } }
@@ -147,7 +147,7 @@ async def test_readers_asking_for_a_preview_are_forbidden(client, make_key, role
     for query in (
         '{ story(slug: "x", preview: true) { id } }',
         '{ deepDive(slug: "x", preview: true) { id } }',
-        '{ node(id: "U3Rvcnk6MQ", preview: true) { id } }',
+        '{ previewNode(id: "U3Rvcnk6MQ", preview: true) { id } }',
         '{ topic(slug: "x", preview: true) { id } }',
         '{ search(query: "x", preview: true) { totalCount } }',
         "{ stories(preview: true) { totalCount } }",
