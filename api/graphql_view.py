@@ -35,7 +35,7 @@ from api.auth import Rejected, presented_key
 from api.errors import RETRY_AFTER, json_error
 from api.http_cache import cacheable
 from api.persisted_queries import PersistedQueries
-from api.replicas import route_read
+from api.replicas import route_read, routing
 from api.settings import Settings
 from content.access import Permission, Role, Viewer
 from db.json_sql import KEY_END, KEY_START, SKIP_MARK
@@ -338,8 +338,9 @@ class GraphQLApp(GraphQL[Context, None]):
         return HTMLResponse(self.ide_page)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        if isinstance(request, Request) and request.method == "POST" and await _reads(request):
-            route_read(request.scope["state"])  # a query: a replica may answer (api.replicas)
+        replicas = routing(request.scope["state"]) if isinstance(request, Request) else None
+        if replicas is not None and request.method == "POST" and await _reads(request):
+            route_read(request.scope["state"], replicas)  # a query: a replica may answer
         pool: Pool = request.state.pool
         semantic = await request.state.embeddings.on()
         return Context(
@@ -383,8 +384,6 @@ class GraphQLApp(GraphQL[Context, None]):
 async def _reads(request: Request) -> bool:
     """Whether a POST is one query (a mutation, a subscription, a batch or a persisted hash
     alone go to the primary)."""
-    if "replicas" not in request.scope.get("state", {}):
-        return False
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
@@ -414,8 +413,11 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 def wants_graphql_response(request: Request) -> bool:
     """Whether the client prefers application/graphql-response+json to application/json."""
+    accept = request.headers.get("accept", "")
+    if GRAPHQL_RESPONSE not in accept:
+        return False  # every answer passes here: most never name it
     best: tuple[float, str] | None = None
-    for part in request.headers.get("accept", "").split(","):
+    for part in accept.split(","):
         kind, *params = (p.strip() for p in part.split(";"))
         if kind.lower() not in (GRAPHQL_RESPONSE, "application/json"):
             continue

@@ -26,9 +26,9 @@ class ReadRouting:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope.get("state")
-        replicas: Replicas | None = state.get("replicas") if state else None
-        if scope["type"] != "http" or state is None or replicas is None or not replicas.replicas:
+        state: dict[str, object] = scope.get("state") or {}
+        replicas = routing(state)
+        if scope["type"] != "http" or replicas is None:
             await self.app(scope, receive, send)
             return
         given = Headers(scope=scope).get(HEADER)
@@ -57,10 +57,14 @@ class ReadRouting:
         await self.app(scope, receive, naming_position)
 
 
-def route_read(state: dict[str, object]) -> None:
-    """Send the rest of this request (one that turned out to only read) to a replica."""
+def routing(state: dict[str, object]) -> Replicas | None:
+    """The request's replicas, when there are any to route to."""
     replicas = state.get("replicas")
-    if isinstance(replicas, Replicas) and replicas.replicas:
-        after = state.get("read_after")
-        state["pool"] = replicas.choose(after if isinstance(after, int) else 0)
-        state["read_only"] = True
+    return replicas if isinstance(replicas, Replicas) and replicas.active else None
+
+
+def route_read(state: dict[str, object], replicas: Replicas) -> None:
+    """Send the rest of this request (one that turned out to only read) to a replica."""
+    after = state.get("read_after")
+    state["pool"] = replicas.choose(after if isinstance(after, int) else 0)
+    state["read_only"] = True

@@ -63,10 +63,15 @@ class Replicas:
         self._turn = itertools.count()
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def active(self) -> bool:
+        """Whether there are replicas to route reads to at all."""
+        return bool(self.replicas)
+
     def choose(self, after: int = 0) -> Pool:
         """A pool to read from that shows every write up to `after` and all this process
         has heard of."""
-        if self.replicas and not self._looking:
+        if self.active and not self._looking:
             needed = max(after, self.seen)
             ready = [n for n, at in enumerate(self.replayed) if at is not None and at >= needed]
             if ready:
@@ -84,7 +89,7 @@ class Replicas:
 
     def purged(self, keys: list[str]) -> None:
         """A write was heard of (db.purge.Listener): reads wait for its position."""
-        if not self.replicas:
+        if not self.active:
             return
         self._looking += 1
         task = asyncio.get_running_loop().create_task(self._look())
