@@ -172,10 +172,6 @@ class ResponseCache:
         }
 
 
-def caller_class(viewer: Viewer) -> bytes:
-    return f"{viewer.role.value}:{'anonymous' if viewer.key_id is None else 'keyed'}".encode()
-
-
 class CachedResponses:
     """ASGI middleware, inside api.auth.Gate (it needs the caller, and every request must
     still pass the rate limits): answers from the cache, and keeps what endpoints mark."""
@@ -236,7 +232,7 @@ def _key(scope: Scope, headers: Headers, viewer: Viewer, body: bytes) -> bytes:
         scope.get("query_string", b""),
         headers.get("accept", "").encode(),
         headers.get("content-type", "").encode(),
-        caller_class(viewer),
+        viewer.caller_class.encode(),
         hashlib.sha256(body).digest() if body else b"",
     ]
     return b"\x00".join(parts)

@@ -46,6 +46,13 @@ class Viewer:
     def can(self, permission: Permission) -> bool:
         return permission in _GRANTS[self.role]
 
+    @property
+    def caller_class(self) -> str:
+        """What a shared answer may depend on of its caller: the role, and whether a key
+        was given (never which key). Answers are shared within a class (the response cache,
+        live renders)."""
+        return f"{self.role.value}:{'anonymous' if self.key_id is None else 'keyed'}"
+
 
 def may_read_full_text(viewer: Viewer, syndicatable: bool) -> bool:
     """Partners republish what they read: they get an item's full text only where its rights

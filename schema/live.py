@@ -142,9 +142,7 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
         except TypeError:
             return None
         document = _document_text(self.operation, self.fragment_definitions)
-        viewer = context.viewer
-        caller = f"{viewer.role.value}:{'anonymous' if viewer.key_id is None else 'keyed'}"
-        return document, variables, caller
+        return document, variables, context.viewer.caller_class
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         shared, key = self.shared, self.sharing_key
