@@ -43,7 +43,14 @@ from db.pool import DatabaseUnavailable, Pool, StatementTimeout, fetchval_planne
 from schema import build_schema
 from schema.cache_keys import Collected, collecting, root_keys
 from schema.context import Context
-from schema.errors import ApiError, PersistedQueryNotFound, QueryTooComplex, coded, timed_out
+from schema.errors import (
+    ApiError,
+    PersistedQueryNotFound,
+    QueryTooComplex,
+    coded,
+    timed_out,
+    unavailable,
+)
 from schema.loaders import Loaders
 from schema.planner import Caller, Fallback
 
@@ -227,7 +234,7 @@ class GraphQLApp(GraphQL[Context, None]):
             failed=bool(errors),
             timed_out=any(map(timed_out, errors)),
             request_error=isinstance(result, PreExecutionError),
-            unavailable=any(isinstance(e.original_error, DatabaseUnavailable) for e in errors),
+            unavailable=any(map(unavailable, errors)),
             db_seconds=spent[0],
         )
         return result

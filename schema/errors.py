@@ -17,11 +17,13 @@ TIMEOUT_MESSAGE = (
     "The query took longer than the database allows and was cancelled: ask for fewer items "
     "or fields (totalCount of a filtered list counts every match), or retry later."
 )
+INTROSPECTION_MARKER = "introspection fields found"
+"""In schema.limits.OneSchemaIntrospection's message."""
 _TOO_COMPLEX_MARKERS = (
     "exceeds maximum operation depth",
     "aliases found",
     "Document contains more than",
-    "introspection fields found",  # schema.limits.OneSchemaIntrospection
+    INTROSPECTION_MARKER,
 )
 
 
@@ -70,6 +72,20 @@ def timed_out(error: GraphQLError) -> bool:
     return isinstance(error.original_error, StatementTimeout)
 
 
+def unavailable(error: GraphQLError) -> bool:
+    """True when the database behind the error could not be reached."""
+    return isinstance(error.original_error, DatabaseUnavailable)
+
+
+def _database_failure(error: GraphQLError) -> tuple[str, str] | None:
+    """(message, code) when the database failed the operation, not the caller or our code."""
+    if timed_out(error):
+        return TIMEOUT_MESSAGE, "QUERY_TIMEOUT"
+    if unavailable(error):
+        return UNAVAILABLE_MESSAGE, "SERVICE_UNAVAILABLE"
+    return None
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors raised by our own code or libraries rather than by the caller."""
     original = error.original_error
@@ -92,27 +108,12 @@ def _code_for(error: GraphQLError) -> str:
 
 def coded(error: GraphQLError) -> GraphQLError:
     """The error as the client sees it: unexpected ones masked, every one with a code."""
-    if timed_out(error):
-        return GraphQLError(
-            TIMEOUT_MESSAGE,
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "QUERY_TIMEOUT"},
-        )
-    if isinstance(error.original_error, DatabaseUnavailable):
-        return GraphQLError(
-            UNAVAILABLE_MESSAGE,
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "SERVICE_UNAVAILABLE"},
-        )
-    if is_unexpected(error):
-        return GraphQLError(
-            MASKED_MESSAGE,
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR"},
-        )
+    replaced = _database_failure(error)
+    if replaced is None and is_unexpected(error):
+        replaced = MASKED_MESSAGE, "INTERNAL_SERVER_ERROR"
+    if replaced is not None:
+        message, code = replaced
+        return GraphQLError(message, nodes=error.nodes, path=error.path, extensions={"code": code})
     extensions = {**(error.extensions or {}), "code": _code_for(error)}
     return GraphQLError(
         error.message,

@@ -37,6 +37,8 @@ from strawberry.extensions import (
 )
 from strawberry.schema.schema import validate_document
 
+from schema.errors import INTROSPECTION_MARKER
+
 ExtensionFactory = Callable[[], SchemaExtension]
 
 
@@ -48,9 +50,6 @@ def limit_rules(*, max_depth: int, max_aliases: int) -> list[type[ASTValidationR
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
         OneSchemaIntrospection,
     ]
-
-
-INTROSPECTION_MARKER = "introspection fields found"
 
 
 class OneSchemaIntrospection(ASTValidationRule):
