@@ -53,11 +53,14 @@ def _choice(name: str, choices: tuple[str, ...]) -> str:
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\*$")
 
 
+def _listed(name: str) -> tuple[str, ...]:
+    """A comma-separated list, without blanks."""
+    return tuple(item.strip() for item in (os.environ.get(name) or "").split(",") if item.strip())
+
+
 def _origins(name: str) -> tuple[str, ...]:
     """Comma-separated browser origins (`https://app.example.com`, or `*` for any)."""
-    found = tuple(
-        o.strip().rstrip("/") for o in (os.environ.get(name) or "").split(",") if o.strip()
-    )
+    found = tuple(origin.rstrip("/") for origin in _listed(name))
     wrong = [o for o in found if not _ORIGIN.match(o)]
     if wrong:
         raise SystemExit(
@@ -159,9 +162,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             cors_origins=_origins("NEWSGRAPH_CORS_ORIGINS"),
             transaction_pooler=_flag("NEWSGRAPH_TRANSACTION_POOLER", False),
-            replica_urls=tuple(
-                u.strip() for u in (env.get("DATABASE_REPLICA_URLS") or "").split(",") if u.strip()
-            ),
+            replica_urls=_listed("DATABASE_REPLICA_URLS"),
             data_dir=Path(env.get("NEWSGRAPH_DATA_DIR") or ".newsgraph"),
             host=env.get("NEWSGRAPH_HOST") or "127.0.0.1",
             port=_int("NEWSGRAPH_PORT", 8000),

@@ -128,17 +128,15 @@ class Deliverer:
             raise Refused(f"{host} resolves to no address")
         if not self.settings.allow_private and any(map(private_address, addresses)):
             raise Refused(f"{host} resolves to a private address; not delivered")
-        address = addresses[0]
-        netloc = f"[{address}]" if ":" in address else address
-        if parts.port:
-            netloc += f":{parts.port}"
-        named = f"[{host}]" if ":" in host else host
-        named += f":{parts.port}" if parts.port else ""
-        return (
-            urlunsplit(parts._replace(netloc=netloc)),
-            named,
-            {"sni_hostname": host} if https else {},
-        )
+        pinned = parts._replace(netloc=_netloc(addresses[0], parts.port))
+        sni = {"sni_hostname": host} if https else {}
+        return urlunsplit(pinned), _netloc(host, parts.port), sni
+
+
+def _netloc(host: str, port: int | None) -> str:
+    """host[:port], an IPv6 address in brackets."""
+    bracketed = f"[{host}]" if ":" in host else host
+    return f"{bracketed}:{port}" if port else bracketed
 
 
 async def resolve(host: str, port: int) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -54,6 +54,14 @@ def server_url() -> str:
     """A URL to a maintenance database on the PostgreSQL server the tests use."""
     configured = Settings.test_database_url()
     return configured or embedded_url(ROOT / ".newsgraph" / "test", database="postgres")
+
+
+def server_address(database_url: str) -> tuple[str, int, str]:
+    """(host, or socket folder; port; database) of a PostgreSQL URL, for what must reach the
+    same server another way (a proxy, PgBouncer)."""
+    parts = urlsplit(database_url)
+    host = parts.hostname or parse_qs(parts.query).get("host", ["/tmp"])[0]
+    return host, parts.port or 5432, parts.path.lstrip("/")
 
 
 @pytest.fixture(scope="session")

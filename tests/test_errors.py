@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
 import pytest
 
 from db.pool import create_pool
-from tests.conftest import data, error_codes, graphql, operation, serving
+from tests.conftest import data, error_codes, graphql, operation, server_address, serving
 from tests.factories import create_story, slug_of
 from tests.test_response_cache import _process, _up, until
 
@@ -253,16 +252,14 @@ class Outage:
     new ones refused) and mended, for a server process to meet a database that is away."""
 
     def __init__(self, database_url: str) -> None:
-        parts = urlsplit(database_url)
-        self.host = parts.hostname or parse_qs(parts.query)["host"][0]
-        self.port = parts.port or 5432
+        self.host, self.port, _ = server_address(database_url)
         self.listen = 0
         self.server: asyncio.Server | None = None
         self.held: set[asyncio.StreamWriter] = set()
 
     def url(self, database_url: str) -> str:
-        database = urlsplit(database_url).path
-        return f"postgresql://postgres@127.0.0.1:{self.listen}{database}"
+        database = server_address(database_url)[2]
+        return f"postgresql://postgres@127.0.0.1:{self.listen}/{database}"
 
     async def mend(self) -> None:
         self.server = await asyncio.start_server(self._pipe, "127.0.0.1", self.listen)

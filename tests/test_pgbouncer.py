@@ -15,14 +15,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from tests.conftest import server_address
 from tests.test_mutations import CREATE, PUBLISH, create, ok
-from tests.test_replicas import _free_port
-from tests.test_response_cache import _process, _up, until
+from tests.test_response_cache import _free_port, _process, _up, until
 
 PGBOUNCER = shutil.which("pgbouncer") or (
     "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
@@ -35,13 +34,6 @@ READS = [
     ("query($slug: String!) { story(slug: $slug) { title jsonLd } }", {"slug": "grid-deal"}),
     ("{ __schema { queryType { name } } }", {}),  # Strawberry's engine
 ]
-
-
-def _server(database_url: str) -> tuple[str, int, str]:
-    """(host or socket folder, port, database) of a PostgreSQL URL."""
-    parts = urlsplit(database_url)
-    host = parts.hostname or parse_qs(parts.query).get("host", ["/tmp"])[0]
-    return host, parts.port or 5432, parts.path.lstrip("/")
 
 
 def _bouncer_user(host: str) -> str | None:
@@ -60,7 +52,7 @@ def bouncer(database_url: str) -> Iterator[str]:
     assert PGBOUNCER is not None
     # Not under pytest's temporary folder: PgBouncer's user must be able to reach it.
     folder = Path(tempfile.mkdtemp(prefix="newsgraph-pgbouncer-"))
-    host, port, database = _server(database_url)
+    host, port, database = server_address(database_url)
     listen = _free_port()
     (folder / "users.txt").write_text('"postgres" ""\n')
     (folder / "pgbouncer.ini").write_text(

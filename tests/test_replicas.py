@@ -8,7 +8,6 @@ import asyncio
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import warnings
 from collections.abc import Iterator
@@ -22,17 +21,10 @@ from db import keys
 from db.pool import create_pool
 from tests.conftest import bearer
 from tests.test_mutations import CREATE, PUBLISH, make_newsroom, ok
-from tests.test_response_cache import _process, _up, until
+from tests.test_response_cache import _free_port, _process, _up, until
 
 APPLY_DELAY = "1500ms"
 STORY = "query($slug: String!) { story(slug: $slug) { title } }"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
