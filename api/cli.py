@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -18,7 +19,7 @@ from api import migrations
 from api.database import resolve_url
 from api.settings import Settings
 from content.access import Role
-from db.pool import Pool, create_pool
+from db.pool import Pool, create_pool, held_lock
 
 log = logging.getLogger("newsgraph")
 
@@ -153,8 +154,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
             "NEWSGRAPH_TRANSACTION_POOLER is on, and LISTEN does not pass a transaction pooler: "
             "set NEWSGRAPH_LISTEN_URL to PostgreSQL itself, or REDIS_URL, for purge notices"
         )
-    settings = _ready(settings)
-    asyncio.run(_with_pool(settings, _load_demo_if_empty))
+    settings = _ready(settings, then=_load_demo_if_empty)
     host, port = args.host or settings.host, args.port or settings.port
     log.info(
         "serving GraphQL on http://%s:%s/graphql (%d process%s)",
@@ -331,13 +331,27 @@ def _export_schema(args: argparse.Namespace, settings: Settings) -> None:
     print(build_schema().as_str())
 
 
-def _ready(settings: Settings) -> Settings:
-    """Settings pointing at a database that exists and is migrated to head."""
+def _ready(settings: Settings, then: Callable[[Pool], Awaitable[Any]] | None = None) -> Settings:
+    """Settings pointing at a database that exists and is migrated to head, with `then` done
+    too. Processes starting together on one database take turns here (one migrates and loads
+    the demo; the others wait and find it done)."""
     url = resolve_url(settings.database_url, settings.data_dir)
-    migrations.upgrade(url)
     ready = replace(settings, database_url=url)
-    asyncio.run(_with_pool(ready, partial(_ensure_derived, config=settings.search_config)))
+    asyncio.run(_prepare(ready, then))
     return ready
+
+
+async def _prepare(settings: Settings, then: Callable[[Pool], Awaitable[Any]] | None) -> None:
+    assert settings.database_url
+    # Behind a transaction pooler a session lock may land on any server connection: it is
+    # taken on PostgreSQL itself (NEWSGRAPH_LISTEN_URL) when that is known.
+    lock_url = settings.listen_url if settings.transaction_pooler else settings.database_url
+    async with held_lock(lock_url, "newsgraph.startup") if lock_url else contextlib.nullcontext():
+        # Alembic runs its own event loop: a thread of its own keeps it off this one.
+        await asyncio.to_thread(migrations.upgrade, settings.database_url)
+        await _with_pool(settings, partial(_ensure_derived, config=settings.search_config))
+        if then is not None:
+            await _with_pool(settings, then)
 
 
 async def _ensure_derived(pool: Pool, config: str) -> None:

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
 
@@ -251,3 +251,16 @@ async def ensure_database(server_url: str, name: str) -> bool:
         return True
     finally:
         await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def held_lock(database_url: str, name: str) -> AsyncIterator[None]:
+    """Hold PostgreSQL's session advisory lock `name` on a connection of its own, so that
+    processes starting together on one database (workers, machines behind a load balancer)
+    take turns at the work inside: the first migrates and loads, the others find it done."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", name)
+        yield
+    finally:
+        await conn.close()  # ends the session, and so releases the lock

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,37 @@ async def _digest(url: str) -> tuple:
         )
     finally:
         await conn.close()
+
+
+def test_processes_starting_together_migrate_and_load_the_demo_once(make_database) -> None:
+    """Workers or machines started at once on an empty database take turns at the start:
+    one migrates and loads the demo content, the others find it done."""
+    url = make_database()  # empty: not even migrated
+    env = {**os.environ, "DATABASE_URL": url, "NEWSGRAPH_WEBHOOK_WORKER": "false"}
+    with socket.socket() as taken:  # each stops once ready, finding its port taken
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        starting = [
+            subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "serve", "--workers", "1", "--port", port],
+                cwd=ROOT,
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        logs = [process.communicate(timeout=300)[1] for process in starting]
+    loaded = [log for log in logs if "empty database: loading the demo content" in log]
+    assert len(loaded) == 1, logs
+    assert not any("Traceback" in log for log in logs), logs
+
+    async def stories() -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM stories"))
+        finally:
+            await conn.close()
+
+    assert asyncio.run(stories()) == 11
