@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -278,18 +279,29 @@ def _process(database_url: str, workers: int = 1, **settings: str) -> Any:
             "NEWSGRAPH_ANONYMOUS_RATE_PER_MINUTE": "1000000",
         }
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--no-access-log", "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        # NEWSGRAPH_TEST_SERVER_LOGS=1 shows the servers' logs (for a failing test).
-        stderr=None if os.environ.get("NEWSGRAPH_TEST_SERVER_LOGS") else subprocess.DEVNULL,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "serve",
+                "--no-access-log",
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            log.seek(0)
+            # pytest shows what a test printed when it fails: the server's last words.
+            print(f"--- server on port {port} ---", log.read()[-4000:], sep="\n")
 
 
 @contextlib.asynccontextmanager
