@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from api import migrations
@@ -136,6 +137,27 @@ def _parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by id or prefix")
     revoke.add_argument("key", help="the key's id or its 8-character prefix")
     revoke.set_defaults(run=_keys_revoke)
+
+    documents = commands.add_parser(
+        "documents",
+        help="register the trusted documents that run when NEWSGRAPH_DOCUMENTS=trusted",
+    )
+    document_commands = documents.add_subparsers(
+        title="document commands", required=True, metavar="ACTION"
+    )
+    add = document_commands.add_parser(
+        "add",
+        help="register every document of client manifests (.graphql files, Relay's or "
+        "graphql-codegen's {hash: document} JSON, Apollo's persisted query manifest); "
+        "all are checked against the schema first, and none is added if one fails",
+    )
+    add.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    add.set_defaults(run=_documents_add)
+    listed = document_commands.add_parser("list", help="list the registered documents")
+    listed.set_defaults(run=_documents_list)
+    remove = document_commands.add_parser("remove", help="unregister documents by hash")
+    remove.add_argument("hashes", nargs="+", metavar="SHA256")
+    remove.set_defaults(run=_documents_remove)
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.set_defaults(run=_export_schema)
@@ -323,6 +345,47 @@ def _keys_revoke(args: argparse.Namespace, settings: Settings) -> None:
     if revoked is None:
         raise SystemExit(f"no key with id or prefix {args.key!r}")
     print(f"revoked key {revoked.id} ({revoked.prefix}) at {revoked.revoked_at}")
+
+
+def _documents_add(args: argparse.Namespace, settings: Settings) -> None:
+    from api.documents import ManifestError, read_manifest
+    from db.persisted_queries import register
+    from schema import build_schema
+
+    schema = build_schema()._schema
+    try:
+        found = [d for path in args.files for d in read_manifest(path, schema)]
+    except ManifestError as error:
+        raise SystemExit(f"newsgraph documents add: {error}; nothing was registered") from None
+    rows = [(d.sha256, d.body, d.name) for d in found]
+    added = asyncio.run(_with_pool(_ready(settings), lambda pool: register(pool, rows)))
+    print(f"{len(found)} documents registered ({added} new)")
+
+
+def _documents_list(args: argparse.Namespace, settings: Settings) -> None:
+    from db.persisted_queries import registered, stored_by_callers
+
+    async def both(pool: Pool) -> Any:
+        return await registered(pool), await stored_by_callers(pool)
+
+    found, (stored, stored_bytes) = asyncio.run(_with_pool(_ready(settings), both))
+    print("sha256\tbytes\tregistered\tname")
+    for d in found:
+        print(f"{d.sha256}\t{d.bytes}\t{d.created_at:%Y-%m-%dT%H:%M:%SZ}\t{d.name or '-'}")
+    print(
+        f"{len(found)} registered; callers keep {stored} more through APQ ({stored_bytes} bytes)",
+        file=sys.stderr,
+    )
+
+
+def _documents_remove(args: argparse.Namespace, settings: Settings) -> None:
+    from db.persisted_queries import unregister
+
+    hashes = [h.removeprefix("sha256:").lower() for h in args.hashes]
+    removed = asyncio.run(_with_pool(_ready(settings), lambda pool: unregister(pool, hashes)))
+    print(f"{removed} of {len(hashes)} documents unregistered")
+    if removed < len(hashes):
+        sys.exit(1)
 
 
 def _export_schema(args: argparse.Namespace, settings: Settings) -> None:

@@ -34,23 +34,27 @@ from api import graphiql
 from api.auth import Rejected, presented_key
 from api.errors import RETRY_AFTER, json_error
 from api.http_cache import cacheable
-from api.persisted_queries import PersistedQueries
+from api.persisted_queries import PersistedQueries, with_document_id
 from api.replicas import route_read, routing
 from api.settings import Settings
 from content.access import Permission, Role, Viewer
 from db.json_sql import KEY_END, KEY_START, SKIP_MARK
+from db.persisted_queries import Bounds
 from db.pool import DatabaseUnavailable, Pool, StatementTimeout, fetchval_planned, timing
 from schema import build_schema
 from schema.cache_keys import Collected, collecting, root_keys
 from schema.context import Context
 from schema.errors import (
     ApiError,
+    BadUserInput,
     PersistedQueryNotFound,
     QueryTooComplex,
+    Unauthenticated,
     coded,
     timed_out,
     unavailable,
 )
+from schema.limits import introspects
 from schema.loaders import Loaders
 from schema.planner import Caller, Fallback
 
@@ -91,7 +95,15 @@ class GraphQLApp(GraphQL[Context, None]):
         self.execution = settings.execution
         self.max_nodes = limits.max_nodes
         self.caching = settings.response_cache_bytes > 0
-        self.persisted = PersistedQueries(most_stored=limits.max_persisted_queries)
+        self.persisted = PersistedQueries(
+            Bounds(
+                documents=limits.max_persisted_queries,
+                bytes=limits.max_persisted_bytes,
+                per_caller=limits.persisted_queries_per_key,
+            ),
+            trusted=limits.trusted_documents,
+        )
+        self.anonymous_introspection = limits.anonymous_introspection
         self.ide_page = graphiql.page()
         self.internal = build_schema(max_depth=100, max_tokens=100_000, max_aliases=1_000)
         """The same schema without the callers' limits, for the operations the service runs
@@ -124,12 +136,31 @@ class GraphQLApp(GraphQL[Context, None]):
             return data.body
         return orjson.dumps(data)
 
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        if not isinstance(data, GraphQLRequestData) or data.query is not None:
+            return data
+        if request.method == "GET":
+            document_id = request.query_params.get("documentId")
+        else:
+            body = orjson.loads(await request.get_body())  # parsed once already: it is JSON
+            document_id = body.get("documentId")
+        if document_id is None:
+            return data
+        try:
+            return with_document_id(data, document_id)
+        except BadUserInput as error:
+            raise HTTPException(400, str(error)) from None
+
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         if isinstance(result, Compiled):
             return cast(GraphQLHTTPResponse, Raw(result.body))
         # Here rather than in a schema extension: parse errors skip extensions' post-processing.
         if result.errors:
             result.errors = [coded(error) for error in in_document_order(result.errors)]
+        cost = getattr(request.state, "graphql_cost", None)
+        if cost is not None:
+            result.extensions = {**(result.extensions or {}), "cost": cost}
         return process_result(result)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -194,8 +225,10 @@ class GraphQLApp(GraphQL[Context, None]):
         self, *, request: Request, request_data: GraphQLRequestData, **options: Any
     ) -> ExecutionResult:
         pool: Pool = request.state.primary  # persisted queries are stored there
+        viewer: Viewer = request.state.viewer
         try:
-            request_data = await self.persisted.resolve(pool, request_data)
+            request_data = await self.persisted.resolve(pool, request_data, viewer)
+            self._check_introspection(request_data, viewer)
         except ApiError as error:
             # An unknown hash stays a 200 (Apollo's clients retry on its message); a bad one
             # is a request error.
@@ -207,7 +240,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 data=None, errors=[GraphQLError(str(error), original_error=error)]
             )
         query, name = request_data.query or "", request_data.operation_name
-        too_many = self._too_many_nodes(request_data)
+        too_many = self._too_many_nodes(request, request_data)
         if too_many is not None:
             request.state.graphql_ran = Ran(
                 Collected(), query, name, failed=True, request_error=True
@@ -217,7 +250,7 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         compiled = await self._compiled(request, request_data)
         if compiled is not None:
-            await self.persisted.keep(pool, request_data)
+            await self.persisted.keep(pool, request_data, viewer)
             return compiled
         with collecting() as collected, timing() as spent:
             result = await super().execute_single(
@@ -225,7 +258,7 @@ class GraphQLApp(GraphQL[Context, None]):
             )
             await asyncio.sleep(0)  # the driver reports a statement's time just after it
         if not result.errors:
-            await self.persisted.keep(pool, request_data)
+            await self.persisted.keep(pool, request_data, viewer)
         errors = result.errors or []
         request.state.graphql_ran = Ran(
             collected,
@@ -239,16 +272,31 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         return result
 
-    def _too_many_nodes(self, request_data: GraphQLRequestData) -> QueryTooComplex | None:
+    def _check_introspection(self, request_data: GraphQLRequestData, viewer: Viewer) -> None:
+        if self.anonymous_introspection or viewer.key_id is not None or not request_data.query:
+            return
+        if introspects(request_data.query):
+            raise Unauthenticated(
+                "Introspection (`__schema`, `__type`) needs an API key here "
+                "(NEWSGRAPH_ANONYMOUS_INTROSPECTION=off): send `Authorization: Bearer <key>`."
+            )
+
+    def _too_many_nodes(
+        self, request: Request, request_data: GraphQLRequestData
+    ) -> QueryTooComplex | None:
         """The error for an operation that could return more objects than the limit, before
-        either engine runs it (so both refuse it alike)."""
+        either engine runs it (so both refuse it alike). The count is the operation's cost,
+        reported in `extensions.cost` of its answer."""
         if not request_data.query:
             return None
         variables = request_data.variables if isinstance(request_data.variables, dict) else None
         nodes = self.schema.engine.node_count(  # type: ignore[attr-defined]
             request_data.query, request_data.operation_name, variables
         )
-        if nodes is None or nodes <= self.max_nodes:
+        if nodes is None:
+            return None
+        request.state.graphql_cost = {"requested": nodes, "limit": self.max_nodes}
+        if nodes <= self.max_nodes:
             return None
         return QueryTooComplex(
             f"The operation could return up to {nodes:,} objects; the limit is "
@@ -280,7 +328,11 @@ class GraphQLApp(GraphQL[Context, None]):
             engine="compiled",
             db_seconds=answer.db_seconds,
         )
-        return Compiled(b'{"data":' + answer.data + b"}")
+        cost = getattr(request.state, "graphql_cost", None)  # counted before it ran
+        if cost is None:
+            return Compiled(b'{"data":' + answer.data + b"}")
+        extensions = b',"extensions":{"cost":' + orjson.dumps(cost) + b"}}"
+        return Compiled(b'{"data":' + answer.data + extensions)
 
     async def compiled_data(
         self,
@@ -338,7 +390,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET naming a persisted query carries no `query` either; it wants the answer.
-        persisted = "extensions" in request.query_params
+        params = request.query_params
+        persisted = "extensions" in params or "documentId" in params
         return not persisted and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:

@@ -110,7 +110,16 @@ class QueryLimits:
     """Live subscriptions one key may hold on one process."""
     max_subscriptions_per_connection: int = 20
     max_persisted_queries: int = 10_000
-    """Persisted queries (APQ) kept at most; past it, new ones run but are not stored."""
+    """Documents callers may keep through APQ, in all; past it the oldest give way."""
+    max_persisted_bytes: int = 16 * 1024 * 1024
+    """Bytes of documents callers may keep through APQ, in all (oldest give way)."""
+    persisted_queries_per_key: int = 1_000
+    """Documents one key may keep through APQ (anonymous callers share one quota)."""
+    trusted_documents: bool = False
+    """Only registered documents run for callers (`newsgraph documents add`); editors and
+    admins may still send any. Off: the open mode, where APQ stores what callers send."""
+    anonymous_introspection: bool = True
+    """Whether callers without a key may ask for `__schema` and `__type`."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +199,10 @@ class Settings:
                     "NEWSGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20
                 ),
                 max_persisted_queries=_int("NEWSGRAPH_MAX_PERSISTED_QUERIES", 10_000),
+                max_persisted_bytes=_int("NEWSGRAPH_MAX_PERSISTED_BYTES", 16 * 1024 * 1024),
+                persisted_queries_per_key=_int("NEWSGRAPH_PERSISTED_QUERIES_PER_KEY", 1_000),
+                trusted_documents=_choice("NEWSGRAPH_DOCUMENTS", ("open", "trusted")) == "trusted",
+                anonymous_introspection=_flag("NEWSGRAPH_ANONYMOUS_INTROSPECTION", True),
             ),
             access=Access(
                 anonymous=_flag("NEWSGRAPH_ANONYMOUS", True),

@@ -141,3 +141,9 @@ class PersistedQueryNotFound(ApiError):
     """Apollo APQ: the hash is unknown; the client sends the query with it next."""
 
     code = "PERSISTED_QUERY_NOT_FOUND"
+
+
+class DocumentNotTrusted(ApiError):
+    """The trusted-documents mode: the operation is not one the operator registered."""
+
+    code = "PERSISTED_QUERY_NOT_IN_LIST"  # Apollo Router's code for the same refusal

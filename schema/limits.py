@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from graphql import (
@@ -23,7 +26,9 @@ from graphql import (
     parse,
     specified_rules,
     value_from_ast,
+    visit,
 )
+from graphql.language import Visitor
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
@@ -71,6 +76,27 @@ class OneSchemaIntrospection(ASTValidationRule):
                         node,
                     )
                 )
+
+
+@functools.lru_cache(maxsize=1_024)
+def introspects(query: str) -> bool:
+    """Whether a document asks for `__schema` or `__type` (a `__typename` is no
+    introspection: every client asks for it)."""
+    if "__schema" not in query and "__type" not in query:
+        return False
+    try:
+        document = parse(query, no_location=True)
+    except GraphQLError:
+        return False  # refused as it is parsed
+    found = False
+
+    class Finder(Visitor):
+        def enter_field(self, node: FieldNode, *_args: object) -> None:
+            nonlocal found
+            found = found or node.name.value in ("__schema", "__type")
+
+    visit(document, Finder())
+    return found
 
 
 def extension_factories(
@@ -143,6 +169,10 @@ def _count(
             definition = _field(schema, parent, selection.name.value)
             if definition is None or selection.selection_set is None:
                 continue
+            if definition in (SchemaMetaFieldDef, TypeMetaFieldDef):
+                introspection = _Introspection(schema, fragments, variables)
+                total += multiplier * introspection.field(parent, selection, [None])
+                continue
             objects = multiplier * _fan_out(definition, selection, parent, variables)
             # A connection is one object per parent; `first` multiplies what it holds.
             connection = "first" in definition.args and not _is_list(definition)
@@ -154,6 +184,51 @@ def _count(
         if child is not None and sub is not None:
             total += _count(schema, child, sub, times, fragments, variables)
     return total
+
+
+@dataclass(frozen=True)
+class _Introspection:
+    """Counts the objects introspection fields return as they are in this schema: a list
+    of its types is as long as it is, not LIST_WITHOUT_FIRST."""
+
+    schema: GraphQLSchema
+    fragments: dict[str, FragmentDefinitionNode]
+    variables: dict[str, Any]
+
+    def field(self, parent: GraphQLNamedType, selection: FieldNode, sources: list[Any]) -> int:
+        definition = _field(self.schema, parent, selection.name.value)
+        if definition is None or definition.resolve is None or selection.selection_set is None:
+            return 0
+        arguments = {
+            given.name.value: value_from_ast(
+                given.value, definition.args[given.name.value].type, self.variables
+            )
+            for given in selection.arguments or ()
+            if given.name.value in definition.args
+        }
+        info = SimpleNamespace(schema=self.schema)  # what introspection resolvers read of it
+        found: list[Any] = []
+        for source in sources:
+            value = definition.resolve(source, info, **arguments)
+            if value is not None:
+                found.extend(value) if _is_list(definition) else found.append(value)
+        child = get_named_type(definition.type)
+        return len(found) + self.selections(child, selection.selection_set, found)
+
+    def selections(
+        self, parent: GraphQLNamedType, selection_set: SelectionSetNode, sources: list[Any]
+    ) -> int:
+        if not sources:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(parent, selection, sources)
+                continue
+            child, sub = _fragment(self.schema, parent, selection, self.fragments)
+            if child is not None and sub is not None:
+                total += self.selections(child, sub, sources)
+        return total
 
 
 def _fragment(

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-COMMANDS = ["serve", "migrate", "demo", "generate", "keys", "export-schema"]
+COMMANDS = ["serve", "migrate", "demo", "generate", "keys", "documents", "export-schema"]
 
 
 def newsgraph(
