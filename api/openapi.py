@@ -11,22 +11,35 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.formats import ninjs
 from api.rest import FILTERS, MAX_FIRST
+from schema.inputs import MAX_QUERY_LENGTH, MAX_SLUG_LENGTH, SLUG_PATTERN
 
 _STRING = {"type": "string"}
+_SLUG = {"type": "string", "pattern": f"^{SLUG_PATTERN}$", "maxLength": MAX_SLUG_LENGTH}
+_CURSOR = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_-]+$",
+    "description": "pageInfo.endCursor of the previous page of the same list (opaque).",
+}
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _TIME = {"type": "string", "format": "date-time"}
 _PERCENT = {"type": ["integer", "null"], "minimum": 0, "maximum": 100}
 _PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
-    "category": {"type": "string", "description": "Category topic slug."},
-    "topic": {"type": "string", "description": "Topic slug."},
-    "outlet": {"type": "string", "description": "Outlet slug: stories citing it."},
+    "category": {**_SLUG, "description": "Category topic slug."},
+    "topic": {**_SLUG, "description": "Topic slug."},
+    "outlet": {**_SLUG, "description": "Outlet slug: stories citing it."},
     "publishedAfter": {**_TIME, "description": "Published at or after this time."},
     "publishedBefore": {**_TIME, "description": "Published before this time."},
     "syndicatable": {"type": "boolean", "description": "Whether partners may republish."},
     "sentiment": {"enum": ["POSITIVE", "NEUTRAL", "NEGATIVE"]},
     "blindspot": {"enum": ["LEFT", "RIGHT"], "description": "The side missing the story."},
-    "q": {"type": "string", "description": "Full-text query (web search syntax)."},
+    "q": {
+        "type": "string",
+        "pattern": "^[^\\u0000]*\\S[^\\u0000]*$",
+        "maxLength": MAX_QUERY_LENGTH,
+        "description": "Full-text query (web search syntax): at least one word, no NUL.",
+    },
 }
 
 
@@ -129,12 +142,36 @@ _OUTLET = _object(
     }
 )
 _PAGE_INFO = _object({"hasNextPage": {"type": "boolean"}, "endCursor": _NULLABLE_STRING})
-_NINJS = {
+_GEOJSON = {
     "type": "object",
-    "required": ["uri"],
-    "description": "An IPTC ninjs 2.1 document "
-    "(http://www.iptc.org/std/ninjs/ninjs-schema_2.1.json).",
+    "description": "A GeoJSON object (https://geojson.org/schema/GeoJSON.json).",
 }
+
+
+def _ninjs_schemas() -> dict[str, Any]:
+    """IPTC's ninjs 2.1 schema as components: `Ninjs` and its $defs as `Ninjs_<name>`, with
+    the references rewritten to them (and GeoJSON's, outside the document, to an object)."""
+    official = ninjs.json_schema()
+
+    def rewritten(node: Any) -> Any:
+        if isinstance(node, list):
+            return [rewritten(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        target = node.get("$ref")
+        if isinstance(target, str) and target.startswith("https://geojson.org/"):
+            return _GEOJSON
+        if isinstance(target, str) and target.startswith("#/$defs/"):
+            return {**node, "$ref": "#/components/schemas/Ninjs_" + target.removeprefix("#/$defs/")}
+        return {k: rewritten(v) for k, v in node.items()}
+
+    kept = {k: v for k, v in official.items() if k not in ("$schema", "$id", "$defs")}
+    found = {"Ninjs": rewritten(kept)}
+    for name, definition in official.get("$defs", {}).items():
+        found[f"Ninjs_{name}"] = rewritten(definition)
+    return found
+
+
 _ERROR = _object(
     {
         "data": {"type": "null"},
@@ -153,7 +190,7 @@ def _listing(item: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[
 
 
 def _parameters(
-    kind: str | None, *, paged: bool = True, ninjs: bool = True
+    kind: str | None, *, paged: bool = True, formats: bool = True
 ) -> list[dict[str, Any]]:
     """The query parameters of a path: paging, format, and the filters of FILTERS[kind]."""
     found: list[dict[str, Any]] = []
@@ -161,20 +198,16 @@ def _parameters(
         first = {"type": "integer", "minimum": 1, "maximum": MAX_FIRST, "default": 20}
         found += [
             {"name": "first", "in": "query", "schema": first, "description": "Page size."},
-            {
-                "name": "after",
-                "in": "query",
-                "schema": _STRING,
-                "description": "pageInfo.endCursor of the previous page.",
-            },
+            {"name": "after", "in": "query", "schema": _CURSOR},
         ]
-    if ninjs:
+    if formats:
         found.append(
             {
                 "name": "format",
                 "in": "query",
                 "schema": {"enum": ["json", "ninjs"]},
-                "description": "ninjs: IPTC ninjs 2.1 (or send Accept: application/ninjs+json).",
+                "description": "ninjs: IPTC ninjs 2.1 documents (or send Accept: "
+                f"{ninjs.MEDIA_TYPE}); a list is then {ninjs.LIST_MEDIA_TYPE}.",
             }
         )
     for name in FILTERS[kind] if kind else ():
@@ -183,7 +216,7 @@ def _parameters(
 
 
 def _slug() -> dict[str, Any]:
-    return {"name": "slug", "in": "path", "required": True, "schema": _STRING}
+    return {"name": "slug", "in": "path", "required": True, "schema": _SLUG}
 
 
 def _responses(ok: dict[str, Any], *, found: bool = False) -> dict[str, Any]:
@@ -200,10 +233,16 @@ def _responses(ok: dict[str, Any], *, found: bool = False) -> dict[str, Any]:
     return responses
 
 
-def _ok(description: str, json_schema: dict[str, Any], ninjs_schema: Any = None) -> Any:
+def _ok(
+    description: str,
+    json_schema: dict[str, Any],
+    ninjs_schema: Any = None,
+    *,
+    media_type: str = ninjs.MEDIA_TYPE,
+) -> Any:
     content = {"application/json": {"schema": json_schema}}
     if ninjs_schema is not None:
-        content["application/ninjs+json"] = {"schema": ninjs_schema}
+        content[media_type] = {"schema": ninjs_schema}
     return {"description": description, "content": content}
 
 
@@ -212,9 +251,26 @@ def _get(summary: str, parameters: list[Any], responses: dict[str, Any]) -> dict
 
 
 def document(server_url: str) -> dict[str, Any]:
-    story_list = _ok("A page of stories, newest first.", _listing(_ref("Story")))
-    dive_list = _ok("A page of deep dives, newest first.", _listing(_ref("DeepDive")))
-    topic_page = _listing(_ref("Story"), {"topic": _ref("TopicProfile")})
+    ninjs_list = _listing(_ref("Ninjs"))
+    story_list = _ok(
+        "A page of stories, newest first.",
+        _listing(_ref("Story")),
+        ninjs_list,
+        media_type=ninjs.LIST_MEDIA_TYPE,
+    )
+    dive_list = _ok(
+        "A page of deep dives, newest first.",
+        _listing(_ref("DeepDive")),
+        ninjs_list,
+        media_type=ninjs.LIST_MEDIA_TYPE,
+    )
+    topic = {"topic": _ref("TopicProfile")}
+    topic_page = _ok(
+        "The topic and its stories.",
+        _listing(_ref("Story"), topic),
+        _listing(_ref("Ninjs"), topic),
+        media_type=ninjs.LIST_MEDIA_TYPE,
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -223,7 +279,8 @@ def document(server_url: str) -> dict[str, Any]:
             "description": "Stories, deep dives, topics and outlets with the visibility, "
             "filters, cursors and key rules of the GraphQL API. Send `Authorization: Bearer "
             "<key>`; anonymous reads get public content at a lower rate. With `format=ninjs` "
-            "list items are ninjs documents inside the same envelope.",
+            f"one item is an IPTC ninjs 2.1 document ({ninjs.MEDIA_TYPE}) and a list holds "
+            f"ninjs documents inside the same envelope ({ninjs.LIST_MEDIA_TYPE}).",
         },
         "servers": [{"url": server_url}],
         "components": {
@@ -246,7 +303,7 @@ def document(server_url: str) -> dict[str, Any]:
                 "DeepDive": _DEEP_DIVE,
                 "Outlet": _OUTLET,
                 "PageInfo": _PAGE_INFO,
-                "Ninjs": _NINJS,
+                **_ninjs_schemas(),
                 "Error": _ERROR,
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -268,11 +325,11 @@ def document(server_url: str) -> dict[str, Any]:
             "/v1/topics/{slug}": _get(
                 "A topic and a page of its stories",
                 [_slug(), *_parameters("topic")],
-                _responses(_ok("The topic and its stories.", topic_page), found=True),
+                _responses(topic_page, found=True),
             ),
             "/v1/outlets": _get(
                 "Outlets and their ratings, by slug",
-                _parameters("outlets", ninjs=False),
+                _parameters("outlets", formats=False),
                 _responses(_ok("A page of outlets.", _listing(_ref("Outlet")))),
             ),
         },

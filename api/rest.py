@@ -153,7 +153,8 @@ def wants_ninjs(request: Request) -> bool:
         if chosen not in ("json", "ninjs"):
             raise BadRequest(f"`format` must be json or ninjs, got {chosen!r}.")
         return chosen == "ninjs"
-    return ninjs.MEDIA_TYPE in request.headers.get("accept", "")
+    accept = request.headers.get("accept", "")
+    return ninjs.MEDIA_TYPE in accept or ninjs.LIST_MEDIA_TYPE in accept
 
 
 _LIST_KEYS = {"stories": LISTS["story"], "deep-dives": LISTS["deep_dive"]}
@@ -253,7 +254,8 @@ class Rest:
         shown = [self._shape(request, item, as_ninjs, full_text=False) for item in items]
         body = (extra or {}) | self._listing(request, shown, found["pageInfo"])
         keys = keys + [item.purge_key for item in items]
-        return await self._respond(request, body, "application/json", keys)
+        media_type = ninjs.LIST_MEDIA_TYPE if as_ninjs else "application/json"
+        return await self._respond(request, body, media_type, keys)
 
     async def _one(
         self, request: Request, node: dict[str, Any] | None, as_ninjs: bool, what: str

@@ -9,7 +9,9 @@ from schema.errors import BadUserInput
 
 MAX_SLUG_LENGTH = 200
 MAX_QUERY_LENGTH = 500
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SLUG_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+"""What a slug is (lower-case letters and digits joined by single hyphens)."""
+_SLUG = re.compile(SLUG_PATTERN)
 
 
 def checked_text(value: str, field: str, *, max_length: int) -> str:

@@ -4,7 +4,6 @@ keys, rights and errors."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,11 +12,12 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
 from api.app import create_app
-from tests.conftest import ROOT, bearer
+from api.formats import ninjs
+from tests.conftest import bearer
 from tests.factories import create_deep_dive, create_outlet, create_story, create_topic, slug_of
 
 NINJS = Draft202012Validator(
-    json.loads((ROOT / "tests" / "schemas" / "ninjs-schema_2.1.json").read_text()),
+    ninjs.json_schema(),
     format_checker=Draft202012Validator.FORMAT_CHECKER,
 )
 
@@ -101,6 +101,18 @@ async def test_openapi_document_is_valid_and_describes_every_rest_route(
         response = await get(client, url)
         assert response.status_code == 200, (url, response.text)
         conforms(document, declared, response, "application/json")
+    # The ninjs variants have media types of their own, and IPTC's schema in the document.
+    for declared, url, media_type in (
+        ("/v1/stories", "/v1/stories?format=ninjs&first=3", ninjs.LIST_MEDIA_TYPE),
+        ("/v1/stories/{slug}", f"/v1/stories/{story}?format=ninjs", ninjs.MEDIA_TYPE),
+        ("/v1/deep-dives", "/v1/deep-dives?format=ninjs", ninjs.LIST_MEDIA_TYPE),
+        ("/v1/deep-dives/{slug}", f"/v1/deep-dives/{dive}?format=ninjs", ninjs.MEDIA_TYPE),
+        ("/v1/topics/{slug}", f"/v1/topics/{topic}?format=ninjs", ninjs.LIST_MEDIA_TYPE),
+    ):
+        response = await get(client, url)
+        assert response.headers["content-type"] == media_type, url
+        conforms(document, declared, response, media_type)
+    assert document["components"]["schemas"]["Ninjs"]["required"] == ["uri"]
     for url, declared, status in (
         ("/v1/stories/no-such-story", "/v1/stories/{slug}", 404),
         ("/v1/stories?first=0", "/v1/stories", 400),

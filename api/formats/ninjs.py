@@ -6,12 +6,17 @@ role "coverage", the outlets as `infosources`. ninjs allows no extra properties.
 
 from __future__ import annotations
 
+import functools
+import json
+from importlib.resources import files
 from typing import Any
 
 from api.formats.feeds import item_id
 from api.reader import Item
 
 MEDIA_TYPE = "application/ninjs+json"
+LIST_MEDIA_TYPE = "application/vnd.newsgraph.ninjs-list+json"
+"""A page of ninjs documents (`items`, `pageInfo`, `links`): not itself a ninjs document."""
 VERSION = "2.1"
 SCHEMA = "http://www.iptc.org/std/ninjs/ninjs-schema_2.1.json#"
 _SUBJECT_GROUPS = {
@@ -20,6 +25,14 @@ _SUBJECT_GROUPS = {
     "REGION": "places",
     "COUNTRY": "places",
 }
+
+
+@functools.cache
+def json_schema() -> dict[str, Any]:
+    """IPTC's official ninjs 2.1 JSON Schema (2020-12), as IPTC publishes it."""
+    text = files("api.formats").joinpath("schemas", "ninjs-schema_2.1.json").read_text()
+    found: dict[str, Any] = json.loads(text)
+    return found
 
 
 def ninjs(item: Item, *, public_url: str, publisher: str, language: str, full_text: bool) -> dict:
