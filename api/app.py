@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import feeds, graphiql, migrations, openapi
+from api import feeds, graphiql, migrations, openapi, server
 from api.auth import Gate
 from api.cors import cors
 from api.errors import DatabaseAway, json_error
@@ -99,7 +99,9 @@ def app_from_env() -> Starlette:
     """The app of the settings in the environment: what each of `serve --workers N`'s
     processes runs (DATABASE_URL names the database `serve` resolved)."""
     tune_garbage_collection()
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    server.configure(settings)  # this worker's HTTP protocol limits
+    return create_app(settings)
 
 
 def tune_garbage_collection() -> None:

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from api import migrations
+from api import migrations, server
 from api.database import resolve_url
 from api.settings import Settings
 from content.access import Role
@@ -187,6 +187,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "port": port,
         "log_level": "info",
         "access_log": not args.no_access_log,
+        "http": server.configure(settings),  # each worker configures its own copy again
     }
     if args.workers == 1:
         tune_garbage_collection()

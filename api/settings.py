@@ -120,6 +120,10 @@ class QueryLimits:
     admins may still send any. Off: the open mode, where APQ stores what callers send."""
     anonymous_introspection: bool = True
     """Whether callers without a key may ask for `__schema` and `__type`."""
+    request_timeout_seconds: float = 10.0
+    """How long a request may take to arrive whole, from its first byte (api.server)."""
+    max_connections: int = 10_000
+    """HTTP and WebSocket connections one process holds at most (api.server)."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,8 @@ class Settings:
                 persisted_queries_per_key=_int("NEWSGRAPH_PERSISTED_QUERIES_PER_KEY", 1_000),
                 trusted_documents=_choice("NEWSGRAPH_DOCUMENTS", ("open", "trusted")) == "trusted",
                 anonymous_introspection=_flag("NEWSGRAPH_ANONYMOUS_INTROSPECTION", True),
+                request_timeout_seconds=_seconds("NEWSGRAPH_REQUEST_TIMEOUT_SECONDS", 10.0),
+                max_connections=_int("NEWSGRAPH_MAX_CONNECTIONS", 10_000),
             ),
             access=Access(
                 anonymous=_flag("NEWSGRAPH_ANONYMOUS", True),
