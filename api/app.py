@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -241,7 +242,11 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
         ],
         # Exception: what nothing else caught, as ServerErrorMiddleware answers it (outside
         # every middleware: a database away at the key check lands here too).
-        exception_handlers={StatementTimeout: _timed_out, Exception: _failed},
+        exception_handlers={
+            StatementTimeout: _timed_out,
+            HTTPException: _http_error,
+            Exception: _failed,
+        },
         lifespan=lifespan,
     )
 
@@ -250,6 +255,24 @@ async def _failed(request: Request, error: Exception) -> JSONResponse:
     """An error nothing answered: a 500 in GraphQL's shape (the server logs the error)."""
     message = "Something failed on our side; it has been logged."
     return json_error(500, message, "INTERNAL_SERVER_ERROR")
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    """Routing's own refusals (no such path, a method the path does not take) in the
+    API's JSON shape, with their headers (Allow)."""
+    assert isinstance(error, HTTPException)
+    status = error.status_code
+    if status == 404:
+        message = f"There is nothing at {request.url.path}: see /v1/openapi.json and /graphql."
+    elif status == 405:
+        allowed = (error.headers or {}).get("Allow", "")
+        message = f"{request.method} is not allowed at {request.url.path}; it takes {allowed}."
+    else:
+        message = error.detail
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    response = json_error(status, message, codes.get(status, "BAD_REQUEST"))
+    response.headers.update(error.headers or {})
+    return response
 
 
 async def _timed_out(request: Request, error: Exception) -> JSONResponse:

@@ -364,3 +364,22 @@ async def test_the_schema_is_introspected_once_per_operation(client, pool) -> No
     )
     assert error_codes(await graphql(client, hidden)) == ["QUERY_TOO_COMPLEX"]
     assert await data(client, '{ a: __type(name: "Story") { name } __schema { __typename } }')
+
+
+@pytest.mark.parametrize(
+    "method, path, status, code, allow",
+    [
+        ("GET", "/no/such/path", 404, "NOT_FOUND", None),
+        ("DELETE", "/v1/outlets", 405, "METHOD_NOT_ALLOWED", "GET, HEAD"),
+        ("PUT", "/graphql", 405, "METHOD_NOT_ALLOWED", "GET, HEAD, POST"),
+        ("POST", "/feeds/stories.rss", 405, "METHOD_NOT_ALLOWED", "GET, HEAD"),
+    ],
+)
+async def test_routing_refusals_answer_in_json(
+    client, method: str, path: str, status: int, code: str, allow: str | None
+) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["errors"][0]["extensions"]["code"] == code
+    assert response.headers.get("allow") == allow
