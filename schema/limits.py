@@ -134,6 +134,11 @@ LIST_WITHOUT_FIRST = 10
 counts as: content bounds them, not the caller."""
 
 
+MOST_COUNTED = 2**53 - 1
+"""Counts stop here: nested `first`s multiply past 64 bits, and an answer reports the count
+(extensions.cost) as a number JavaScript clients read exactly."""
+
+
 def node_count(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -150,7 +155,8 @@ def node_count(
     }
     root = schema.get_root_type(operation.operation)
     assert root is not None
-    return _count(schema, root, operation.selection_set, 1, fragments, variables)
+    found = _count(schema, root, operation.selection_set, 1, fragments, variables)
+    return min(found, MOST_COUNTED)
 
 
 def _count(

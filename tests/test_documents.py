@@ -282,3 +282,18 @@ async def test_introspection_costs_the_objects_of_its_answer(client: httpx.Async
     requested = answer["extensions"]["cost"]["requested"]
     assert requested == objects_in(answer["data"]) - 1  # `data` itself is no object asked for
     assert requested > 1_000  # a real schema's worth, under the default limit
+
+
+async def test_a_cost_past_any_number_is_reported_as_the_largest_exact_one(
+    client: httpx.AsyncClient,
+) -> None:
+    """Nested `first`s multiply past 64 bits; the answer still says how much, in a number
+    a JavaScript client reads exactly."""
+    query = (
+        "{ stories(first: 100) { edges { node { relatedStories(first: 2000000000) { "
+        "relatedStories(first: 2000000000) { relatedStories(first: 2000000000) { slug } } } } } } }"
+    )
+    refused = await client.post("/graphql", json={"query": query})
+    assert codes(refused) == ["QUERY_TOO_COMPLEX"]
+    assert refused.json()["extensions"]["cost"]["requested"] == 2**53 - 1
+    assert refused.json()["errors"][0]["extensions"]["nodes"] == 2**53 - 1
