@@ -116,12 +116,6 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(100_000, 100, 100)
 
 
-def purge_publisher(settings: Settings) -> purge.RedisNotices | None:
-    """With REDIS_URL set, purge notices go through Redis as well as NOTIFY (db.purge)."""
-    url = settings.access.redis_url
-    return purge.RedisNotices(url) if url else None
-
-
 def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None = None) -> Starlette:
     """The Starlette app; settings.database_url must name a reachable, migrated database.
 
@@ -133,7 +127,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        redis_notices = purge_publisher(settings)
+        redis_notices = purge.redis_notices(settings.access.redis_url)
         notices = redis_notices or purge.PostgresNotices(settings.listen_url or database_url)
         pool = await create_pool(
             database_url,

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -307,6 +307,8 @@ def _keys_create(args: argparse.Namespace, settings: Settings) -> None:
         raise SystemExit("--rate must be at least 1")
     if not 1 <= len(args.name) <= 100:
         raise SystemExit("--name must be 1 to 100 characters")
+    if args.expires is not None and args.expires <= datetime.now(UTC):
+        raise SystemExit(f"--expires {args.expires.isoformat()} has passed: give a later time")
     rate = args.rate or settings.access.key_rate_per_minute
     record, key = asyncio.run(
         _with_pool(
@@ -328,10 +330,14 @@ def _keys_list(args: argparse.Namespace, settings: Settings) -> None:
     from db import keys
 
     found = asyncio.run(_with_pool(_ready(settings), keys.list_keys))
-    print("id\tprefix\trole\trate/min\tname\tcreated\texpires\trevoked\tlast used")
+    now = datetime.now(UTC)
+    print("id\tprefix\trole\trate/min\tname\tcreated\texpires\trevoked\tlast used\tstatus")
     for k in found:
         cells = [k.id, k.prefix, k.role, k.rate_per_minute, k.name, k.created_at, k.expires_at]
-        cells += [k.revoked_at, k.last_used_at]
+        status = "revoked" if k.revoked_at else "active"
+        if not k.revoked_at and k.expires_at is not None and k.expires_at <= now:
+            status = "expired"
+        cells += [k.revoked_at, k.last_used_at, status]
         print("\t".join("-" if c is None else str(c) for c in cells))
 
 
@@ -433,9 +439,9 @@ async def _ensure_derived(pool: Pool, config: str) -> None:
 
 async def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[Any]]) -> Any:
     assert settings.database_url
-    from api.app import purge_publisher
+    from db.purge import redis_notices
 
-    publisher = purge_publisher(settings)  # a key revoked here reaches every process
+    publisher = redis_notices(settings.access.redis_url)  # a revoked key reaches every process
     pool = await create_pool(
         settings.database_url,
         statement_timeout_ms=0,

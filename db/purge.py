@@ -100,6 +100,11 @@ class PostgresNotices:
         return Hearing(lost, conn.close)
 
 
+def redis_notices(redis_url: str | None) -> RedisNotices | None:
+    """With REDIS_URL set, purge notices go through Redis as well as NOTIFY."""
+    return RedisNotices(redis_url) if redis_url else None
+
+
 class RedisNotices:
     """Purge notices through Redis pub/sub, for processes that do not hold a PostgreSQL
     session of their own (behind a transaction pooler, on many machines). Writers publish

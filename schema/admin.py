@@ -176,6 +176,10 @@ class AdminMutation:
             raise BadUserInput(
                 "`input.expiresAt` needs a time zone offset.", field="input.expiresAt"
             )
+        if input.expires_at is not None and input.expires_at <= datetime.now(UTC):
+            raise BadUserInput(
+                "`input.expiresAt` has passed: give a later time.", field="input.expiresAt"
+            )
         record, key = await keys.create_key(
             info.context.pool,
             name=name,

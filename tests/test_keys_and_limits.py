@@ -242,7 +242,7 @@ async def test_leases_share_redis_buckets_too(redis_url: str) -> None:
         await two.close()
 
 
-def test_cli_creates_lists_and_revokes_keys(database_url: str) -> None:
+async def test_cli_creates_lists_and_revokes_keys(database_url: str, pool: Pool) -> None:
     created = newsgraph(
         "keys", "create", "--name", "web", "--role", "public", "--rate", "120",
         database_url=database_url,
@@ -255,9 +255,22 @@ def test_cli_creates_lists_and_revokes_keys(database_url: str) -> None:
     listed = newsgraph("keys", "list", database_url=database_url)
     assert prefix in listed.stdout and "web" in listed.stdout and "PUBLIC" in listed.stdout
     assert key not in listed.stdout
+    row = next(line for line in listed.stdout.splitlines() if prefix in line)
+    assert row.endswith("\tactive")
+    await pool.execute("UPDATE api_keys SET expires_at = now() - interval '1 minute'")
+    listed = newsgraph("keys", "list", database_url=database_url)
+    assert next(line for line in listed.stdout.splitlines() if prefix in line).endswith("\texpired")
+
+    past = newsgraph(
+        "keys", "create", "--name", "late", "--role", "public",
+        "--expires", "2020-01-01T00:00:00Z", database_url=database_url,
+    )  # fmt: skip
+    assert past.returncode == 1 and "has passed" in past.stderr and "Traceback" not in past.stderr
 
     revoked = newsgraph("keys", "revoke", prefix, database_url=database_url)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    listed = newsgraph("keys", "list", database_url=database_url)
+    assert next(line for line in listed.stdout.splitlines() if prefix in line).endswith("\trevoked")
     missing = newsgraph("keys", "revoke", "99999", database_url=database_url)
     assert missing.returncode != 0 and "no key" in missing.stderr
 

@@ -123,6 +123,7 @@ async def test_only_admins_manage_keys(client: Any, make_key: Any) -> None:
     for bad in (
         {"name": " ", "role": "PUBLIC"},
         {"name": "x", "role": "PUBLIC", "ratePerMinute": 0},
+        {"name": "x", "role": "PUBLIC", "expiresAt": "2020-01-01T00:00:00Z"},
     ):
         assert error_codes(await graphql(client, CREATE_KEY, key=admin, input=bad)) == [
             "BAD_USER_INPUT"
