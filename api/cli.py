@@ -200,11 +200,28 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:
-    url = resolve_url(settings.database_url, settings.data_dir)
-    if args.direction == "up":
-        migrations.upgrade(url, args.revision or "head")
-    else:
-        migrations.downgrade(url, args.revision or "-1")
+    from alembic.util import CommandError
+
+    from db.pool import schema_revision
+
+    located = replace(settings, database_url=resolve_url(settings.database_url, settings.data_dir))
+    assert located.database_url
+    before = asyncio.run(_with_pool(located, schema_revision))
+    try:
+        if args.direction == "up":
+            migrations.upgrade(located.database_url, args.revision or "head")
+        else:
+            migrations.downgrade(located.database_url, args.revision or "-1")
+    except CommandError as error:
+        raise SystemExit(
+            f"newsgraph migrate: {error}. Revisions go from 0001 to {migrations.head_revision()} "
+            "(`base` is before the first); the database is at "
+            f"{before or 'base'}."
+        ) from None
+    after = asyncio.run(_with_pool(located, schema_revision))
+    moved = "stays" if after == before else f"went from {before or 'base'} to"
+    latest = migrations.head_revision()
+    print(f"database {moved} {after or 'base'} (this code's latest is {latest})")
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> None:

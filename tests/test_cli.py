@@ -60,8 +60,16 @@ def test_demo_is_idempotent_and_migrate_goes_down_and_up(make_database) -> None:
     assert "--stories must be at least 1" in count.stderr
     down = newsgraph("migrate", "down", "base", database_url=url)
     assert down.returncode == 0, down.stderr
+    assert "database went from 0" in down.stdout and " to base " in down.stdout
     up = newsgraph("migrate", database_url=url)
     assert up.returncode == 0, up.stderr
+    assert "database went from base to 0" in up.stdout
+    again = newsgraph("migrate", database_url=url)
+    assert "database stays" in again.stdout
+    unknown = newsgraph("migrate", "up", "9999", database_url=url)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert "Can't locate revision identified by '9999'" in unknown.stderr
+    assert "Revisions go from 0001 to" in unknown.stderr
 
 
 def test_bad_arguments_exit_with_usage() -> None:
