@@ -77,7 +77,7 @@ async def test_a_request_that_does_not_arrive_in_time_gets_408(
     assert headers["content-type"] == "application/json" and headers["connection"] == "close"
     assert body["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
     assert "NEWSGRAPH_REQUEST_TIMEOUT_SECONDS" in body["errors"][0]["message"]
-    assert TIMEOUT_SECONDS <= took < TIMEOUT_SECONDS + 2
+    assert TIMEOUT_SECONDS - 0.1 <= took < TIMEOUT_SECONDS + 2  # its clock starts first
 
 
 async def test_whole_requests_are_answered_and_keep_alive_works(address: tuple[str, int]) -> None:
