@@ -25,6 +25,7 @@ from api.cors import cors
 from api.errors import DatabaseAway, json_error
 from api.graphql_view import GraphQLApp
 from api.limits import BodySizeLimit
+from api.observability import RequestLog, configure_logging
 from api.reader import Reader
 from api.replicas import ReadRouting
 from api.response_cache import CachedResponses, Invalidation, ResponseCache
@@ -101,6 +102,7 @@ def app_from_env() -> Starlette:
     processes runs (DATABASE_URL names the database `serve` resolved)."""
     tune_garbage_collection()
     settings = Settings.from_env()
+    configure_logging(settings.log_format)  # a spawned worker starts with none
     server.configure(settings)  # this worker's HTTP protocol limits
     return create_app(settings)
 
@@ -221,12 +223,14 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             Route("/v1/openapi.json", openapi.serve, methods=["GET"]),
             *Sitemaps(settings).routes(),
             Route("/healthz", health, methods=["GET"]),
+            Route("/readyz", ready, methods=["GET"]),
             Route("/stats", stats, methods=["GET"]),
             Mount(
                 graphiql.MOUNT.rstrip("/"), StaticFiles(directory=graphiql.ASSETS, check_dir=False)
             ),
         ],
         middleware=[
+            Middleware(RequestLog, log_requests=settings.access_log),
             *cors(settings.cors_origins),
             Middleware(DatabaseAway),
             Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes),
@@ -289,6 +293,17 @@ async def health(request: Request) -> JSONResponse:
     """Liveness and database reachability, for load balancers."""
     revision = await schema_revision(request.state.primary)
     return JSONResponse({"status": "ok", "schemaRevision": revision})
+
+
+async def ready(request: Request) -> JSONResponse:
+    """Readiness, for orchestrators: the database answers and is at this code's revision
+    (503 with the reason otherwise, e.g. during a deploy whose migration has not run)."""
+    revision, needed = await schema_revision(request.state.primary), migrations.head_revision()
+    if revision != needed:
+        reason = f"the database is at revision {revision}; this code needs {needed}"
+        body = {"status": "not ready", "reason": reason, "schemaRevision": revision}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse({"status": "ready", "schemaRevision": revision})
 
 
 async def stats(request: Request) -> JSONResponse:

@@ -18,6 +18,7 @@ from typing import Any
 
 from api import migrations, server
 from api.database import resolve_url
+from api.observability import configure_logging
 from api.settings import Settings
 from content.access import Role
 from db.pool import Pool, create_pool, held_lock
@@ -26,11 +27,9 @@ log = logging.getLogger("newsgraph")
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("pgserver", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
     try:
         args.run(args, settings)
     except KeyboardInterrupt:
@@ -176,6 +175,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
             "NEWSGRAPH_TRANSACTION_POOLER is on, and LISTEN does not pass a transaction pooler: "
             "set NEWSGRAPH_LISTEN_URL to PostgreSQL itself, or REDIS_URL, for purge notices"
         )
+    if args.no_access_log:
+        settings = replace(settings, access_log=False)
+        os.environ["NEWSGRAPH_ACCESS_LOG"] = "off"  # for the workers, which read it there
     settings = _ready(settings, then=_load_demo_if_empty)
     host, port = args.host or settings.host, args.port or settings.port
     log.info(
@@ -186,7 +188,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "host": host,
         "port": port,
         "log_level": "info",
-        "access_log": not args.no_access_log,
+        "log_config": None,  # uvicorn logs through ours (api.observability)
+        "access_log": False,  # RequestLog writes the line per request
         "http": server.configure(settings),  # each worker configures its own copy again
     }
     if args.workers == 1:

@@ -22,6 +22,8 @@ REQUEST_HEADERS = [
     "If-None-Match",
     "If-Modified-Since",
     READ_AFTER,
+    "X-Request-ID",
+    "traceparent",
     # What GraphQL clients send: Apollo's, and persisted-query GETs' preflight guard.
     "apollographql-client-name",
     "apollographql-client-version",
@@ -37,6 +39,8 @@ EXPOSED_HEADERS = [
     "Server-Timing",
     "X-Cache",
     READ_AFTER,
+    "X-Request-ID",
+    "traceparent",
 ]
 MAX_AGE_SECONDS = 600
 """How long a browser may keep a preflight's answer (Chromium keeps at most 2 hours)."""

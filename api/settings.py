@@ -161,6 +161,10 @@ class Settings:
     live_sharing: bool = True
     """Render each live event once per distinct subscription operation (schema.live);
     false renders it for every subscriber (the general path, for comparison)."""
+    log_format: str = "text"
+    """text, or json: one JSON object a line (api.observability)."""
+    access_log: bool = True
+    """One log line per request (api.observability.RequestLog)."""
     execution: str = "auto"
     """auto: queries run compiled where they can (schema.planner); standard: every operation
     runs through Strawberry (for debugging and comparison)."""
@@ -188,6 +192,8 @@ class Settings:
             language=env.get("NEWSGRAPH_LANGUAGE") or "en",
             feed_max_age=_int("NEWSGRAPH_CACHE_MAX_AGE", 60),
             listen_url=env.get("NEWSGRAPH_LISTEN_URL") or None,
+            log_format=_choice("NEWSGRAPH_LOG_FORMAT", ("text", "json")),
+            access_log=_flag("NEWSGRAPH_ACCESS_LOG", True),
             response_cache_bytes=_int("NEWSGRAPH_RESPONSE_CACHE_BYTES", 64 * 1024 * 1024),
             response_cache_seconds=_seconds("NEWSGRAPH_RESPONSE_CACHE_SECONDS", 60.0),
             live_sharing=_flag("NEWSGRAPH_LIVE_SHARING", True),

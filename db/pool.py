@@ -137,9 +137,7 @@ async def _planned(pool: Pool, sql: str, values: Sequence[Any]) -> list[Any]:
             rows: list[Any] = await statement.fetch(*values)
             return rows
         finally:  # asyncpg logs no prepared statement's run: count its time here
-            spent = _spent.get()
-            if spent is not None:
-                spent[0] += time.monotonic() - started
+            _add(time.monotonic() - started)
 
 
 async def _prepare(conn: Connection) -> None:
@@ -206,25 +204,31 @@ async def _keep(conn: Connection) -> None:
                 log.exception("could not publish %d purge notices", len(notices))
 
 
-_spent: ContextVar[list[float] | None] = ContextVar("newsgraph_db_seconds", default=None)
+_spent: ContextVar[tuple[list[float], ...]] = ContextVar("newsgraph_db_time", default=())
 
 
 @contextlib.contextmanager
 def timing() -> Iterator[list[float]]:
-    """Sum the database time of the statements run in the block (element 0, seconds); the
-    driver reports each one just after it ends, so read the sum after the next await."""
-    spent = [0.0]
-    token = _spent.set(spent)
+    """Sum the database time of the statements run in the block (element 0, seconds) and
+    count them (element 1); blocks nest (a request's and its operation's both count). The
+    driver reports each statement just after it ends, so read after the next await."""
+    spent = [0.0, 0.0]
+    token = _spent.set((*_spent.get(), spent))
     try:
         yield spent
     finally:
         _spent.reset(token)
 
 
+def _add(seconds: float) -> None:
+    for spent in _spent.get():
+        spent[0] += seconds
+        spent[1] += 1
+
+
 def _note_time(record: Any) -> None:
-    spent = _spent.get()
-    if spent is not None:
-        spent[0] += record.elapsed
+    if not is_driver_housekeeping(record.query):
+        _add(record.elapsed)
 
 
 def _encode(value: Any) -> str:

@@ -1,0 +1,170 @@
+"""What operators see of each request: a request id (X-Request-ID, taken when the caller sends
+a sane one, else made), W3C trace context (`traceparent` continued, or a trace started), and
+one log line per request with what it did: the operation, the engine, the caller's key id
+(never the key), the status, the time, and the database time and statements.
+
+Logs are text for a terminal or, with NEWSGRAPH_LOG_FORMAT=json, one JSON object a line (what
+log collectors parse), every logger's and uvicorn's alike."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import secrets
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, OperationDefinitionNode, parse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from db.pool import timing
+
+log = logging.getLogger("newsgraph.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_QUIET = ("pgserver", "alembic.runtime.migration")
+
+
+class RequestLog:
+    """Pure ASGI middleware, outermost but for CORS: every answer carries X-Request-ID and
+    `traceparent`; `log_requests` writes the line per request."""
+
+    def __init__(self, app: ASGIApp, *, log_requests: bool) -> None:
+        self.app, self.log_requests = app, log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
+        trace_id, flags = _trace(headers.get("traceparent", ""))
+        span_id = secrets.token_hex(8)
+        scope["state"]["request_id"] = request_id
+        scope["state"]["traceparent"] = f"00-{trace_id}-{span_id}-{flags}"
+        answered: dict[str, Any] = {"status": 500}
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+                sent = MutableHeaders(scope=message)
+                answered["cache"] = sent.get("x-cache")
+                sent["X-Request-ID"] = request_id
+                sent["traceparent"] = scope["state"]["traceparent"]
+            await send(message)
+
+        started = time.perf_counter()
+        with timing() as spent:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                if self.log_requests:
+                    took = time.perf_counter() - started
+                    _log(scope, answered, took, spent, request_id, trace_id)
+
+
+def _trace(traceparent: str) -> tuple[str, str]:
+    """(trace id, flags) of the caller's trace, or of a new one."""
+    found = _TRACEPARENT.fullmatch(traceparent.strip())
+    if found and found[1] != "0" * 32 and found[2] != "0" * 16:
+        return found[1], found[3]
+    return secrets.token_hex(16), "01"
+
+
+def _log(
+    scope: Scope,
+    answered: dict[str, Any],
+    took: float,
+    spent: list[float],
+    request_id: str,
+    trace_id: str,
+) -> None:
+    state = scope["state"]
+    viewer = state.get("viewer")
+    ran = state.get("graphql_ran")
+    fields = {
+        "request_id": request_id,
+        "trace_id": trace_id,
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": answered["status"],
+        "duration_ms": round(took * 1000, 1),
+        "db_ms": round(spent[0] * 1000, 1),
+        "statements": int(spent[1]),
+        "operation": (ran.operation_name or operation_name(ran.query)) if ran else None,
+        "engine": ran.engine if ran else None,
+        "key_id": viewer.key_id if viewer else None,
+        "role": viewer.role.value if viewer else None,
+        "cache": answered.get("cache"),
+    }
+    shown = {k: v for k, v in fields.items() if v is not None}
+    log.info(
+        "%s %s %s %.1f ms", scope["method"], scope["path"], answered["status"], took * 1000,
+        extra={"fields": shown},
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1_024)
+def operation_name(query: str) -> str:
+    """The name of a document's operation (its first), for a request that named none."""
+    try:
+        document = parse(query, no_location=True)
+    except GraphQLError:
+        return "(unparsed)"
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            return definition.name.value if definition.name else "(unnamed)"
+    return "(none)"
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, and a record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+class Text(logging.Formatter):
+    """`LEVEL logger: message`, and a record's `fields` as key=value after it."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = getattr(record, "fields", None)
+        if not fields:
+            return line
+        return line + " " + " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def configure_logging(format: str = "text") -> None:
+    """Every logger (uvicorn's too) to standard error, as text or JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if format == "json" else Text())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for noisy in _QUIET:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # RequestLog's line replaces uvicorn's access line.
+    logging.getLogger("uvicorn.access").handlers[:] = []
+    logging.getLogger("uvicorn.access").propagate = False

@@ -1,0 +1,97 @@
+"""What operators see (api.observability, /readyz): request ids, trace context, the log line
+per request, JSON logs, and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from api import migrations
+from api.observability import JsonLines
+from api.settings import Settings
+from tests.conftest import bearer, serving
+
+QUERY = "query Home { stories(first: 3) { edges { node { title } } } }"
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+async def test_a_sane_request_id_is_echoed_and_any_other_replaced(client) -> None:
+    kept = await client.get("/healthz", headers={"X-Request-ID": "frontend-42.a:b"})
+    assert kept.headers["x-request-id"] == "frontend-42.a:b"
+    for sent in ({}, {"X-Request-ID": "has spaces"}, {"X-Request-ID": "x" * 129}):
+        made = (await client.get("/healthz", headers=sent)).headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", made), made
+    other = (await client.get("/healthz")).headers["x-request-id"]
+    assert other != made
+
+
+async def test_a_trace_is_continued_or_started(client) -> None:
+    sent = f"00-{TRACE}-00f067aa0ba902b7-01"
+    continued = (await client.get("/healthz", headers={"traceparent": sent})).headers
+    version, trace, span, flags = continued["traceparent"].split("-")
+    assert (version, trace, flags) == ("00", TRACE, "01") and span != "00f067aa0ba902b7"
+    for bad in ("nonsense", f"00-{'0' * 32}-00f067aa0ba902b7-01", "01-" + sent[3:]):
+        started = (await client.get("/healthz", headers={"traceparent": bad})).headers
+        assert started["traceparent"].split("-")[1] not in (TRACE, "0" * 32)
+
+
+async def test_each_request_is_one_line_with_what_it_did(
+    client, make_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = await make_key("PARTNER")
+    with caplog.at_level(logging.INFO, logger="newsgraph.access"):
+        answer = await client.post(
+            "/graphql",
+            json={"query": QUERY},
+            headers=bearer(key) | {"X-Request-ID": "req-1"},
+        )
+    engine = answer.headers["server-timing"].split('"')[1]  # engine;desc="compiled", ...
+    # (the suite's client sends each query to a twin app on the other engine too)
+    [line] = [
+        r
+        for r in caplog.records
+        if r.name == "newsgraph.access"
+        and r.fields["request_id"] == "req-1"  # type: ignore[attr-defined]
+        and r.fields["engine"] == engine  # type: ignore[attr-defined]
+    ]
+    fields = line.fields  # type: ignore[attr-defined]
+    assert fields["operation"] == "Home"
+    assert fields["status"] == 200 and fields["role"] == "PARTNER"
+    assert isinstance(fields["key_id"], int) and fields["statements"] >= 1
+    assert fields["duration_ms"] >= fields["db_ms"] >= 0
+    assert key not in json.dumps(fields) and key not in line.getMessage()
+    shown = json.loads(JsonLines().format(line))
+    assert shown["request_id"] == "req-1" and shown["logger"] == "newsgraph.access"
+    assert shown["message"].startswith("POST /graphql 200")
+
+
+async def test_readiness_needs_the_database_at_this_codes_revision(
+    settings: Settings, make_database: Any
+) -> None:
+    url = await asyncio.to_thread(make_database)
+    await asyncio.to_thread(migrations.upgrade, url)
+    async with serving(replace(settings, database_url=url)) as http:
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ready", "schemaRevision": migrations.head_revision()}
+        await asyncio.to_thread(
+            migrations.downgrade, url, "-1"
+        )  # as if an older release's rollback ran under us
+        behind = await http.get("/readyz")
+        assert behind.status_code == 503 and behind.headers["retry-after"] == "5"
+        assert "this code needs " + migrations.head_revision() in behind.json()["reason"]
+        await asyncio.to_thread(migrations.upgrade, url)
+        assert (await http.get("/readyz")).status_code == 200
+
+
+async def test_browsers_may_read_the_request_id(settings: Settings) -> None:
+    async with serving(replace(settings, cors_origins=("https://app.example",))) as http:
+        answer = await http.get("/healthz", headers={"Origin": "https://app.example"})
+    exposed = answer.headers["access-control-expose-headers"].lower()
+    assert "x-request-id" in exposed and "traceparent" in exposed
