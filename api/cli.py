@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,30 @@ def main(argv: list[str] | None = None) -> None:
         args.run(args, settings)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:
+        if args.debug:
+            raise
+        raise SystemExit(_explained(error, settings)) from None
+
+
+def _explained(error: Exception, settings: Settings) -> str:
+    """One or two lines for a failure, naming the setting to fix where one is to blame."""
+    from db.pool import connection_problem
+
+    found: BaseException | None = error
+    while found is not None and settings.database_url:
+        problem = connection_problem(found, settings.database_url)
+        if problem:
+            return (
+                f"newsgraph: {problem}\nFix DATABASE_URL, or unset it to use the embedded "
+                "PostgreSQL (--debug shows the traceback)."
+            )
+        found = getattr(found, "orig", None) or found.__cause__  # SQLAlchemy wraps asyncpg's
+    return (
+        f"newsgraph: {type(error).__name__}: {error}\n"
+        "This is not a mistake the command recognises: run it again with --debug for the "
+        "traceback, and please report it."
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="newsgraph",
         description="Bias-aware news content API. Uses DATABASE_URL when set, else an "
         "embedded PostgreSQL in NEWSGRAPH_DATA_DIR (default ./.newsgraph).",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of a failure (else one line)"
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
@@ -178,8 +206,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.no_access_log:
         settings = replace(settings, access_log=False)
         os.environ["NEWSGRAPH_ACCESS_LOG"] = "off"  # for the workers, which read it there
-    settings = _ready(settings, then=_load_demo_if_empty)
     host, port = args.host or settings.host, args.port or settings.port
+    _check_free(host, port)  # before the database work, and before "serving" is said
+    settings = _ready(settings, then=_load_demo_if_empty)
     log.info(
         "serving GraphQL on http://%s:%s/graphql (%d process%s)",
         *(host, port, args.workers, "" if args.workers == 1 else "es"),
@@ -200,6 +229,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     # resolved (and, when embedded, keeps running) is handed to them there.
     os.environ["DATABASE_URL"] = settings.database_url or ""
     uvicorn.run("api.app:app_from_env", factory=True, workers=args.workers, **options)
+
+
+def _check_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SystemExit(
+                f"newsgraph serve: cannot listen on {host}:{port} ({error.strerror}): stop what "
+                "holds it, or choose another with --port or NEWSGRAPH_PORT"
+            ) from None
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:

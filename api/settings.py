@@ -58,6 +58,18 @@ def _listed(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in (os.environ.get(name) or "").split(",") if item.strip())
 
 
+def _postgres_url(name: str) -> str | None:
+    """A PostgreSQL URL (postgresql:// or postgres://), or None when unset."""
+    raw = (os.environ.get(name) or "").strip()
+    if raw and not raw.startswith(("postgresql://", "postgres://")):
+        scheme = raw.split("://", 1)[0] if "://" in raw else raw[:20]
+        raise SystemExit(
+            f"{name} must be a PostgreSQL URL, postgresql://user:password@host:port/database; "
+            f"got {scheme!r}{'://…' if '://' in raw else ''} (Newsgraph runs on PostgreSQL only)"
+        )
+    return raw or None
+
+
 def _origins(name: str) -> tuple[str, ...]:
     """Comma-separated browser origins (`https://app.example.com`, or `*` for any)."""
     found = tuple(origin.rstrip("/") for origin in _listed(name))
@@ -176,7 +188,7 @@ class Settings:
     def from_env(cls) -> Settings:
         env = os.environ
         return cls(
-            database_url=env.get("DATABASE_URL") or None,
+            database_url=_postgres_url("DATABASE_URL"),
             cors_origins=_origins("NEWSGRAPH_CORS_ORIGINS"),
             transaction_pooler=_flag("NEWSGRAPH_TRANSACTION_POOLER", False),
             replica_urls=_listed("DATABASE_REPLICA_URLS"),
@@ -191,7 +203,7 @@ class Settings:
             publisher_name=env.get("NEWSGRAPH_PUBLISHER_NAME") or "Newsgraph",
             language=env.get("NEWSGRAPH_LANGUAGE") or "en",
             feed_max_age=_int("NEWSGRAPH_CACHE_MAX_AGE", 60),
-            listen_url=env.get("NEWSGRAPH_LISTEN_URL") or None,
+            listen_url=_postgres_url("NEWSGRAPH_LISTEN_URL"),
             log_format=_choice("NEWSGRAPH_LOG_FORMAT", ("text", "json")),
             access_log=_flag("NEWSGRAPH_ACCESS_LOG", True),
             response_cache_bytes=_int("NEWSGRAPH_RESPONSE_CACHE_BYTES", 64 * 1024 * 1024),

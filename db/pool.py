@@ -3,10 +3,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import asyncpg
 import orjson
@@ -268,3 +270,25 @@ async def held_lock(database_url: str, name: str) -> AsyncIterator[None]:
         yield
     finally:
         await conn.close()  # ends the session, and so releases the lock
+
+
+def connection_problem(error: BaseException, database_url: str) -> str | None:
+    """What a failure to reach the database at `database_url` means, in a line an operator
+    can act on; None for an error that is not about reaching it."""
+    parts = urlsplit(database_url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    name = parts.path.lstrip("/") or "(the user's own)"
+    if isinstance(error, asyncpg.InvalidCatalogNameError):
+        return f"database {name} does not exist on {where}: create it (createdb {name})"
+    refused = asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+    if isinstance(error, refused):
+        return f"PostgreSQL on {where} refused the credentials: {error}"
+    if isinstance(error, asyncpg.ClientConfigurationError):
+        return f"not a PostgreSQL URL ({error})"
+    if isinstance(error, ConnectionRefusedError):
+        return f"nothing accepts connections on {where}: is PostgreSQL running there?"
+    if isinstance(error, socket.gaierror):
+        return f"the host {parts.hostname} is not known ({error.strerror})"
+    if isinstance(error, TimeoutError | OSError | asyncpg.PostgresConnectionError):
+        return f"cannot reach PostgreSQL on {where}: {error}"
+    return None

@@ -7,14 +7,29 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, with_database
+from tests.test_response_cache import _free_port
 
 COMMANDS = ["serve", "migrate", "demo", "generate", "keys", "documents", "export-schema"]
+
+
+def _wait_for(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")
 
 
 def newsgraph(
@@ -114,21 +129,24 @@ def test_processes_starting_together_migrate_and_load_the_demo_once(make_databas
     one migrates and loads the demo content, the others find it done."""
     url = make_database()  # empty: not even migrated
     env = {**os.environ, "DATABASE_URL": url, "NEWSGRAPH_WEBHOOK_WORKER": "false"}
-    with socket.socket() as taken:  # each stops once ready, finding its port taken
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = str(taken.getsockname()[1])
-        starting = [
-            subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--workers", "1", "--port", port],
-                cwd=ROOT,
-                env=env,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(3)
-        ]
-        logs = [process.communicate(timeout=300)[1] for process in starting]
+    ports = [_free_port() for _ in range(3)]
+    starting = [
+        subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--workers", "1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for port in ports
+    ]
+    try:
+        for port in ports:
+            _wait_for(f"http://127.0.0.1:{port}/healthz")
+    finally:
+        for process in starting:
+            process.terminate()
+    logs = [process.communicate(timeout=60)[1] for process in starting]
     loaded = [log for log in logs if "empty database: loading the demo content" in log]
     assert len(loaded) == 1, logs
     assert not any("Traceback" in log for log in logs), logs
@@ -141,3 +159,40 @@ def test_processes_starting_together_migrate_and_load_the_demo_once(make_databas
             await conn.close()
 
     assert asyncio.run(stories()) == 11
+
+
+@pytest.mark.parametrize(
+    "url, says",
+    [
+        ("postgresql://postgres@127.0.0.1:1/x", "nothing accepts connections on 127.0.0.1:1"),
+        ("mysql://user:secret@db/news", "DATABASE_URL must be a PostgreSQL URL"),
+        ("postgresql://postgres@no-such-host.invalid/x", "no-such-host.invalid is not known"),
+    ],
+)
+def test_a_wrong_database_url_is_one_line_naming_the_setting(url: str, says: str) -> None:
+    failed = newsgraph("keys", "list", database_url=url)
+    assert failed.returncode == 1
+    assert says in failed.stderr and "DATABASE_URL" in failed.stderr
+    assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()) <= 2
+    assert "secret" not in failed.stderr
+
+
+def test_a_missing_database_is_named_with_the_fix(server_url: str) -> None:
+    missing = with_database(server_url, "newsgraph_no_such_database")
+    failed = newsgraph("migrate", database_url=missing)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "database newsgraph_no_such_database does not exist" in failed.stderr
+    assert "createdb newsgraph_no_such_database" in failed.stderr
+    debug = newsgraph("--debug", "migrate", database_url=missing)
+    assert "Traceback" in debug.stderr
+
+
+def test_a_port_in_use_is_said_before_anything_else(database_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        failed = newsgraph("serve", "--workers", "1", "--port", port, database_url=database_url)
+    assert failed.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in failed.stderr and "--port" in failed.stderr
+    assert "serving" not in failed.stderr and "Traceback" not in failed.stderr
