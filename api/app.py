@@ -19,7 +19,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import feeds, graphiql, migrations, openapi, server
+from api import feeds, graphiql, metrics, migrations, openapi, server
 from api.auth import Gate
 from api.cors import cors
 from api.errors import DatabaseAway, json_error
@@ -224,6 +224,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             *Sitemaps(settings).routes(),
             Route("/healthz", health, methods=["GET"]),
             Route("/readyz", ready, methods=["GET"]),
+            Route("/metrics", metrics.serve, methods=["GET"]),
             Route("/stats", stats, methods=["GET"]),
             Mount(
                 graphiql.MOUNT.rstrip("/"), StaticFiles(directory=graphiql.ASSETS, check_dir=False)

@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -228,7 +230,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     # Each worker builds its own app from the environment: the database this process
     # resolved (and, when embedded, keeps running) is handed to them there.
     os.environ["DATABASE_URL"] = settings.database_url or ""
-    uvicorn.run("api.app:app_from_env", factory=True, workers=args.workers, **options)
+    made = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # api.metrics: shared across workers
+        made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="newsgraph-")
+    try:
+        uvicorn.run("api.app:app_from_env", factory=True, workers=args.workers, **options)
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 def _check_free(host: str, port: int) -> None:

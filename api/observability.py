@@ -22,6 +22,7 @@ from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
 from db.pool import timing
 
 log = logging.getLogger("newsgraph.access")
@@ -64,9 +65,14 @@ class RequestLog:
             try:
                 await self.app(scope, receive, sending)
             finally:
+                took = time.perf_counter() - started
+                fields = _fields(scope, answered, took, spent, request_id, trace_id)
+                metrics.observe(scope, took, spent, fields)
                 if self.log_requests:
-                    took = time.perf_counter() - started
-                    _log(scope, answered, took, spent, request_id, trace_id)
+                    log.info(
+                        "%s %s %s %.1f ms", scope["method"], scope["path"], answered["status"],
+                        took * 1000, extra={"fields": fields},
+                    )  # fmt: skip
 
 
 def _trace(traceparent: str) -> tuple[str, str]:
@@ -77,14 +83,14 @@ def _trace(traceparent: str) -> tuple[str, str]:
     return secrets.token_hex(16), "01"
 
 
-def _log(
+def _fields(
     scope: Scope,
     answered: dict[str, Any],
     took: float,
     spent: list[float],
     request_id: str,
     trace_id: str,
-) -> None:
+) -> dict[str, Any]:
     state = scope["state"]
     viewer = state.get("viewer")
     ran = state.get("graphql_ran")
@@ -103,11 +109,7 @@ def _log(
         "role": viewer.role.value if viewer else None,
         "cache": answered.get("cache"),
     }
-    shown = {k: v for k, v in fields.items() if v is not None}
-    log.info(
-        "%s %s %s %.1f ms", scope["method"], scope["path"], answered["status"], took * 1000,
-        extra={"fields": shown},
-    )  # fmt: skip
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 @functools.lru_cache(maxsize=1_024)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import orjson
 
+from api import metrics
 from api.settings import Webhooks
 from content.webhooks import SIGNATURE_HEADER, private_address, retry_delay, signature
 from db import webhooks as db_webhooks
@@ -111,6 +112,8 @@ class Deliverer:
                 now, status, error, elapsed, now + timedelta(seconds=wait)
             )
         await db_webhooks.record(self.pool, due.delivery_id, outcome)
+        result = "delivered" if outcome.delivered else "retry" if outcome.retry_at else "failed"
+        metrics.WEBHOOK_DELIVERIES.labels(result).inc()
 
     async def _pinned(self, url: str) -> tuple[str, str, dict[str, str]]:
         """The URL to send to, with its host resolved once and checked (unless private

@@ -203,3 +203,11 @@ async def record(pool: Pool, delivery_id: int, outcome: Outcome) -> None:
         state,
         outcome.retry_at,
     )
+
+
+async def outbox_depth(pool: Pool) -> int:
+    """Deliveries waiting to be sent (first attempts and retries)."""
+    found: int = await pool.fetchval(
+        "SELECT count(*) FROM webhook_deliveries WHERE state = 'PENDING'"
+    )
+    return found
