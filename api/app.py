@@ -220,7 +220,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             WebSocketRoute("/graphql", graphql),  # live updates (graphql-transport-ws)
             *feeds.routes(reader, settings),
             *Rest(reader, settings).routes(),
-            Route("/v1/openapi.json", openapi.serve, methods=["GET"]),
+            Route("/v1/openapi.json", openapi.endpoint(settings.api_url), methods=["GET"]),
             *Sitemaps(settings).routes(),
             Route("/healthz", health, methods=["GET"]),
             Route("/readyz", ready, methods=["GET"]),

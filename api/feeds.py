@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.addresses import public_url
 from api.errors import json_error
 from api.formats.feeds import MEDIA_TYPES, Feed, render, tag_uri
 from api.http_cache import cacheable
@@ -133,12 +134,13 @@ async def _serve(request: Request, reader: Reader, settings: Settings, load: Loa
     if page is None:
         return json_error(404, "There is no such category or topic.", "NOT_FOUND")
     changed = await content_changed_at(request.state.pool)
+    outside = public_url(request, settings.api_url)
     feed = Feed(
         title=f"{settings.publisher_name}: {page.title}",
         description=page.description,
         home_url=settings.public_url,
-        self_url=str(request.url),
-        next_url=str(request.url.include_query_params(after=page.end_cursor))
+        self_url=str(outside),
+        next_url=str(outside.include_query_params(after=page.end_cursor))
         if page.end_cursor
         else None,
         feed_id=tag_uri(settings.public_url, f"feed:{page.path}"),

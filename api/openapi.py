@@ -6,11 +6,13 @@ added to one without the other; tests validate the document and every response a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.addresses import public_base
 from api.formats import ninjs
 from api.rest import FILTERS, MAX_FIRST
 from schema.inputs import MAX_QUERY_LENGTH, MAX_SLUG_LENGTH, SLUG_PATTERN
@@ -336,6 +338,10 @@ def document(server_url: str) -> dict[str, Any]:
     }
 
 
-async def serve(request: Request) -> Response:
-    """GET /v1/openapi.json"""
-    return JSONResponse(document(str(request.base_url).rstrip("/")))
+def endpoint(api_url: str | None) -> Callable[[Request], Awaitable[Response]]:
+    """GET /v1/openapi.json, naming the service where partners reach it."""
+
+    async def serve(request: Request) -> Response:
+        return JSONResponse(document(public_base(request, api_url)))
+
+    return serve

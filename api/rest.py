@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.addresses import public_url
 from api.errors import json_error
 from api.formats import ninjs
 from api.http_cache import cacheable
@@ -282,11 +283,11 @@ class Rest:
         publisher = Publisher(settings.publisher_name, settings.public_url, settings.language)
         return item_json(item, full_text=full_text, publisher=publisher)
 
-    @staticmethod
-    def _listing(request: Request, items: list[Any], info: dict[str, Any]) -> dict[str, Any]:
+    def _listing(self, request: Request, items: list[Any], info: dict[str, Any]) -> dict[str, Any]:
         following = None
         if info["hasNextPage"]:
-            following = str(request.url.include_query_params(after=info["endCursor"]))
+            url = public_url(request, self.settings.api_url)
+            following = str(url.include_query_params(after=info["endCursor"]))
         return {"items": items, "pageInfo": info, "links": {"next": following}}
 
     async def _respond(

@@ -70,6 +70,16 @@ def _postgres_url(name: str) -> str | None:
     return raw or None
 
 
+def _address(name: str) -> str | None:
+    """An http(s) base address (scheme, host, optional port and path), or None when unset."""
+    raw = (os.environ.get(name) or "").strip().rstrip("/")
+    if raw and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^?#\s]*)?", raw):
+        raise SystemExit(
+            f"{name} must be an http(s) address such as https://api.example.com, got {raw!r}"
+        )
+    return raw or None
+
+
 def _origins(name: str) -> tuple[str, ...]:
     """Comma-separated browser origins (`https://app.example.com`, or `*` for any)."""
     found = tuple(origin.rstrip("/") for origin in _listed(name))
@@ -151,6 +161,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "https://newsgraph.example"
+    api_url: str | None = None
+    """This service's own address as partners and crawlers reach it (api.addresses); unset:
+    the request's host."""
     statement_timeout_ms: int = 5_000
     pool_min_size: int = 2
     pool_max_size: int = 10
@@ -196,6 +209,7 @@ class Settings:
             host=env.get("NEWSGRAPH_HOST") or "127.0.0.1",
             port=_int("NEWSGRAPH_PORT", 8000),
             public_url=(env.get("NEWSGRAPH_PUBLIC_URL") or cls.public_url).rstrip("/"),
+            api_url=_address("NEWSGRAPH_API_URL"),
             statement_timeout_ms=_int("NEWSGRAPH_STATEMENT_TIMEOUT_MS", 5_000),
             pool_min_size=_int("NEWSGRAPH_POOL_MIN", 2),
             pool_max_size=_int("NEWSGRAPH_POOL_MAX", 10),

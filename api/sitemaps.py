@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.addresses import public_base
 from api.errors import json_error
 from api.formats import sitemaps
 from api.http_cache import cacheable
@@ -43,7 +44,7 @@ class Sitemaps:
 
     async def index(self, request: Request) -> Response:
         pool = request.state.pool
-        base = str(request.base_url).rstrip("/")
+        base = public_base(request, self.settings.api_url)
         listed = []
         for month in await syndication.periods(pool, "month"):
             if month.count <= MAX_URLS:

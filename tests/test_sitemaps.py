@@ -3,11 +3,14 @@ independent parser (ultimate-sitemap-parser) where it can work offline."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
 from usp.tree import sitemap_from_str
 
+from tests.conftest import serving
 from tests.factories import create_deep_dive, create_story, slug_of
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -83,3 +86,22 @@ async def test_news_sitemap_stops_at_1000_newest(client, pool) -> None:
     urls = [page.url for page in parsed.all_pages()]
     assert len(urls) == 1000
     assert urls[0].endswith("/burst-0") and urls[-1].endswith("/burst-999")
+
+
+async def test_every_address_is_on_the_public_api_host_when_one_is_set(
+    settings, pool, demo
+) -> None:
+    """Behind a proxy the request's host is an internal one; crawlers accept a sitemap only on
+    its pages' host, so NEWSGRAPH_API_URL names where partners reach the service."""
+    api_url = "https://api.news.example/content"
+    async with serving(replace(settings, api_url=api_url)) as http:
+        index = (await http.get("/sitemap.xml")).text
+        feed = (await http.get("/feeds/stories.json")).json()
+        listing = await http.get("/v1/stories?first=1")
+        openapi = (await http.get("/v1/openapi.json")).json()
+    locs = re.findall(r"<loc>([^<]+)</loc>", index)
+    assert locs and all(loc.startswith(f"{api_url}/sitemaps/") for loc in locs)
+    assert feed["feed_url"] == f"{api_url}/feeds/stories.json"
+    assert listing.json()["links"]["next"].startswith(f"{api_url}/v1/stories?first=1&after=")
+    assert listing.headers["link"].startswith(f"<{api_url}/v1/stories?")
+    assert openapi["servers"] == [{"url": api_url}]
