@@ -44,8 +44,10 @@ async def embed(pool: Pool, *, batch_size: int = 256, progress: bool = True) -> 
             "this database has no story_embeddings table: its PostgreSQL lacked the pgvector "
             "extension when it was migrated (the embedded PostgreSQL has it)"
         )
-    model = load_model()
     total = await embeddings.count_pending(pool, MODEL)
+    if total == 0:  # loading the model takes most of a minute: not for nothing
+        return f"embedded 0 stories with {MODEL}: every story's embedding is current"
+    model = load_model()
     done, after = 0, 0
     with tqdm(total=total, unit="story", disable=None if progress else True) as bar:
         while items := await embeddings.pending(pool, MODEL, after, batch_size):

@@ -57,6 +57,8 @@ async def copy_tables(pool: Pool, rows: dict[str, list[tuple[Any, ...]]]) -> Non
     story_ids = [row[0] for row in rows.get("stories", [])]
     dive_ids = [row[0] for row in rows.get("deep_dives", [])]
     async with pool.acquire() as conn, conn.transaction():
+        # A bulk load is an operator's job, not a request: no request's statement timeout.
+        await conn.execute("SET LOCAL statement_timeout = 0")
         await changes.serialize_writes(conn)
         for table in ORDER:
             if rows.get(table):
