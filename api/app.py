@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 from collections.abc import AsyncIterator
+from importlib import metadata
 from typing import Any, TypedDict
 
 from starlette.applications import Starlette
@@ -52,6 +53,8 @@ from db.secrets import service_secret
 from schema.errors import TIMEOUT_MESSAGE
 from schema.live import ChangeHub
 
+VERSION = metadata.version("newsgraph")
+"""The installed release (pyproject.toml's version), as /healthz reports it."""
 log = logging.getLogger("newsgraph")
 
 
@@ -293,7 +296,7 @@ def with_lifespan_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
 async def health(request: Request) -> JSONResponse:
     """Liveness and database reachability, for load balancers."""
     revision = await schema_revision(request.state.primary)
-    return JSONResponse({"status": "ok", "schemaRevision": revision})
+    return JSONResponse({"status": "ok", "version": VERSION, "schemaRevision": revision})
 
 
 async def ready(request: Request) -> JSONResponse:

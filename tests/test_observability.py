@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+import tomllib
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from api import migrations
 from api.observability import JsonLines
 from api.settings import Settings
-from tests.conftest import bearer, serving
+from tests.conftest import ROOT, bearer, serving
 
 QUERY = "query Home { stories(first: 3) { edges { node { title } } } }"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -95,3 +96,13 @@ async def test_browsers_may_read_the_request_id(settings: Settings) -> None:
         answer = await http.get("/healthz", headers={"Origin": "https://app.example"})
     exposed = answer.headers["access-control-expose-headers"].lower()
     assert "x-request-id" in exposed and "traceparent" in exposed
+
+
+async def test_health_names_the_version_the_changelog_and_pyproject_name(client) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    health = (await client.get("/healthz")).json()
+    assert health["version"] == project["version"]
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in changelog
+    for released in re.findall(r"^## \[(\d+\.\d+\.\d+)\](.*)$", changelog, re.MULTILINE):
+        assert re.fullmatch(r" - \d{4}-\d{2}-\d{2}", released[1]), released  # dated
