@@ -291,10 +291,18 @@ def _import(args: argparse.Namespace, settings: Settings) -> None:
     rejected = 0
     for name in args.files:
         job = transfer.ImportJob(name, settings.data_dir, strict=args.strict, resume=args.resume)
-        report = asyncio.run(_with_pool(settings, partial(job.run, batch_size=args.batch_size)))
+        try:
+            asyncio.run(_with_pool(settings, partial(job.run, batch_size=args.batch_size)))
+        except KeyboardInterrupt:
+            print(f"newsgraph: {job.interrupted()}", file=sys.stderr)
+            sys.exit(130)
+        finally:
+            for note in job.notes:
+                print(f"newsgraph: {note}", file=sys.stderr)
+        report = job.report
         for rejection in report.rejections:
             print(f"{name}:{rejection.line}: {rejection.reason}", file=sys.stderr)
-        print(f"{name}: {report.summary()}")
+        print(f"{name}: {job.summary()}")
         rejected += len(report.rejections)
         if rejected and args.strict:
             break

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from importlib.resources import files
@@ -28,14 +30,21 @@ def _numbered(stream: IO[str], skip_through: int) -> Iterator[tuple[int, str]]:
 
 class ImportJob:
     """One file's import. With resume, lines an interrupted run committed are skipped; the
-    checkpoint (in the data directory) is kept per file and only trusted while the file's
-    size and modification time are unchanged."""
+    checkpoint (in the data directory's `imports` folder) is kept per file and only trusted
+    while the file's size and modification time are unchanged. Where that folder cannot be
+    written the import still runs, without a checkpoint, and says so once."""
 
     def __init__(self, name: str, data_dir: Path, *, strict: bool, resume: bool) -> None:
         self.name, self.strict, self.resume = name, strict, resume
         self.path = None if name == "-" else Path(name)
         digest = hashlib.sha256(str(self.path and self.path.resolve()).encode()).hexdigest()
         self.checkpoint = data_dir / "imports" / f"{digest[:24]}.json"
+        self.report = Report()
+        self.skipped = 0
+        self.total: int | None = None
+        self.notes: list[str] = []
+        if resume and self.path is None:
+            raise SystemExit("--resume needs a file: standard input keeps no checkpoint")
 
     def _stamp(self) -> dict[str, int]:
         assert self.path is not None
@@ -43,26 +52,54 @@ class ImportJob:
         return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
     def _resume_after(self) -> int:
-        if not self.resume or self.path is None or not self.checkpoint.exists():
+        if not self.resume or self.path is None:
             return 0
-        saved = json.loads(self.checkpoint.read_text())
-        return int(saved["line"]) if saved.get("stamp") == self._stamp() else 0
+        try:
+            saved = json.loads(self.checkpoint.read_text())
+        except FileNotFoundError:
+            self.notes.append(f"no checkpoint for {self.name} in {self.checkpoint.parent}")
+            return 0
+        except (OSError, ValueError) as error:
+            self.notes.append(f"checkpoint {self.checkpoint} unreadable ({error})")
+            return 0
+        if saved.get("stamp") != self._stamp():
+            self.notes.append(f"{self.name} changed since its checkpoint")
+            return 0
+        return int(saved["line"])
+
+    def _checkpoints_writable(self) -> bool:
+        if self.path is None:
+            return False
+        with contextlib.suppress(OSError):
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        if os.access(self.checkpoint.parent, os.W_OK | os.X_OK):
+            return True
+        self.notes.append(
+            f"checkpoints are not kept: {self.checkpoint.parent} cannot be written (set "
+            "NEWSGRAPH_DATA_DIR to a writable folder to be able to --resume)"
+        )
+        return False
 
     def _save_checkpoint(self, line: int) -> None:
-        if self.path is None:
-            return
-        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        self.checkpoint.write_text(json.dumps({"line": line, "stamp": self._stamp()}))
+        try:
+            self.checkpoint.write_text(json.dumps({"line": line, "stamp": self._stamp()}))
+        except OSError as error:
+            self.notes.append(f"checkpoint not saved: {error}")
 
     async def run(self, pool: Pool, batch_size: int) -> Report:
         if self.path is not None and not self.path.is_file():
             raise SystemExit(f"{self.name}: no such file")
-        skip = self._resume_after()
+        skip = self.skipped = self._resume_after()
+        if self.notes and skip == 0 and self.resume:
+            self.notes[-1] += ": importing from the first line"
+        keep = self._checkpoints_writable()
         stream = sys.stdin if self.path is None else self.path.open(encoding="utf-8")
-        total = None if self.path is None else sum(1 for _ in self.path.open("rb"))
-        report = Report()
+        self.total = None if self.path is None else sum(1 for _ in self.path.open("rb"))
+        report = self.report
         try:
-            with tqdm(total=total, initial=skip, unit="line", desc=self.name, disable=None) as bar:
+            with tqdm(
+                total=self.total, initial=skip, unit="line", desc=self.name, disable=None
+            ) as bar:
                 await import_lines(
                     pool,
                     _numbered(stream, skip),
@@ -75,9 +112,37 @@ class ImportJob:
         finally:
             if stream is not sys.stdin:
                 stream.close()
+            report.last_committed_line = max(skip, report.last_committed_line)
             # Also when interrupted: the report knows the last line that committed.
-            self._save_checkpoint(max(skip, report.last_committed_line))
+            if keep:
+                self._save_checkpoint(report.last_committed_line)
         return report
+
+    def summary(self) -> str:
+        """What this run did, and what an earlier run had done when it resumed."""
+        done = self.report.summary()
+        if not self.skipped:
+            return done
+        if self.skipped >= (self.total or 0):
+            return (
+                f"nothing left: all {self.skipped} lines were committed by an earlier run "
+                f"(checkpoint {self.checkpoint})"
+            )
+        return f"resumed after line {self.skipped} (committed by an earlier run): {done}"
+
+    def interrupted(self) -> str:
+        """The hint for an import stopped part way (Ctrl-C)."""
+        line = self.report.last_committed_line
+        if self.path is None:
+            return (
+                f"interrupted: lines 1-{line} of standard input are committed; importing "
+                "them again is safe (imports are idempotent)"
+            )
+        where = f"{line} of {self.total}" if self.total else str(line)
+        return (
+            f"interrupted: lines through {where} of {self.name} are committed; run the same "
+            "command with --resume to continue after them"
+        )
 
 
 async def export_to(pool: Pool, output: str | None) -> None:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import asyncpg
 
-from tests.conftest import DEMO
+from tests.conftest import DEMO, ROOT
 from tests.test_cli import newsgraph
 
 OUTLET = {"type": "outlet", "slug": "daily", "name": "The Daily", "domain": "daily.test"}
@@ -30,6 +36,14 @@ def fetchval(url: str, sql: str) -> object:
             await conn.close()
 
     return asyncio.run(run())
+
+
+def topics_in(url: str) -> int:
+    """How many topics are stored (0 before the import has migrated the database)."""
+    try:
+        return int(str(fetchval(url, "SELECT count(*) FROM topics")))
+    except asyncpg.UndefinedTableError:
+        return 0
 
 
 def test_export_then_import_into_an_empty_database_round_trips_exactly(
@@ -99,11 +113,80 @@ def test_resume_skips_what_an_earlier_run_committed(make_database, tmp_path: Pat
     resumed = newsgraph(
         "import", "--resume", *env_dir, str(path), database_url=url, data_dir=data_dir
     )
-    assert "0 created, 0 updated, 0 unchanged, 0 rejected" in resumed.stdout
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{path}: nothing left: all 2 lines were committed by an earlier run" in (resumed.stdout)
     ndjson(path, OUTLET, TOPIC, {**TOPIC, "slug": "oil", "name": "Oil"})
     changed = newsgraph("import", "--resume", str(path), database_url=url, data_dir=data_dir)
     assert "1 created, 0 updated, 2 unchanged" in changed.stdout, "a changed file starts over"
+    assert f"{path} changed since its checkpoint: importing from the first line" in (changed.stderr)
     assert fetchval(url, "SELECT count(*) FROM topics") == 2
+    fresh = ndjson(tmp_path / "fresh.ndjson", OUTLET)
+    unknown = newsgraph("import", "--resume", str(fresh), database_url=url, data_dir=data_dir)
+    assert "no checkpoint for" in unknown.stderr and "0 created, 0 updated, 1 unchanged" in (
+        unknown.stdout
+    )
+    piped = newsgraph("import", "--resume", "-", database_url=url, data_dir=data_dir)
+    assert (piped.returncode, piped.stderr.strip()) == (
+        1,
+        "--resume needs a file: standard input keeps no checkpoint",
+    )
+
+
+def test_an_unwritable_checkpoint_folder_is_named_and_the_import_still_succeeds(
+    make_database, tmp_path: Path
+) -> None:
+    url = make_database()
+    blocked = tmp_path / "a-file"  # a folder cannot be made inside a file, even by root
+    blocked.write_text("")
+    path = ndjson(tmp_path / "topics.ndjson", OUTLET, TOPIC)
+    result = newsgraph("import", str(path), database_url=url, data_dir=blocked)
+    assert result.returncode == 0, result.stderr
+    assert "2 created" in result.stdout
+    assert result.stderr.splitlines()[-1] == (
+        f"newsgraph: checkpoints are not kept: {blocked / 'imports'} cannot be written (set "
+        "NEWSGRAPH_DATA_DIR to a writable folder to be able to --resume)"
+    )
+
+
+def test_ctrl_c_names_the_last_committed_line_and_resume_finishes(
+    make_database, tmp_path: Path
+) -> None:
+    url = make_database()
+    data_dir = tmp_path / "data"
+    topics = [{**TOPIC, "slug": f"t{n}", "name": f"Topic {n}"} for n in range(3_000)]
+    path = ndjson(tmp_path / "many.ndjson", *topics)
+    command = [sys.executable, "-m", "api.cli", "import", "--batch-size", "1", str(path)]
+    env = {**os.environ, "DATABASE_URL": url, "NEWSGRAPH_DATA_DIR": str(data_dir)}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while topics_in(url) < 20 and process.poll() is None:
+        assert time.monotonic() < deadline, "the import did not start"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    stored = topics_in(url)
+    hint = re.search(
+        rf"newsgraph: interrupted: lines through (\d+) of 3000 of {re.escape(str(path))} are "
+        "committed; run the same command with --resume to continue after them",
+        err,
+    )
+    assert hint, err
+    committed = int(hint[1])
+    # The batch in flight at the interrupt may have committed without the client hearing so:
+    # the checkpoint errs towards importing that line again (idempotent), never skipping one.
+    assert 20 <= committed <= stored <= committed + 1 < 3_000
+    resumed = newsgraph("import", "--resume", str(path), database_url=url, data_dir=data_dir)
+    assert f"{path}: resumed after line {committed} (committed by an earlier run): " in (
+        resumed.stdout
+    )
+    left = 3_000 - committed
+    assert f"{3_000 - stored} created, 0 updated, {left - (3_000 - stored)} unchanged" in (
+        resumed.stdout
+    )
+    assert fetchval(url, "SELECT count(*) FROM topics") == 3_000
 
 
 def test_the_same_article_from_two_feeds_is_one_source(make_database, tmp_path: Path) -> None:
