@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -31,6 +32,10 @@ log = logging.getLogger("newsgraph")
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    # SIGTERM (docker stop, systemd, a supervisor) ends the command as Ctrl-C does, through
+    # exit handlers: the embedded PostgreSQL stops with its last user. (uvicorn restores this
+    # handler after its graceful shutdown and raises the signal again.)
+    signal.signal(signal.SIGTERM, _terminated)
     settings = Settings.from_env()
     configure_logging(settings.log_format)
     try:
@@ -41,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.debug:
             raise
         raise SystemExit(_explained(error, settings)) from None
+
+
+def _terminated(signum: int, frame: object) -> None:
+    sys.exit(128 + signum)
 
 
 def _explained(error: Exception, settings: Settings) -> str:
@@ -188,6 +197,11 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("hashes", nargs="+", metavar="SHA256")
     remove.set_defaults(run=_documents_remove)
 
+    status = commands.add_parser(
+        "status", help="where the database is, its revision, and what is stored (changes nothing)"
+    )
+    status.set_defaults(run=_status)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.set_defaults(run=_export_schema)
     return parser
@@ -275,6 +289,54 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> None:
     moved = "stays" if after == before else f"went from {before or 'base'} to"
     latest = migrations.head_revision()
     print(f"database {moved} {after or 'base'} (this code's latest is {latest})")
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> None:
+    from api.database import embedded_pid
+    from db.pool import schema_revision
+    from db.status import overview
+
+    if settings.database_url:
+        print(f"database: {_without_password(settings.database_url)} (DATABASE_URL)")
+    else:
+        folder = settings.data_dir / "postgres"
+        running = embedded_pid(settings.data_dir)
+        state = (
+            f"running (pid {running}), shared with the processes that use it"
+            if running
+            else "not running: started for this command, and stopped when it ends"
+        )
+        print(f"database: embedded PostgreSQL in {folder}, {state}")
+    located = replace(settings, database_url=resolve_url(settings.database_url, settings.data_dir))
+    revision = asyncio.run(_with_pool(located, schema_revision))
+    latest = migrations.head_revision()
+    if revision is None:
+        print("revision: none (an empty database: `newsgraph migrate` or `newsgraph serve`)")
+        return
+    behind = "" if revision == latest else f": run `newsgraph migrate` to reach {latest}"
+    print(f"revision: {revision} (this code's latest is {latest}){behind}")
+    found = asyncio.run(_with_pool(located, overview))
+    print(f"server: PostgreSQL {found.server_version}")
+
+    def by_status(counts: dict[str, int]) -> str:
+        order = ("PUBLISHED", "SCHEDULED", "DRAFT", "ARCHIVED")
+        return ", ".join(f"{counts.get(s, 0)} {s.lower()}" for s in order)
+
+    print(f"stories: {sum(found.stories.values())} ({by_status(found.stories)})")
+    print(f"deep dives: {sum(found.deep_dives.values())} ({by_status(found.deep_dives)})")
+    print(f"sources: {found.sources}, outlets: {found.outlets}, topics: {found.topics}")
+    print("keys: " + ", ".join(f"{n} {state}" for state, n in found.keys.items()))
+    print(f"webhooks: {found.webhooks}, deliveries waiting: {found.outbox}")
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -26,6 +27,17 @@ def embedded_url(data_dir: Path, database: str = "newsgraph") -> str:
     if asyncio.run(ensure_database(server.get_uri("postgres"), database)):
         log.info("created database %s in %s", database, data_dir)
     return str(server.get_uri(database))
+
+
+def embedded_pid(data_dir: Path) -> int | None:
+    """The process id of the embedded PostgreSQL under data_dir while one runs, else None."""
+    try:
+        first = (data_dir / "postgres" / "postmaster.pid").read_text().split("\n", 1)[0]
+        pid = int(first)
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
 
 
 def resolve_url(database_url: str | None, data_dir: Path) -> str:

@@ -17,7 +17,16 @@ import pytest
 from tests.conftest import ROOT, with_database
 from tests.test_response_cache import _free_port
 
-COMMANDS = ["serve", "migrate", "demo", "generate", "keys", "documents", "export-schema"]
+COMMANDS = [
+    "serve",
+    "migrate",
+    "demo",
+    "generate",
+    "keys",
+    "documents",
+    "status",
+    "export-schema",
+]
 
 
 def _wait_for(url: str, seconds: float = 120) -> None:
@@ -196,3 +205,80 @@ def test_a_port_in_use_is_said_before_anything_else(database_url: str) -> None:
     assert failed.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in failed.stderr and "--port" in failed.stderr
     assert "serving" not in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_status_reports_the_revision_and_what_is_stored(make_database) -> None:
+    url = make_database()
+    empty = newsgraph("status", database_url=url)
+    assert empty.returncode == 0, empty.stderr
+    assert "revision: none (an empty database" in empty.stdout
+    assert newsgraph("demo", database_url=url).returncode == 0
+
+    async def counts() -> list[int]:
+        conn = await asyncpg.connect(url)
+        try:
+            return [
+                await conn.fetchval(f"SELECT count(*) FROM {table}{where}")
+                for table, where in [
+                    ("stories", ""),
+                    ("stories", " WHERE status = 'PUBLISHED'"),
+                    ("deep_dives", ""),
+                    ("sources", ""),
+                    ("outlets", ""),
+                ]
+            ]
+        finally:
+            await conn.close()
+
+    stories, published, deep_dives, sources, outlets = asyncio.run(counts())
+    hidden = url.replace("postgres@", "postgres:letmein@", 1)  # trust auth takes any password
+    shown = newsgraph("status", database_url=hidden)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"database: {url.replace('postgres@', 'postgres:***@', 1)} (DATABASE_URL)"
+    assert "letmein" not in shown.stdout + shown.stderr
+    latest = sorted(p.name[:4] for p in (ROOT / "migrations" / "versions").glob("0*.py"))[-1]
+    assert lines[1] == f"revision: {latest} (this code's latest is {latest})"
+    assert f"stories: {stories} ({published} published, " in shown.stdout
+    assert f"deep dives: {deep_dives} (" in shown.stdout
+    assert f"sources: {sources}, outlets: {outlets}, topics: " in shown.stdout
+    assert newsgraph("migrate", "down", "0013", database_url=url).returncode == 0
+    behind = newsgraph("status", database_url=url)
+    assert f"revision: 0013 (this code's latest is {latest}): run `newsgraph migrate`" in (
+        behind.stdout
+    )
+
+
+def test_the_embedded_server_runs_only_while_a_command_uses_it(tmp_path: Path) -> None:
+    """Without DATABASE_URL: status says whether the embedded PostgreSQL runs; it stops when
+    the last command using it exits, serve included."""
+    from api.database import embedded_pid
+
+    data_dir = tmp_path / "data"
+    alone = newsgraph("status", data_dir=data_dir)
+    assert alone.returncode == 0, alone.stderr
+    assert "not running: started for this command, and stopped when it ends" in alone.stdout
+    assert embedded_pid(data_dir) is None
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": "", "NEWSGRAPH_DATA_DIR": str(data_dir)}
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--workers", "1", "--port", str(port)],
+        cwd=ROOT,
+        env={**env, "NEWSGRAPH_WEBHOOK_WORKER": "false"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz")
+        running = embedded_pid(data_dir)
+        assert running is not None
+        shared = newsgraph("status", data_dir=data_dir)
+        assert f"running (pid {running}), shared with the processes that use it" in shared.stdout
+        assert embedded_pid(data_dir) == running, "status must not stop a server others use"
+    finally:
+        serving.terminate()
+        serving.communicate(timeout=60)
+    deadline = time.monotonic() + 30
+    while embedded_pid(data_dir) is not None:
+        assert time.monotonic() < deadline, "the embedded PostgreSQL outlived serve"
+        time.sleep(0.2)
