@@ -21,7 +21,7 @@ from api.errors import json_error, status_for
 from api.http_cache import read_keys
 from content import web_metadata
 from content.changes import item_key
-from content.web_metadata import Page
+from content.web_metadata import Page, last_modified
 from schema.cache_keys import collecting
 from schema.errors import coded
 from schema.relay import from_global_id
@@ -186,7 +186,7 @@ def item_of(node: dict[str, Any]) -> Item:
         "url": node["url"],
         "title": node["title"],
         "published": _time(node["publishedAt"]),
-        "updated": _time(node["updatedAt"]),
+        "updated": last_modified(_time(node["updatedAt"]), _time(node["publishedAt"])),
         "version": node["version"],
         "syndicatable": node["syndicatable"],
         "category": _topic(node["category"]),

@@ -45,7 +45,7 @@ class Sitemaps:
     async def index(self, request: Request) -> Response:
         pool = request.state.pool
         base = public_base(request, self.settings.api_url)
-        listed = []
+        listed: list[tuple[str, datetime | None]] = []
         for month in await syndication.periods(pool, "month"):
             if month.count <= MAX_URLS:
                 listed.append((f"{base}/sitemaps/{month.start:%Y-%m}.xml", month.last_modified))
@@ -54,8 +54,8 @@ class Sitemaps:
             for day in await syndication.periods(pool, "day", (month.start, end)):
                 listed.append((f"{base}/sitemaps/{day.start:%Y-%m-%d}.xml", day.last_modified))
         changed = await syndication.content_changed_at(pool)
-        if changed is not None:
-            listed.append((f"{base}/sitemaps/news.xml", changed))
+        # Always listed (valid even when empty), so the index never is: at least one entry.
+        listed.append((f"{base}/sitemaps/news.xml", changed))
         return self._respond(request, sitemaps.index(listed), changed)
 
     async def period(self, request: Request) -> Response:
@@ -74,7 +74,8 @@ class Sitemaps:
         listed = await syndication.entries(request.state.pool, now - NEWS_WINDOW, now, MAX_NEWS)
         articles = [(self._url(e.kind, e.slug), e.title, e.published_at) for e in listed]
         settings = self.settings
-        body = sitemaps.news_set(articles, settings.publisher_name, settings.language)
+        home = f"{settings.public_url}/"
+        body = sitemaps.news_set(articles, settings.publisher_name, settings.language, home)
         return await self._fresh(request, body)
 
     def _url(self, kind: str, slug: str) -> str:

@@ -38,6 +38,14 @@ class Page:
     """For a deep dive: the URL of the story page it analyses."""
 
 
+def last_modified(updated: datetime, published: datetime | None) -> datetime:
+    """When readers last saw the page change: its last editorial write, or its publish time
+    if that came later (a scheduled page changes for readers when it comes due, with no write).
+    Only editorial writes move updated_at: recomputed figures do not, and an imported item that
+    was already published counts as unedited since its publish time (db.editorial)."""
+    return updated if published is None else max(updated, published)
+
+
 @dataclass(frozen=True)
 class Publisher:
     name: str
@@ -57,7 +65,7 @@ def json_ld(page: Page, publisher: Publisher) -> dict[str, Any]:
         "headline": page.headline,
         "description": page.description,
         "inLanguage": publisher.language,
-        "dateModified": page.modified.isoformat(),
+        "dateModified": last_modified(page.modified, page.published).isoformat(),
         "author": organisation,
         "publisher": organisation,
         "wordCount": page.word_count,
@@ -88,7 +96,7 @@ def open_graph(page: Page, publisher: Publisher) -> list[tuple[str, str]]:
         tags.append(("og:image", page.image))
     if page.published:
         tags.append(("article:published_time", page.published.isoformat()))
-    tags.append(("article:modified_time", page.modified.isoformat()))
+    tags.append(("article:modified_time", last_modified(page.modified, page.published).isoformat()))
     if page.section:
         tags.append(("article:section", page.section))
     tags += [("article:tag", keyword) for keyword in page.keywords]

@@ -336,6 +336,10 @@ async def _write_row(
     returning = "RETURNING id, " + ("version" if versioned else "NULL::int AS version")
     if stored is None:
         slots = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+        if versioned:  # created already published: unedited since (see content.web_metadata)
+            at = list(values).index("published_at") + 1
+            names += ", updated_at"
+            slots += f", least(now(), coalesce(${at}::timestamptz, now()))"
         sql = f"INSERT INTO {table} ({names}) VALUES ({slots}) {returning}"
         row = await conn.fetchrow(sql, *values.values())
     else:

@@ -49,11 +49,15 @@ class Entry:
     updated_at: datetime
 
 
+# updated_at: as content.web_metadata.last_modified reads it (a visible item's publish time
+# is never later than now, and may be later than its last write when it was scheduled).
 _PUBLISHED = f"""
-    SELECT 'story' AS kind, s.slug, s.title, s.published_at, s.updated_at
+    SELECT 'story' AS kind, s.slug, s.title, s.published_at,
+           greatest(s.updated_at, s.published_at) AS updated_at
     FROM stories s WHERE {visible("s")}
     UNION ALL
-    SELECT 'deep_dive', d.slug, d.title, d.published_at, d.updated_at
+    SELECT 'deep_dive', d.slug, d.title, d.published_at,
+           greatest(d.updated_at, d.published_at)
     FROM deep_dives d WHERE {visible_deep_dive("d")}
 """
 _PERIODS = f"""

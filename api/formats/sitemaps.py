@@ -13,8 +13,8 @@ NEWS = "http://www.google.com/schemas/sitemap-news/0.9"
 MEDIA_TYPE = "application/xml; charset=utf-8"
 
 
-def index(sitemaps: Iterable[tuple[str, datetime]]) -> bytes:
-    """<sitemapindex> of (location, last modified)."""
+def index(sitemaps: Iterable[tuple[str, datetime | None]]) -> bytes:
+    """<sitemapindex> of (location, last modified, when known)."""
     return _located("sitemapindex", "sitemap", sitemaps)
 
 
@@ -23,20 +23,27 @@ def url_set(urls: Iterable[tuple[str, datetime]]) -> bytes:
     return _located("urlset", "url", urls)
 
 
-def _located(root_tag: str, entry_tag: str, entries: Iterable[tuple[str, datetime]]) -> bytes:
+def _located(
+    root_tag: str, entry_tag: str, entries: Iterable[tuple[str, datetime | None]]
+) -> bytes:
     root = ET.Element(root_tag, {"xmlns": SITEMAP})
     for location, modified in entries:
         entry = ET.SubElement(root, entry_tag)
         _text(entry, "loc", location)
-        _text(entry, "lastmod", modified.isoformat())
+        if modified is not None:
+            _text(entry, "lastmod", modified.isoformat())
     return _xml(root)
 
 
 def news_set(
-    articles: Iterable[tuple[str, str, datetime]], publication: str, language: str
+    articles: list[tuple[str, str, datetime]], publication: str, language: str, home: str
 ) -> bytes:
-    """A Google News sitemap of (page URL, title, publication time)."""
+    """A Google News sitemap of (page URL, title, publication time). With no articles it lists
+    the home page alone, without news tags: sitemaps.org's schema wants at least one <url>, and
+    a crawler finds no news in it."""
     root = ET.Element("urlset", {"xmlns": SITEMAP, "xmlns:news": NEWS})
+    if not articles:
+        _text(ET.SubElement(root, "url"), "loc", home)
     for location, title, published in articles:
         entry = ET.SubElement(root, "url")
         _text(entry, "loc", location)
