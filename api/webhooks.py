@@ -22,6 +22,7 @@ from content.webhooks import SIGNATURE_HEADER, private_address, retry_delay, sig
 from db import webhooks as db_webhooks
 from db.pool import Pool
 from schema.changes import item_global_id
+from schema.relay import to_global_id
 
 log = logging.getLogger("newsgraph.webhooks")
 BATCH = 20
@@ -32,12 +33,17 @@ class Refused(Exception):
     """The endpoint may not be called (it resolves into a private network)."""
 
 
+def delivery_id(due: db_webhooks.Due) -> str:
+    """The delivery's GraphQL id (WebhookDelivery.id): what redeliverWebhook takes."""
+    return str(to_global_id("WebhookDelivery", due.delivery_id))
+
+
 def body_of(due: db_webhooks.Due) -> bytes:
     """What a receiver gets: the change, thin (fetch the item itself by id or slug)."""
     change = due.change
     return orjson.dumps(
         {
-            "deliveryId": str(due.delivery_id),
+            "deliveryId": delivery_id(due),
             "event": change.event,
             "at": change.visible_at.isoformat(),
             "kind": change.kind.upper(),
@@ -86,7 +92,7 @@ class Deliverer:
             "Content-Type": "application/json",
             SIGNATURE_HEADER: signature(due.secret, sent_at, body),
             "Newsgraph-Event": due.change.event,
-            "Newsgraph-Delivery": str(due.delivery_id),
+            "Newsgraph-Delivery": delivery_id(due),
         }
         started = time.monotonic()
         status, error = None, None

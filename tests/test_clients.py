@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import replace
@@ -65,6 +66,9 @@ def compile_relay(clients: Path) -> dict[str, str]:
     """relay-compiler over tests/clients/src, persisting with SHA-256 as a Relay app would;
     the persisted documents by hash."""
     (clients / "persisted.json").write_text("{}")
+    # The README's Relay example, compiled as the module its fragment's name says it is.
+    [example] = re.findall(r"```tsx\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    (clients / "src" / "StorySources.js").write_text(example)
     config = {
         "src": "./src",
         "schema": str(ROOT / "schema.graphql"),
@@ -97,6 +101,7 @@ async def test_relay_compiles_every_node_type_refetchable_and_its_documents_run_
         "TopicRefetchQuery",
         "StorySourcesPaginationQuery",
         "TopicStoriesPaginationQuery",
+        "StorySourcesListPaginationQuery",  # the README's example
     } <= names
     assert all(hashlib.sha256(t.encode()).hexdigest() == h for h, t in persisted.items())
 

@@ -209,6 +209,7 @@ async def test_deliveries_are_signed_retried_and_logged(
     [published] = [edge["node"] for edge in older["webhookDeliveries"]["edges"]]
     assert published["event"] == "PUBLISHED" and published["state"] == "DELIVERED"
     assert published["attempts"] == 3 and published["nextAttemptAt"] is None
+    assert published["id"] == first["deliveryId"], "the body names the delivery as GraphQL does"
     assert [a["status"] for a in published["attemptLog"]] == [500, 503, 200]
     assert published["attemptLog"][0]["error"] == "answered HTTP 500"
     assert published["attemptLog"][2]["error"] is None
