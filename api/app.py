@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import feeds, graphiql, metrics, migrations, openapi, server
+from api import feeds, graphiql, metrics, migrations, openapi, server, tracing
 from api.auth import Gate
 from api.cors import cors
 from api.errors import DatabaseAway, json_error
@@ -106,6 +106,7 @@ def app_from_env() -> Starlette:
     tune_garbage_collection()
     settings = Settings.from_env()
     configure_logging(settings.log_format)  # a spawned worker starts with none
+    tracing.configure(settings.tracing)
     server.configure(settings)  # this worker's HTTP protocol limits
     return create_app(settings)
 

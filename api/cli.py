@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from api import migrations, server
+from api import migrations, server, tracing
 from api.database import resolve_url
 from api.observability import configure_logging
 from api.settings import Settings
@@ -224,6 +224,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         os.environ["NEWSGRAPH_ACCESS_LOG"] = "off"  # for the workers, which read it there
     host, port = args.host or settings.host, args.port or settings.port
     _check_free(host, port)  # before the database work, and before "serving" is said
+    tracing.check(settings.tracing)
     settings = _ready(settings, then=_load_demo_if_empty)
     log.info(
         "serving GraphQL on http://%s:%s/graphql (%d process%s)",
@@ -238,6 +239,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "http": server.configure(settings),  # each worker configures its own copy again
     }
     if args.workers == 1:
+        tracing.configure(settings.tracing)
         tune_garbage_collection()
         uvicorn.run(create_app(settings), **options)
         return

@@ -1,5 +1,6 @@
 """What operators see of each request: a request id (X-Request-ID, taken when the caller sends
-a sane one, else made), W3C trace context (`traceparent` continued, or a trace started), and
+a sane one, else made), W3C trace context (`traceparent` continued, or a trace started; with
+NEWSGRAPH_TRACING=otlp also an OpenTelemetry span, api.tracing), and
 one log line per request with what it did: the operation, the engine, the caller's key id
 (never the key), the status, the time, and the database time and statements.
 
@@ -22,7 +23,7 @@ from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import metrics
+from api import metrics, tracing
 from db.pool import timing
 
 log = logging.getLogger("newsgraph.access")
@@ -45,8 +46,9 @@ class RequestLog:
         headers = Headers(scope=scope)
         given = headers.get("x-request-id", "")
         request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
-        trace_id, flags = _trace(headers.get("traceparent", ""))
-        span_id = secrets.token_hex(8)
+        trace_id, parent_id, flags = _trace(headers.get("traceparent", ""))
+        span = tracing.start(scope, trace_id, parent_id, flags)
+        trace_id, span_id = tracing.ids(span) if span else (trace_id, secrets.token_hex(8))
         scope["state"]["request_id"] = request_id
         scope["state"]["traceparent"] = f"00-{trace_id}-{span_id}-{flags}"
         answered: dict[str, Any] = {"status": 500}
@@ -68,6 +70,8 @@ class RequestLog:
                 took = time.perf_counter() - started
                 fields = _fields(scope, answered, took, spent, request_id, trace_id)
                 metrics.observe(scope, took, spent, fields)
+                if span is not None:
+                    tracing.finish(span, metrics.route_of(scope), fields)
                 if self.log_requests:
                     log.info(
                         "%s %s %s %.1f ms", scope["method"], scope["path"], answered["status"],
@@ -75,12 +79,13 @@ class RequestLog:
                     )  # fmt: skip
 
 
-def _trace(traceparent: str) -> tuple[str, str]:
-    """(trace id, flags) of the caller's trace, or of a new one."""
+def _trace(traceparent: str) -> tuple[str, str | None, str]:
+    """(trace id, the caller's span id, flags) of the caller's trace, or of a new one (no
+    caller span then)."""
     found = _TRACEPARENT.fullmatch(traceparent.strip())
     if found and found[1] != "0" * 32 and found[2] != "0" * 16:
-        return found[1], found[3]
-    return secrets.token_hex(16), "01"
+        return found[1], found[2], found[3]
+    return secrets.token_hex(16), None, "01"
 
 
 def _fields(

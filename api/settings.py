@@ -188,6 +188,8 @@ class Settings:
     false renders it for every subscriber (the general path, for comparison)."""
     log_format: str = "text"
     """text, or json: one JSON object a line (api.observability)."""
+    tracing: str = "off"
+    """off, or otlp: OpenTelemetry spans exported over OTLP (api.tracing; the otel extra)."""
     access_log: bool = True
     """One log line per request (api.observability.RequestLog)."""
     execution: str = "auto"
@@ -219,6 +221,7 @@ class Settings:
             feed_max_age=_int("NEWSGRAPH_CACHE_MAX_AGE", 60),
             listen_url=_postgres_url("NEWSGRAPH_LISTEN_URL"),
             log_format=_choice("NEWSGRAPH_LOG_FORMAT", ("text", "json")),
+            tracing=_choice("NEWSGRAPH_TRACING", ("off", "otlp")),
             access_log=_flag("NEWSGRAPH_ACCESS_LOG", True),
             response_cache_bytes=_int("NEWSGRAPH_RESPONSE_CACHE_BYTES", 64 * 1024 * 1024),
             response_cache_seconds=_seconds("NEWSGRAPH_RESPONSE_CACHE_SECONDS", 60.0),

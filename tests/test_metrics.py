@@ -4,12 +4,14 @@ counts that add up across `serve --workers 2`."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import bearer
+from tests.conftest import ROOT, bearer
 from tests.test_response_cache import _process, _up, until
 
 HOME = "query Home { stories(first: 2) { edges { node { title } } } }"
@@ -73,3 +75,19 @@ async def test_counts_add_up_across_worker_processes(database_url: str) -> None:
             for _ in range(3):  # whichever process answers the scrape counts them all
                 found = await scrape(http)
                 assert count(found, "newsgraph_requests", route="/v1/outlets") == 20
+
+
+async def test_the_grafana_dashboard_reads_only_metrics_the_service_exports(
+    client: httpx.AsyncClient,
+) -> None:
+    """ops/grafana-dashboard.json: a renamed or removed metric breaks its panels, and this."""
+    dashboard = json.loads((ROOT / "ops" / "grafana-dashboard.json").read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    await client.get("/healthz")
+    answer = await client.get("/metrics")
+    exported: set[str] = set()
+    for family in text_string_to_metric_families(answer.text):
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+        exported |= {family.name, *(family.name + s for s in suffixes.get(family.type, []))}
+    used = {name for e in expressions for name in re.findall(r"newsgraph_[a-z_]+", e)}
+    assert len(used) >= 9 and used <= exported, used - exported

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from api import migrations
+from api import migrations, tracing
 from api.observability import JsonLines
 from api.settings import Settings
 from tests.conftest import ROOT, bearer, serving
@@ -40,6 +40,51 @@ async def test_a_trace_is_continued_or_started(client) -> None:
     for bad in ("nonsense", f"00-{'0' * 32}-00f067aa0ba902b7-01", "01-" + sent[3:]):
         started = (await client.get("/healthz", headers={"traceparent": bad})).headers
         assert started["traceparent"].split("-")[1] not in (TRACE, "0" * 32)
+
+
+async def test_with_tracing_each_request_is_a_span_of_the_callers_trace(
+    client, make_key: Any
+) -> None:
+    """NEWSGRAPH_TRACING=otlp's spans (api.tracing), sent here to the SDK's in-memory
+    exporter instead of an OTLP collector."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    exported = InMemorySpanExporter()
+    tracing.use(SimpleSpanProcessor(exported))
+    key = await make_key("PARTNER")
+    try:
+        caller = "00f067aa0ba902b7"
+        answer = await client.post(
+            "/graphql",
+            json={"query": QUERY},
+            headers=bearer(key) | {"traceparent": f"00-{TRACE}-{caller}-01"},
+        )
+        started = await client.get("/healthz")
+    finally:
+        tracing.use(None)
+    finished = exported.get_finished_spans()
+    spans = {span.name: span for span in finished}  # (the twin engine's span has the same name)
+    span = spans["POST /graphql Home"]
+    assert span.kind is SpanKind.SERVER and span.status.status_code is not StatusCode.ERROR
+    assert format(span.context.trace_id, "032x") == TRACE
+    assert span.parent is not None and format(span.parent.span_id, "016x") == caller
+    _, trace, span_id, _ = answer.headers["traceparent"].split("-")
+    assert (trace, span_id) == (TRACE, format(span.context.span_id, "016x"))
+    attributes = dict(span.attributes or {})
+    assert attributes["http.route"] == "/graphql"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["graphql.operation.name"] == "Home"
+    assert attributes["newsgraph.role"] == "PARTNER" and attributes["db.statements"] >= 1
+    assert key not in str(attributes), "never the key"
+    fresh = spans["GET /healthz"]
+    assert fresh.parent is None, "no caller trace: a root span"
+    assert started.headers["traceparent"].split("-")[1] == format(fresh.context.trace_id, "032x")
+    assert {span.resource.attributes["service.name"] for span in spans.values()} == {"newsgraph"}
+    later = await client.get("/healthz")
+    assert len(exported.get_finished_spans()) == len(finished), "off again: no span"
+    assert later.status_code == 200
 
 
 async def test_each_request_is_one_line_with_what_it_did(
