@@ -26,7 +26,8 @@ from api.cors import cors
 from api.errors import DatabaseAway, json_error
 from api.graphql_view import GraphQLApp
 from api.limits import BodySizeLimit
-from api.observability import RequestLog, configure_logging
+from api.logs import configure_logging
+from api.observability import RequestLog
 from api.reader import Reader
 from api.replicas import ReadRouting
 from api.response_cache import CachedResponses, Invalidation, ResponseCache

@@ -20,12 +20,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from api import migrations, server, tracing
+from api import migrations, tracing
 from api.database import resolve_url
-from api.observability import configure_logging
+from api.logs import configure_logging
 from api.settings import Settings
 from content.access import Role
-from db.pool import Pool, create_pool, held_lock
+from db.pool import Pool, create_pool, held_lock, schema_revision
 
 log = logging.getLogger("newsgraph")
 
@@ -210,6 +210,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from api import server
     from api.app import create_app, tune_garbage_collection
 
     if args.workers < 1:
@@ -271,8 +272,6 @@ def _check_free(host: str, port: int) -> None:
 def _migrate(args: argparse.Namespace, settings: Settings) -> None:
     from alembic.util import CommandError
 
-    from db.pool import schema_revision
-
     located = replace(settings, database_url=resolve_url(settings.database_url, settings.data_dir))
     assert located.database_url
     before = asyncio.run(_with_pool(located, schema_revision))
@@ -295,7 +294,6 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> None:
 
 def _status(args: argparse.Namespace, settings: Settings) -> None:
     from api.database import embedded_pid
-    from db.pool import schema_revision
     from db.status import overview
 
     if settings.database_url:
@@ -559,11 +557,18 @@ async def _prepare(settings: Settings, then: Callable[[Pool], Awaitable[Any]] | 
     # taken on PostgreSQL itself (NEWSGRAPH_LISTEN_URL) when that is known.
     lock_url = settings.listen_url if settings.transaction_pooler else settings.database_url
     async with held_lock(lock_url, "newsgraph.startup") if lock_url else contextlib.nullcontext():
-        # Alembic runs its own event loop: a thread of its own keeps it off this one.
-        await asyncio.to_thread(migrations.upgrade, settings.database_url)
-        await _with_pool(settings, partial(_ensure_derived, config=settings.search_config))
-        if then is not None:
-            await _with_pool(settings, then)
+        pool = await _open_pool(settings)
+        try:
+            if await schema_revision(pool) != migrations.head_revision():
+                await pool.close()  # its connections predate what the migration creates
+                # Alembic runs its own event loop: a thread of its own keeps it off this one.
+                await asyncio.to_thread(migrations.upgrade, settings.database_url)
+                pool = await _open_pool(settings)
+            await _ensure_derived(pool, settings.search_config)
+            if then is not None:
+                await then(pool)
+        finally:
+            await pool.close()
 
 
 async def _ensure_derived(pool: Pool, config: str) -> None:
@@ -580,21 +585,25 @@ async def _ensure_derived(pool: Pool, config: str) -> None:
 
 
 async def _with_pool(settings: Settings, work: Callable[[Pool], Awaitable[Any]]) -> Any:
+    pool = await _open_pool(settings)
+    try:
+        return await work(pool)
+    finally:
+        await pool.close()
+
+
+async def _open_pool(settings: Settings) -> Pool:
     assert settings.database_url
     from db.purge import redis_notices
 
     publisher = redis_notices(settings.access.redis_url)  # a revoked key reaches every process
-    pool = await create_pool(
+    return await create_pool(
         settings.database_url,
         statement_timeout_ms=0,
         min_size=1,
         publisher=publisher,
         transaction_pooler=settings.transaction_pooler,
     )
-    try:
-        return await work(pool)
-    finally:
-        await pool.close()
 
 
 async def _load_demo(pool: Pool) -> Any:

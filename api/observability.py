@@ -4,8 +4,7 @@ NEWSGRAPH_TRACING=otlp also an OpenTelemetry span, api.tracing), and
 one log line per request with what it did: the operation, the engine, the caller's key id
 (never the key), the status, the time, and the database time and statements.
 
-Logs are text for a terminal or, with NEWSGRAPH_LOG_FORMAT=json, one JSON object a line (what
-log collectors parse), every logger's and uvicorn's alike."""
+How lines are written (text, or JSON for log collectors) is api.logs'."""
 
 from __future__ import annotations
 
@@ -13,12 +12,9 @@ import functools
 import logging
 import re
 import secrets
-import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +25,6 @@ from db.pool import timing
 log = logging.getLogger("newsgraph.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_QUIET = ("pgserver", "alembic.runtime.migration")
 
 
 class RequestLog:
@@ -128,50 +123,3 @@ def operation_name(query: str) -> str:
         if isinstance(definition, OperationDefinitionNode):
             return definition.name.value if definition.name else "(unnamed)"
     return "(none)"
-
-
-class JsonLines(logging.Formatter):
-    """One JSON object a line: time, level, logger, message, and a record's `fields`."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            **getattr(record, "fields", {}),
-        }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
-
-
-class Text(logging.Formatter):
-    """`LEVEL logger: message`, and a record's `fields` as key=value after it."""
-
-    def __init__(self) -> None:
-        super().__init__("%(levelname)s %(name)s: %(message)s")
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        fields = getattr(record, "fields", None)
-        if not fields:
-            return line
-        return line + " " + " ".join(f"{k}={v}" for k, v in fields.items())
-
-
-def configure_logging(format: str = "text") -> None:
-    """Every logger (uvicorn's too) to standard error, as text or JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLines() if format == "json" else Text())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    for noisy in _QUIET:
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
-    # RequestLog's line replaces uvicorn's access line.
-    logging.getLogger("uvicorn.access").handlers[:] = []
-    logging.getLogger("uvicorn.access").propagate = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg
 
@@ -30,3 +31,15 @@ def test_upgrade_downgrade_upgrade(make_database) -> None:
     assert asyncio.run(tables()) == 0
     migrations.upgrade(url)
     assert asyncio.run(tables()) == built
+
+
+def test_the_head_read_from_file_names_is_alembics_head() -> None:
+    """api.migrations reads the head from file names (no Alembic import for a current
+    database): the files must form one chain numbered as they are named."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrations.alembic_config(""))
+    assert script.get_heads() == [migrations.head_revision()]
+    for revision in script.walk_revisions():
+        assert revision.path is not None
+        assert Path(revision.path).name.startswith(f"{revision.revision}_")

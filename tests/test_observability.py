@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from api import migrations, tracing
-from api.observability import JsonLines
+from api.logs import JsonLines
 from api.settings import Settings
 from tests.conftest import ROOT, bearer, serving
 
