@@ -124,9 +124,9 @@ class ImportJob:
         if not self.skipped:
             return done
         if self.skipped >= (self.total or 0):
+            lines = "the line was" if self.skipped == 1 else f"all {self.skipped} lines were"
             return (
-                f"nothing left: all {self.skipped} lines were committed by an earlier run "
-                f"(checkpoint {self.checkpoint})"
+                f"nothing left: {lines} committed by an earlier run (checkpoint {self.checkpoint})"
             )
         return f"resumed after line {self.skipped} (committed by an earlier run): {done}"
 
