@@ -151,26 +151,30 @@ _GEOJSON = {
 
 
 def _ninjs_schemas() -> dict[str, Any]:
-    """IPTC's ninjs 2.1 schema as components: `Ninjs` and its $defs as `Ninjs_<name>`, with
-    the references rewritten to them (and GeoJSON's, outside the document, to an object)."""
-    official = ninjs.json_schema()
+    """IPTC's ninjs schemas as components: 3.1 as `Ninjs` with its $defs as `Ninjs_<name>`,
+    2.1 as `Ninjs2` and `Ninjs2_<name>`, the references rewritten to them (and GeoJSON's,
+    outside the document, to an object)."""
+    found: dict[str, Any] = {}
+    for version, prefix in (("3.1", "Ninjs"), ("2.1", "Ninjs2")):
+        official = ninjs.json_schema(version)
 
-    def rewritten(node: Any) -> Any:
-        if isinstance(node, list):
-            return [rewritten(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        target = node.get("$ref")
-        if isinstance(target, str) and target.startswith("https://geojson.org/"):
-            return _GEOJSON
-        if isinstance(target, str) and target.startswith("#/$defs/"):
-            return {**node, "$ref": "#/components/schemas/Ninjs_" + target.removeprefix("#/$defs/")}
-        return {k: rewritten(v) for k, v in node.items()}
+        def rewritten(node: Any, prefix: str = prefix) -> Any:
+            if isinstance(node, list):
+                return [rewritten(n) for n in node]
+            if not isinstance(node, dict):
+                return node
+            target = node.get("$ref")
+            if isinstance(target, str) and target.startswith("https://geojson.org/"):
+                return _GEOJSON
+            if isinstance(target, str) and target.startswith("#/$defs/"):
+                name = target.removeprefix("#/$defs/")
+                return {**node, "$ref": f"#/components/schemas/{prefix}_{name}"}
+            return {k: rewritten(v) for k, v in node.items()}
 
-    kept = {k: v for k, v in official.items() if k not in ("$schema", "$id", "$defs")}
-    found = {"Ninjs": rewritten(kept)}
-    for name, definition in official.get("$defs", {}).items():
-        found[f"Ninjs_{name}"] = rewritten(definition)
+        kept = {k: v for k, v in official.items() if k not in ("$schema", "$id", "$defs")}
+        found[prefix] = rewritten(kept)
+        for name, definition in official.get("$defs", {}).items():
+            found[f"{prefix}_{name}"] = rewritten(definition)
     return found
 
 
@@ -207,9 +211,11 @@ def _parameters(
             {
                 "name": "format",
                 "in": "query",
-                "schema": {"enum": ["json", "ninjs"]},
-                "description": "ninjs: IPTC ninjs 2.1 documents (or send Accept: "
-                f"{ninjs.MEDIA_TYPE}); a list is then {ninjs.LIST_MEDIA_TYPE}.",
+                "schema": {"enum": ["json", "ninjs", "ninjs3", "ninjs2"]},
+                "description": "ninjs (or ninjs3): IPTC ninjs 3.1 documents (or send Accept: "
+                f"{ninjs.MEDIA_TYPE}); ninjs2: ninjs 2.1 (Accept: {ninjs.MEDIA_TYPE}; "
+                "version=2). A list is then "
+                f"{ninjs.LIST_MEDIA_TYPE} with the same version parameter.",
             }
         )
     for name in FILTERS[kind] if kind else ():
@@ -238,14 +244,23 @@ def _responses(ok: dict[str, Any], *, found: bool = False) -> dict[str, Any]:
 def _ok(
     description: str,
     json_schema: dict[str, Any],
-    ninjs_schema: Any = None,
+    ninjs_schemas: dict[str, Any] | None = None,
     *,
-    media_type: str = ninjs.MEDIA_TYPE,
+    listing: bool = False,
 ) -> Any:
+    """A 200 answer: plain JSON, and ninjs of each version (by version) when given."""
     content = {"application/json": {"schema": json_schema}}
-    if ninjs_schema is not None:
-        content[media_type] = {"schema": ninjs_schema}
+    for version, schema in (ninjs_schemas or {}).items():
+        content[ninjs.media_type(version, listing=listing)] = {"schema": schema}
     return {"description": description, "content": content}
+
+
+_NINJS_ONE = {"3.1": _ref("Ninjs"), "2.1": _ref("Ninjs2")}
+
+
+def _ninjs_items(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pages of ninjs documents of each version."""
+    return {"3.1": _listing(_ref("Ninjs"), extra), "2.1": _listing(_ref("Ninjs2"), extra)}
 
 
 def _get(summary: str, parameters: list[Any], responses: dict[str, Any]) -> dict[str, Any]:
@@ -253,25 +268,24 @@ def _get(summary: str, parameters: list[Any], responses: dict[str, Any]) -> dict
 
 
 def document(server_url: str) -> dict[str, Any]:
-    ninjs_list = _listing(_ref("Ninjs"))
     story_list = _ok(
         "A page of stories, newest first.",
         _listing(_ref("Story")),
-        ninjs_list,
-        media_type=ninjs.LIST_MEDIA_TYPE,
+        _ninjs_items(),
+        listing=True,
     )
     dive_list = _ok(
         "A page of deep dives, newest first.",
         _listing(_ref("DeepDive")),
-        ninjs_list,
-        media_type=ninjs.LIST_MEDIA_TYPE,
+        _ninjs_items(),
+        listing=True,
     )
     topic = {"topic": _ref("TopicProfile")}
     topic_page = _ok(
         "The topic and its stories.",
         _listing(_ref("Story"), topic),
-        _listing(_ref("Ninjs"), topic),
-        media_type=ninjs.LIST_MEDIA_TYPE,
+        _ninjs_items(topic),
+        listing=True,
     )
     return {
         "openapi": "3.1.0",
@@ -281,8 +295,10 @@ def document(server_url: str) -> dict[str, Any]:
             "description": "Stories, deep dives, topics and outlets with the visibility, "
             "filters, cursors and key rules of the GraphQL API. Send `Authorization: Bearer "
             "<key>`; anonymous reads get public content at a lower rate. With `format=ninjs` "
-            f"one item is an IPTC ninjs 2.1 document ({ninjs.MEDIA_TYPE}) and a list holds "
-            f"ninjs documents inside the same envelope ({ninjs.LIST_MEDIA_TYPE}).",
+            f"(or Accept: {ninjs.MEDIA_TYPE}) one item is an IPTC ninjs 3.1 document "
+            f"({ninjs.media_type('3.1')}) and a list holds ninjs documents inside the same "
+            f"envelope ({ninjs.media_type('3.1', listing=True)}); `format=ninjs2` (or Accept: "
+            f"{ninjs.MEDIA_TYPE}; version=2) gives ninjs 2.1 the same way.",
         },
         "servers": [{"url": server_url}],
         "components": {
@@ -316,13 +332,13 @@ def document(server_url: str) -> dict[str, Any]:
             "/v1/stories/{slug}": _get(
                 "One story",
                 [_slug(), *_parameters(None, paged=False)],
-                _responses(_ok("The story.", _ref("Story"), _ref("Ninjs")), found=True),
+                _responses(_ok("The story.", _ref("Story"), _NINJS_ONE), found=True),
             ),
             "/v1/deep-dives": _get("Deep dives", _parameters("deep-dives"), _responses(dive_list)),
             "/v1/deep-dives/{slug}": _get(
                 "One deep dive with its body",
                 [_slug(), *_parameters(None, paged=False)],
-                _responses(_ok("The deep dive.", _ref("DeepDive"), _ref("Ninjs")), found=True),
+                _responses(_ok("The deep dive.", _ref("DeepDive"), _NINJS_ONE), found=True),
             ),
             "/v1/topics/{slug}": _get(
                 "A topic and a page of its stories",

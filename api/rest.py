@@ -1,5 +1,6 @@
 """The REST surface (/v1): the same content, filters, cursors and key rules as GraphQL, as
-plain JSON or, with `?format=ninjs` or `Accept: application/ninjs+json`, IPTC ninjs 2.1.
+plain JSON or, with `?format=ninjs` or `Accept: application/ninjs+json`, IPTC ninjs 3.1
+(`?format=ninjs2` or `Accept: application/ninjs+json; version=2`: ninjs 2.1).
 
 Lists answer {"items": [...], "pageInfo": {...}, "links": {"next": url}} and a Link header.
 Unknown parameters and bad values are 400 with a message naming the parameter.
@@ -148,14 +149,29 @@ def only(request: Request, allowed: list[str]) -> None:
             raise BadRequest(f"Unknown parameter `{name}`; this endpoint takes {takes}.")
 
 
-def wants_ninjs(request: Request) -> bool:
+_FORMATS = {"json": None, "ninjs": "3.1", "ninjs3": "3.1", "ninjs2": "2.1"}
+_MAJOR = {"3": "3.1", "3.1": "3.1", "2": "2.1", "2.1": "2.1"}
+
+
+def ninjs_version(request: Request) -> str | None:
+    """The ninjs version the caller asked for (None: plain JSON): `format=ninjs` (3.1),
+    `ninjs3` or `ninjs2`, else an Accept of application/ninjs+json (or the list type) whose
+    `version` parameter names 2 or 3 (3 when it names none)."""
     chosen = request.query_params.get("format")
     if chosen is not None:
-        if chosen not in ("json", "ninjs"):
-            raise BadRequest(f"`format` must be json or ninjs, got {chosen!r}.")
-        return chosen == "ninjs"
-    accept = request.headers.get("accept", "")
-    return ninjs.MEDIA_TYPE in accept or ninjs.LIST_MEDIA_TYPE in accept
+        if chosen not in _FORMATS:
+            raise BadRequest(f"`format` must be one of {', '.join(_FORMATS)}, got {chosen!r}.")
+        return _FORMATS[chosen]
+    for offered in request.headers.get("accept", "").split(","):
+        kind, *parameters = (part.strip() for part in offered.split(";"))
+        if kind.lower() not in (ninjs.MEDIA_TYPE, ninjs.LIST_MEDIA_TYPE):
+            continue
+        named = dict(p.partition("=")[::2] for p in parameters)
+        wanted = named.get("version", "3").strip('"')
+        if wanted not in _MAJOR:
+            raise BadRequest(f"ninjs `version` must be 2 or 3 (2.1 or 3.1), got {wanted!r}.")
+        return _MAJOR[wanted]
+    return None
 
 
 _LIST_KEYS = {"stories": LISTS["story"], "deep-dives": LISTS["deep_dive"]}
@@ -195,22 +211,22 @@ class Rest:
         return await self._items(request, "deep-dives")
 
     async def _items(self, request: Request, kind: str) -> Response:
-        as_ninjs = wants_ninjs(request)
+        ninjs_wanted = ninjs_version(request)
         first, after, filters = _arguments(request, kind)
         variables: dict[str, Any] = {"first": first, "after": after, "filter": filters or None}
         if kind == "deep-dives":
             variables["fullText"] = False  # lists carry summaries; read one item for its body
         data = await self.reader.read(request, _LIST[kind], **variables)
-        return await self._page(request, data["list"], as_ninjs, [_LIST_KEYS[kind]])
+        return await self._page(request, data["list"], ninjs_wanted, [_LIST_KEYS[kind]])
 
     async def story(self, request: Request) -> Response:
-        as_ninjs = wants_ninjs(request)
+        ninjs_wanted = ninjs_version(request)
         only(request, ["format"])
         data = await self.reader.read(request, _STORY, slug=request.path_params["slug"])
-        return await self._one(request, data["item"], as_ninjs, "story")
+        return await self._one(request, data["item"], ninjs_wanted, "story")
 
     async def deep_dive(self, request: Request) -> Response:
-        as_ninjs = wants_ninjs(request)
+        ninjs_wanted = ninjs_version(request)
         only(request, ["format"])
         slug = request.path_params["slug"]
         try:
@@ -219,10 +235,10 @@ class Rest:
             if failed.reason != "NOT_SYNDICATABLE":
                 raise
             data = await self.reader.read(request, _DEEP_DIVE, slug=slug, fullText=False)
-        return await self._one(request, data["item"], as_ninjs, "deep dive")
+        return await self._one(request, data["item"], ninjs_wanted, "deep dive")
 
     async def topic(self, request: Request) -> Response:
-        as_ninjs = wants_ninjs(request)
+        ninjs_wanted = ninjs_version(request)
         first, after, _ = _arguments(request, "topic")
         variables = {"slug": request.path_params["slug"], "first": first, "after": after}
         found = (await self.reader.read(request, _TOPIC, **variables))["topic"]
@@ -232,10 +248,10 @@ class Rest:
         topic = {"id": found["id"], "slug": found["slug"], "name": found["name"]}
         topic |= {"kind": found["kind"], "description": found["description"]}
         keys = [topic_key(found["slug"])]
-        return await self._page(request, stories, as_ninjs, keys, {"topic": topic})
+        return await self._page(request, stories, ninjs_wanted, keys, {"topic": topic})
 
     async def outlets(self, request: Request) -> Response:
-        if wants_ninjs(request):
+        if ninjs_version(request):
             raise BadRequest("ninjs describes news items; outlets come as JSON only.")
         first, after, _ = _arguments(request, "outlets")
         found = (await self.reader.read(request, _OUTLETS, first=first, after=after))["list"]
@@ -247,30 +263,34 @@ class Rest:
         self,
         request: Request,
         found: dict[str, Any],
-        as_ninjs: bool,
+        ninjs_wanted: str | None,
         keys: list[str],
         extra: dict[str, Any] | None = None,
     ) -> Response:
         items = [item_of(edge["node"]) for edge in found["edges"]]
-        shown = [self._shape(request, item, as_ninjs, full_text=False) for item in items]
+        shown = [self._shape(request, item, ninjs_wanted, full_text=False) for item in items]
         body = (extra or {}) | self._listing(request, shown, found["pageInfo"])
         keys = keys + [item.purge_key for item in items]
-        media_type = ninjs.LIST_MEDIA_TYPE if as_ninjs else "application/json"
+        media_type = (
+            ninjs.media_type(ninjs_wanted, listing=True) if ninjs_wanted else "application/json"
+        )
         return await self._respond(request, body, media_type, keys)
 
     async def _one(
-        self, request: Request, node: dict[str, Any] | None, as_ninjs: bool, what: str
+        self, request: Request, node: dict[str, Any] | None, ninjs_wanted: str | None, what: str
     ) -> Response:
         if node is None:
             return json_error(404, f"There is no published {what} with this slug.", "NOT_FOUND")
         item = item_of(node)
         full_text = may_read_full_text(request.state.viewer, item.syndicatable)
-        body = self._shape(request, item, as_ninjs, full_text=full_text)
-        media_type = ninjs.MEDIA_TYPE if as_ninjs else "application/json"
+        body = self._shape(request, item, ninjs_wanted, full_text=full_text)
+        media_type = ninjs.media_type(ninjs_wanted) if ninjs_wanted else "application/json"
         return await self._respond(request, body, media_type, [item.purge_key])
 
-    def _shape(self, request: Request, item: Item, as_ninjs: bool, *, full_text: bool) -> dict:
-        if as_ninjs:
+    def _shape(
+        self, request: Request, item: Item, ninjs_wanted: str | None, *, full_text: bool
+    ) -> dict:
+        if ninjs_wanted:
             settings = self.settings
             return ninjs.ninjs(
                 item,
@@ -278,6 +298,7 @@ class Rest:
                 publisher=settings.publisher_name,
                 language=settings.language,
                 full_text=full_text and (item.kind == "story" or item.sections is not None),
+                version=ninjs_wanted,
             )
         settings = self.settings
         publisher = Publisher(settings.publisher_name, settings.public_url, settings.language)

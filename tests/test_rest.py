@@ -1,4 +1,4 @@
-"""The REST surface: JSON and IPTC ninjs 2.1 (validated against IPTC's own schema), the
+"""The REST surface: JSON and IPTC ninjs 3.1 and 2.1 (validated against IPTC's own schemas), the
 OpenAPI 3.1 document (validated, and every response checked against it), filters, cursors,
 keys, rights and errors."""
 
@@ -16,16 +16,29 @@ from api.formats import ninjs
 from tests.conftest import bearer
 from tests.factories import create_deep_dive, create_outlet, create_story, create_topic, slug_of
 
-NINJS = Draft202012Validator(
-    ninjs.json_schema(),
-    format_checker=Draft202012Validator.FORMAT_CHECKER,
-)
+
+def _validator(version: str) -> Draft202012Validator:
+    return Draft202012Validator(
+        ninjs.json_schema(version), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 
 
-def valid_ninjs(document: dict[str, Any]) -> dict[str, Any]:
-    problems = [f"{list(e.absolute_path)}: {e.message}" for e in NINJS.iter_errors(document)]
-    assert not problems, problems
+NINJS = {version: _validator(version) for version in ("3.1", "2.1", "2.2")}
+
+
+def valid_ninjs(document: dict[str, Any], *versions: str) -> dict[str, Any]:
+    """Valid against each of IPTC's schemas of `versions` (3.1 when none is named)."""
+    for version in versions or ("3.1",):
+        found = NINJS[version].iter_errors(document)
+        problems = [f"{version} {list(e.absolute_path)}: {e.message}" for e in found]
+        assert not problems, problems
     return document
+
+
+def valid_ninjs2(document: dict[str, Any]) -> dict[str, Any]:
+    """A 2.x document: valid against both 2.x schemas IPTC publishes, and not against 3.1."""
+    assert list(NINJS["3.1"].iter_errors(document)), "2.x spells its properties differently"
+    return valid_ninjs(document, "2.1", "2.2")
 
 
 async def get(client, path: str, key: str | None = None, **headers: str) -> Any:
@@ -54,9 +67,10 @@ def conforms(document: dict[str, Any], path: str, response, media_type: str) -> 
 async def test_demo_content_in_every_document_type_validates_as_ninjs(client, demo) -> None:
     story, dive = demo["stories"][0]["slug"], demo["deep_dives"][0]["slug"]
     one = await get(client, f"/v1/stories/{story}?format=ninjs")
-    assert one.headers["content-type"] == "application/ninjs+json"
+    assert one.headers["content-type"] == "application/ninjs+json; version=3.1"
     document = valid_ninjs(one.json())
-    assert document["representationtype"] == "full" and document["bodies"]
+    assert document["standard"]["version"] == "3.1"
+    assert document["representationType"] == "full" and document["bodies"]
     assert document["uri"].startswith("tag:news.test,2026:story:")
     coverage = next(d for d in document["descriptions"] if d["role"] == "coverage")
     assert "source" in coverage["value"]
@@ -70,10 +84,61 @@ async def test_demo_content_in_every_document_type_validates_as_ninjs(client, de
         items = (await get(client, path)).json()["items"]
         assert items
         for item in items:
-            assert valid_ninjs(item)["representationtype"] == "partial"
+            assert valid_ninjs(item)["representationType"] == "partial"
     topic = demo["topics"][0]["slug"]
     for item in (await get(client, f"/v1/topics/{topic}?format=ninjs")).json()["items"]:
         valid_ninjs(item)
+
+
+async def test_ninjs_2_stays_for_partners_that_ask_for_it(client, demo) -> None:
+    """?format=ninjs2 or a version=2 media-type parameter: the same content as ninjs 2.1,
+    valid against IPTC's 2.1 and 2.2 schemas."""
+    story, dive = demo["stories"][0]["slug"], demo["deep_dives"][0]["slug"]
+    three = (await get(client, f"/v1/stories/{story}?format=ninjs3")).json()
+    for asked in (
+        await get(client, f"/v1/stories/{story}?format=ninjs2"),
+        await get(client, f"/v1/stories/{story}", Accept="application/ninjs+json; version=2"),
+        await get(client, f"/v1/stories/{story}", Accept="application/ninjs+json;version=2.1"),
+    ):
+        assert asked.headers["content-type"] == "application/ninjs+json; version=2.1"
+        two = valid_ninjs2(asked.json())
+        assert two["standard"]["version"] == "2.1"
+        assert two["representationtype"] == three["representationType"] == "full"
+        assert two["bodies"][0]["value"] == three["bodies"][0]["value"]
+        assert two["infosources"] == three["infoSources"]
+    listing = await get(client, "/v1/deep-dives?first=3", Accept="application/ninjs+json;version=2")
+    assert listing.headers["content-type"] == f"{ninjs.LIST_MEDIA_TYPE}; version=2.1"
+    assert all(valid_ninjs2(item) for item in listing.json()["items"])
+    assert valid_ninjs2((await get(client, f"/v1/deep-dives/{dive}?format=ninjs2")).json())
+    wrong = await get(client, "/v1/stories", Accept="application/ninjs+json; version=4")
+    assert wrong.status_code == 400
+    assert "ninjs `version` must be 2 or 3" in wrong.json()["errors"][0]["message"]
+
+
+async def test_a_hero_image_is_a_picture_in_ninjs_3_and_a_rendition_in_2(client, pool) -> None:
+    story = await create_story(
+        pool,
+        hero_image_url="https://images.example/grid.jpg",
+        hero_image_alt="Pylons at dusk",
+        hero_image_caption="The new interconnector",
+        hero_image_credit="A. Photographer",
+    )
+    slug = await slug_of(pool, "stories", story)
+    three = valid_ninjs((await get(client, f"/v1/stories/{slug}?format=ninjs")).json())
+    [picture] = three["associations"]
+    assert picture["type"] == "picture" and picture["uri"] == "https://images.example/grid.jpg"
+    assert picture["renditions"] == [{"name": "original", "href": picture["uri"]}]
+    assert picture["descriptions"][0] == {
+        "role": "alt",
+        "contentType": "text/plain",
+        "value": "Pylons at dusk",
+    }
+    assert picture["headlines"][0]["value"] == "The new interconnector"
+    assert picture["by"] == "A. Photographer"
+    two = valid_ninjs2((await get(client, f"/v1/stories/{slug}?format=ninjs2")).json())
+    assert two["renditions"] == [
+        {"name": "hero", "href": "https://images.example/grid.jpg", "title": "Pylons at dusk"}
+    ]
 
 
 async def test_openapi_document_is_valid_and_describes_every_rest_route(
@@ -101,17 +166,19 @@ async def test_openapi_document_is_valid_and_describes_every_rest_route(
         response = await get(client, url)
         assert response.status_code == 200, (url, response.text)
         conforms(document, declared, response, "application/json")
-    # The ninjs variants have media types of their own, and IPTC's schema in the document.
-    for declared, url, media_type in (
-        ("/v1/stories", "/v1/stories?format=ninjs&first=3", ninjs.LIST_MEDIA_TYPE),
-        ("/v1/stories/{slug}", f"/v1/stories/{story}?format=ninjs", ninjs.MEDIA_TYPE),
-        ("/v1/deep-dives", "/v1/deep-dives?format=ninjs", ninjs.LIST_MEDIA_TYPE),
-        ("/v1/deep-dives/{slug}", f"/v1/deep-dives/{dive}?format=ninjs", ninjs.MEDIA_TYPE),
-        ("/v1/topics/{slug}", f"/v1/topics/{topic}?format=ninjs", ninjs.LIST_MEDIA_TYPE),
+    # The ninjs variants have media types of their own, and IPTC's schemas in the document.
+    for declared, url, listing in (
+        ("/v1/stories", "/v1/stories?first=3", True),
+        ("/v1/stories/{slug}", f"/v1/stories/{story}", False),
+        ("/v1/deep-dives", "/v1/deep-dives", True),
+        ("/v1/deep-dives/{slug}", f"/v1/deep-dives/{dive}", False),
+        ("/v1/topics/{slug}", f"/v1/topics/{topic}", True),
     ):
-        response = await get(client, url)
-        assert response.headers["content-type"] == media_type, url
-        conforms(document, declared, response, media_type)
+        for version, asked in (("3.1", "ninjs"), ("2.1", "ninjs2")):
+            media_type = ninjs.media_type(version, listing=listing)
+            response = await get(client, f"{url}{'&' if '?' in url else '?'}format={asked}")
+            assert response.headers["content-type"] == media_type, url
+            conforms(document, declared, response, media_type)
     assert document["components"]["schemas"]["Ninjs"]["required"] == ["uri"]
     for url, declared, status in (
         ("/v1/stories/no-such-story", "/v1/stories/{slug}", 404),
@@ -161,7 +228,7 @@ async def test_lists_filter_and_page_like_graphql(client, pool) -> None:
         ("/v1/stories?sentiment=ANGRY", "`sentiment` must be one of"),
         ("/v1/stories?colour=red", "Unknown parameter `colour`"),
         ("/v1/deep-dives?outlet=x", "Unknown parameter `outlet`"),
-        ("/v1/stories?format=xml", "`format` must be json or ninjs"),
+        ("/v1/stories?format=xml", "`format` must be one of json, ninjs, ninjs3, ninjs2"),
         ("/v1/outlets?format=ninjs", "outlets come as JSON only"),
         ("/v1/stories?category=Not%20A%20Slug", "filter.category"),
     ],
@@ -199,8 +266,8 @@ async def test_partners_get_no_body_of_what_is_not_syndicatable(client, pool, ma
     as_partner = (await get(client, f"/v1/deep-dives/{slug}", partner)).json()
     assert as_partner["syndicatable"] is False and as_partner["sections"] is None
     ninjs = valid_ninjs((await get(client, f"/v1/deep-dives/{slug}?format=ninjs", partner)).json())
-    assert ninjs["representationtype"] == "partial" and "bodies" not in ninjs
-    assert ninjs["usageterms"].startswith("Not for syndication")
+    assert ninjs["representationType"] == "partial" and "bodies" not in ninjs
+    assert ninjs["usageTerms"].startswith("Not for syndication")
     public = (await get(client, f"/v1/deep-dives/{slug}")).json()
     assert public["sections"], "readers of the public site still read it"
     feed = (await get(client, "/v1/deep-dives?syndicatable=false")).json()["items"]

@@ -1,7 +1,9 @@
-"""IPTC ninjs 2.1 (News in JSON) documents of stories and deep dives.
+"""IPTC ninjs (News in JSON) documents of stories and deep dives: ninjs 3.1 by default, the
+newest version whose schema IPTC publishes (camelCase properties, a picture as an associated
+object with its own renditions), and ninjs 2.1 for partners that stay on 2.x.
 
 Bias and sources ride in standard properties: the coverage as a `descriptions` entry with
-role "coverage", the outlets as `infosources`. ninjs allows no extra properties.
+role "coverage", the outlets as info sources. ninjs allows no extra properties.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from api.reader import Item
 MEDIA_TYPE = "application/ninjs+json"
 LIST_MEDIA_TYPE = "application/vnd.newsgraph.ninjs-list+json"
 """A page of ninjs documents (`items`, `pageInfo`, `links`): not itself a ninjs document."""
-VERSION = "2.1"
-SCHEMA = "http://www.iptc.org/std/ninjs/ninjs-schema_2.1.json#"
+VERSIONS = ("3.1", "2.1")
+"""What we emit, the default first; a request names the major version (api.rest)."""
 _SUBJECT_GROUPS = {
     "PERSON": "people",
     "ORGANIZATION": "organisations",
@@ -27,58 +29,130 @@ _SUBJECT_GROUPS = {
 }
 
 
+def schema_uri(version: str) -> str:
+    return f"http://www.iptc.org/std/ninjs/ninjs-schema_{version}.json#"
+
+
 @functools.cache
-def json_schema() -> dict[str, Any]:
-    """IPTC's official ninjs 2.1 JSON Schema (2020-12), as IPTC publishes it."""
-    text = files("api.formats").joinpath("schemas", "ninjs-schema_2.1.json").read_text()
+def json_schema(version: str = "3.1") -> dict[str, Any]:
+    """IPTC's official ninjs JSON Schema (2020-12) of `version`, as IPTC publishes it."""
+    text = files("api.formats").joinpath("schemas", f"ninjs-schema_{version}.json").read_text()
     found: dict[str, Any] = json.loads(text)
     return found
 
 
-def ninjs(item: Item, *, public_url: str, publisher: str, language: str, full_text: bool) -> dict:
-    """The item as a ninjs 2.1 document; `full_text` adds the body (else it is partial)."""
+def media_type(version: str, *, listing: bool = False) -> str:
+    """The Content-Type of a document (or a page of them) of `version`."""
+    return f"{LIST_MEDIA_TYPE if listing else MEDIA_TYPE}; version={version}"
+
+
+def ninjs(
+    item: Item,
+    *,
+    public_url: str,
+    publisher: str,
+    language: str,
+    full_text: bool,
+    version: str = "3.1",
+) -> dict[str, Any]:
+    """The item as a ninjs document of `version` (3.1 or 2.1); `full_text` adds the body
+    (else it is partial)."""
+    assert version in VERSIONS, version
     document: dict[str, Any] = {
         "uri": item_id(public_url, item),
-        "standard": {"name": "ninjs", "version": VERSION, "schema": SCHEMA},
+        "standard": {"name": "ninjs", "version": "3.1", "schema": schema_uri("3.1")},
         "type": "text",
         "profile": f"newsgraph-{item.kind}",
-        "representationtype": "full" if full_text else "partial",
+        "representationType": "full" if full_text else "partial",
         "version": str(item.version),
-        "firstcreated": item.published.isoformat(),
-        "versioncreated": item.updated.isoformat(),
-        "pubstatus": "usable",
+        "firstCreated": item.published.isoformat(),
+        "versionCreated": item.updated.isoformat(),
+        "pubStatus": "usable",
         "language": language,
         "slugline": item.slug,
         "by": publisher,
-        "copyrightholder": publisher,
-        "usageterms": _usage_terms(item),
+        "copyrightHolder": publisher,
+        "usageTerms": _usage_terms(item),
         "headlines": [{"role": "main", "value": item.title}],
         "descriptions": [
-            {"role": "summary", "contenttype": "text/plain", "value": item.summary},
-            {"role": "coverage", "contenttype": "text/plain", "value": _coverage(item)},
+            {"role": "summary", "contentType": "text/plain", "value": item.summary},
+            {"role": "coverage", "contentType": "text/plain", "value": _coverage(item)},
         ],
-        "altids": [
+        "altIds": [
             {"role": "graphql-id", "value": item.node_id},
             {"role": "url", "value": item.url},
         ],
-        "infosources": _infosources(item),
+        "infoSources": _infosources(item),
     }
     if full_text:
         document["bodies"] = [
             {
                 "role": "main",
-                "contenttype": "text/html",
+                "contentType": "text/html",
                 "value": item.full_html(),
-                "wordcount": item.word_count,
+                "wordCount": item.word_count,
             }
         ]
     if item.image:
-        rendition: dict[str, Any] = {"name": "hero", "href": item.image.url}
-        if item.image.alt:
-            rendition["title"] = item.image.alt
-        document["renditions"] = [rendition]
+        document["associations"] = [_picture(item, publisher, language)]
     document |= _subjects(item, public_url)
-    return document
+    return document if version == "3.1" else _as_2(document)
+
+
+def _picture(item: Item, publisher: str, language: str) -> dict[str, Any]:
+    """The hero image as ninjs 3 wants a picture: an associated object of its own."""
+    image = item.image
+    assert image is not None
+    picture: dict[str, Any] = {
+        "name": "hero",
+        "rel": "illustration",
+        "uri": image.url,
+        "type": "picture",
+        "language": language,
+        "renditions": [{"name": "original", "href": image.url}],
+    }
+    if image.alt:
+        picture["descriptions"] = [{"role": "alt", "contentType": "text/plain", "value": image.alt}]
+    if image.caption:
+        picture["headlines"] = [{"role": "caption", "value": image.caption}]
+    if image.credit:
+        picture["by"] = image.credit
+    return picture
+
+
+# ninjs 2.x spells these in lower case; nothing else differs in what we send.
+_LOWER_IN_2 = {
+    name: name.lower()
+    for name in (
+        "representationType", "firstCreated", "versionCreated", "pubStatus", "copyrightHolder",
+        "usageTerms", "altIds", "infoSources", "contentType", "wordCount",
+    )
+}  # fmt: skip
+
+
+def _as_2(document: dict[str, Any]) -> dict[str, Any]:
+    """A 3.1 document as ninjs 2.1 says it: lower-case properties, and the picture as the
+    item's rendition (2.x has no associated pictures of their own)."""
+
+    def lowered(node: Any) -> Any:
+        if isinstance(node, list):
+            return [lowered(n) for n in node]
+        if isinstance(node, dict):
+            return {_LOWER_IN_2.get(k, k): lowered(v) for k, v in node.items()}
+        return node
+
+    pictures = document.pop("associations", [])
+    older: dict[str, Any] = lowered(document)
+    older["standard"] = {"name": "ninjs", "version": "2.1", "schema": schema_uri("2.1")}
+    for picture in pictures:
+        rendition = {"name": picture["name"], "href": picture["uri"]}
+        alt = next(
+            (d["value"] for d in picture.get("descriptions", ()) if d["role"] == "alt"), None
+        )
+        if alt:
+            rendition["title"] = alt
+        older.setdefault("renditions", []).append(rendition)
+    return older
 
 
 def _usage_terms(item: Item) -> str:
