@@ -204,6 +204,7 @@ def item_of(node: dict[str, Any]) -> Item:
         headline=node["title"],
         description=node["dek"] if is_dive else node["summary"],
         image=(story["heroImage"] or {}).get("url"),
+        image_alt=(story["heroImage"] or {}).get("alt"),
         published=_time(node["publishedAt"]),
         modified=_time(node["updatedAt"]),
         section=(node["category"] or {}).get("name"),

@@ -36,6 +36,7 @@ class Page:
     citations: list[Cited]
     about: str | None = None
     """For a deep dive: the URL of the story page it analyses."""
+    image_alt: str | None = None
 
 
 def last_modified(updated: datetime, published: datetime | None) -> datetime:
@@ -70,7 +71,8 @@ def json_ld(page: Page, publisher: Publisher) -> dict[str, Any]:
         "publisher": organisation,
         "wordCount": page.word_count,
         "isAccessibleForFree": True,
-        "citation": [_citation(cited) for cited in page.citations],
+        # A deep dive may cite one source at several places: schema.org lists it once.
+        "citation": [_citation(cited) for cited in {c.url: c for c in page.citations}.values()],
     }
     optional = {
         "image": [page.image] if page.image else None,
@@ -90,17 +92,41 @@ def open_graph(page: Page, publisher: Publisher) -> list[tuple[str, str]]:
         ("og:title", page.headline),
         ("og:description", page.description),
         ("og:url", page.url),
-        ("og:locale", publisher.language.replace("-", "_")),
+        ("og:locale", og_locale(publisher.language)),
     ]
     if page.image:
         tags.append(("og:image", page.image))
+        if page.image_alt:
+            tags.append(("og:image:alt", page.image_alt))
     if page.published:
         tags.append(("article:published_time", page.published.isoformat()))
     tags.append(("article:modified_time", last_modified(page.modified, page.published).isoformat()))
     if page.section:
         tags.append(("article:section", page.section))
     tags += [("article:tag", keyword) for keyword in page.keywords]
+    # X (Twitter) reads og:* for the rest; the card type is its own.
+    tags.append(("twitter:card", "summary_large_image" if page.image else "summary"))
+    if page.image and page.image_alt:
+        tags.append(("twitter:image:alt", page.image_alt))
     return tags
+
+
+# The region a bare language is most likely written for (CLDR's likely subtags, for the
+# languages a news site is most often in); any other bare language doubles its code.
+_LIKELY_REGION = {
+    "en": "US", "es": "ES", "pt": "BR", "fr": "FR", "de": "DE", "it": "IT", "nl": "NL",
+    "ja": "JP", "ko": "KR", "zh": "CN", "ar": "EG", "hi": "IN", "sv": "SE", "da": "DK",
+    "nb": "NO", "uk": "UA", "el": "GR", "he": "IL", "fa": "IR", "cs": "CZ", "vi": "VN",
+}  # fmt: skip
+
+
+def og_locale(language: str) -> str:
+    """OpenGraph's locale (language_TERRITORY, as `en_US`) of a BCP 47 tag: its region when
+    it names one (`pt-BR` → `pt_BR`), else the region the language is most likely for."""
+    parts = language.replace("_", "-").split("-")
+    base = parts[0].lower()
+    region = next((p.upper() for p in parts[1:] if len(p) == 2 and p.isalpha()), None)
+    return f"{base}_{region or _LIKELY_REGION.get(base, base.upper())}"
 
 
 def _citation(cited: Cited) -> dict[str, Any]:

@@ -269,6 +269,7 @@ class DeepDive(Publishable, WebPage):
             headline=r.title,
             description=r.dek,
             image=story.hero_image_url,
+            image_alt=story.hero_image_alt,
             published=r.published_at,
             modified=r.updated_at,
             section=await section_name(info, story.category_id),

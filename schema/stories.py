@@ -333,6 +333,7 @@ class Story(Publishable, WebPage):
             headline=r.title,
             description=r.summary,
             image=r.hero_image_url,
+            image_alt=r.hero_image_alt,
             published=r.published_at,
             modified=r.updated_at,
             section=await section_name(info, r.category_id),
