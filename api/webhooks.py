@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
 
 from api import metrics
+from api.outbound import Refused, pinned
 from api.settings import Webhooks
-from content.webhooks import SIGNATURE_HEADER, private_address, retry_delay, signature
+from content.webhooks import SIGNATURE_HEADER, retry_delay, signature
 from db import webhooks as db_webhooks
 from db.pool import Pool
 from schema.changes import item_global_id
@@ -27,10 +26,6 @@ from schema.relay import to_global_id
 log = logging.getLogger("newsgraph.webhooks")
 BATCH = 20
 USER_AGENT = "Newsgraph-Webhooks/1"
-
-
-class Refused(Exception):
-    """The endpoint may not be called (it resolves into a private network)."""
 
 
 def delivery_id(due: db_webhooks.Due) -> str:
@@ -97,16 +92,16 @@ class Deliverer:
         started = time.monotonic()
         status, error = None, None
         try:
-            pinned, host, sni = await self._pinned(due.url)
+            target, host, sni = await pinned(due.url, allow_private=self.settings.allow_private)
             headers["Host"] = host
             async with self.client.stream(
-                "POST", pinned, content=body, headers=headers, extensions=sni
+                "POST", target, content=body, headers=headers, extensions=sni
             ) as got:
                 status = got.status_code  # the body is never read: receivers owe us none
             if not 200 <= status < 300:
                 error = f"answered HTTP {status}"
         except Refused as refused:
-            error = str(refused)
+            error = f"{refused}; not delivered"
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}"[:500]
         elapsed = round((time.monotonic() - started) * 1000)
@@ -121,34 +116,4 @@ class Deliverer:
         result = "delivered" if outcome.delivered else "retry" if outcome.retry_at else "failed"
         metrics.WEBHOOK_DELIVERIES.labels(result).inc()
 
-    async def _pinned(self, url: str) -> tuple[str, str, dict[str, str]]:
-        """The URL to send to, with its host resolved once and checked (unless private
-        addresses are allowed), and the Host header and TLS name to send with it: the
-        connection goes to the address that was checked, with no second lookup for a
-        resolver to answer differently (DNS rebinding)."""
-        parts = urlsplit(url)
-        host = str(parts.hostname)
-        https = parts.scheme == "https"
-        try:
-            addresses = await resolve(host, parts.port or (443 if https else 80))
-        except OSError as error:
-            raise Refused(f"cannot resolve {host}: {error}") from None
-        if not addresses:
-            raise Refused(f"{host} resolves to no address")
-        if not self.settings.allow_private and any(map(private_address, addresses)):
-            raise Refused(f"{host} resolves to a private address; not delivered")
-        pinned = parts._replace(netloc=_netloc(addresses[0], parts.port))
-        sni = {"sni_hostname": host} if https else {}
-        return urlunsplit(pinned), _netloc(host, parts.port), sni
 
-
-def _netloc(host: str, port: int | None) -> str:
-    """host[:port], an IPv6 address in brackets."""
-    bracketed = f"[{host}]" if ":" in host else host
-    return f"{bracketed}:{port}" if port else bracketed
-
-
-async def resolve(host: str, port: int) -> list[str]:
-    """The addresses a host name (or address) stands for, as connections would use them."""
-    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in found))

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api import webhooks as api_webhooks
+from api import outbound
 from api.settings import Settings, Webhooks
 from schema.relay import from_global_id, to_global_id
 from tests.conftest import ROOT, data, error_codes, graphql, serving
@@ -363,7 +363,7 @@ async def test_delivery_connects_to_the_address_it_checked(
         looked_up.append(host)
         return ["127.0.0.1"] if host == "rebind.test" else []
 
-    monkeypatch.setattr(api_webhooks, "resolve", resolver)
+    monkeypatch.setattr(outbound, "resolve", resolver)
     async with worker(settings) as service:  # loopback allowed
         await register(service, admin, f"http://rebind.test:{port}/hooks", ["PUBLISHED"])
         await publish()
@@ -382,7 +382,7 @@ async def test_an_endpoint_that_resolves_privately_is_not_delivered(
     async def resolver(host: str, _port: int) -> list[str]:
         return ["93.184.215.14", "127.0.0.1"]  # a public answer beside a private one
 
-    monkeypatch.setattr(api_webhooks, "resolve", resolver)
+    monkeypatch.setattr(outbound, "resolve", resolver)
     async with worker(settings, allow_private=False, max_attempts=1) as service:
         made = await register(service, admin, f"http://partner.example:{port}/hooks", ["PUBLISHED"])
         await publish()
