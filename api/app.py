@@ -25,6 +25,7 @@ from api.auth import Gate
 from api.cors import cors
 from api.errors import DatabaseAway, json_error
 from api.graphql_view import GraphQLApp
+from api.images import Images
 from api.limits import BodySizeLimit
 from api.logs import configure_logging
 from api.observability import RequestLog
@@ -227,6 +228,7 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             *Rest(reader, settings).routes(),
             Route("/v1/openapi.json", openapi.endpoint(settings.api_url), methods=["GET"]),
             *Sitemaps(settings).routes(),
+            *Images(settings).routes(),
             Route("/healthz", health, methods=["GET"]),
             Route("/readyz", ready, methods=["GET"]),
             Route("/metrics", metrics.serve, methods=["GET"]),
@@ -239,7 +241,11 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             Middleware(RequestLog, log_requests=settings.access_log),
             *cors(settings.cors_origins),
             Middleware(DatabaseAway),
-            Middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.limits.max_body_bytes,
+                own_bounds=("/v1/images",),
+            ),
             Middleware(Gate, access=settings.access),
             Middleware(CachedResponses, cache=cache),
             Middleware(ReadRouting),

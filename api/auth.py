@@ -14,7 +14,7 @@ from api.settings import Access
 from content.access import ANONYMOUS, Role, Viewer
 from db.rate_limits import Decision
 
-GATED_PATHS = ("/graphql", "/v1/", "/feeds/", "/sitemap")
+GATED_PATHS = ("/graphql", "/v1/", "/feeds/", "/sitemap", "/images/")
 
 
 class Rejected(Exception):

@@ -31,6 +31,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from api import graphiql
+from api.addresses import public_base
 from api.auth import Rejected, presented_key
 from api.errors import RETRY_AFTER, json_error
 from api.http_cache import cacheable
@@ -87,6 +88,8 @@ class GraphQLApp(GraphQL[Context, None]):
             keep_alive_interval=15,
         )
         self.public_url = settings.public_url
+        self.api_url = settings.api_url
+        self.image_widths = settings.images.widths
         self.publisher_name = settings.publisher_name
         self.language = settings.language
         self.default_key_rate = settings.access.key_rate_per_minute
@@ -416,6 +419,8 @@ class GraphQLApp(GraphQL[Context, None]):
             webhook_allow_private=self.webhook_allow_private,
             live=getattr(request.state, "live", None),
             rate_limiter=getattr(request.state, "rate_limiter", None),
+            image_base=public_base(request, self.api_url) if isinstance(request, Request) else "",
+            image_widths=self.image_widths,
         )
 
     async def on_ws_connect(self, context: Context) -> None:  # type: ignore[override]

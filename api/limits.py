@@ -12,12 +12,19 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """Refuses bodies over max_bytes (413), except on the paths that bound their own (image
+    uploads, up to NEWSGRAPH_IMAGE_MAX_BYTES)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, own_bounds: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.own_bounds = own_bounds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in self.own_bounds:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

@@ -121,6 +121,35 @@ class Webhooks:
 
 
 @dataclass(frozen=True)
+class Images:
+    widths: tuple[int, ...] = (320, 640, 960, 1280, 1920)
+    """The widths renditions are made at (api.images); no other width is ever made."""
+    max_bytes: int = 20 * 1024 * 1024
+    """The largest original accepted, fetched or uploaded."""
+    max_pixels: int = 50_000_000
+    """The most pixels an original may have (decompression bombs are refused)."""
+    fetch_timeout_seconds: float = 10.0
+    """How long fetching an original may take."""
+    allow_private: bool = False
+    """Fetch originals from loopback and private networks (development and tests only)."""
+    directory: Path | None = None
+    """Where originals and renditions are kept (default: NEWSGRAPH_DATA_DIR/images)."""
+
+
+def _widths(name: str) -> tuple[int, ...]:
+    listed = _listed(name)
+    if not listed:
+        return Images.widths
+    try:
+        widths = tuple(sorted({int(w) for w in listed}))
+    except ValueError:
+        widths = ()
+    if not widths or not all(16 <= w <= 8192 for w in widths) or len(widths) > 20:
+        raise SystemExit(f"{name} must list 1 to 20 widths from 16 to 8192, got {listed!r}")
+    return widths
+
+
+@dataclass(frozen=True)
 class QueryLimits:
     max_depth: int = 10
     max_tokens: int = 2_000
@@ -198,6 +227,7 @@ class Settings:
     limits: QueryLimits = field(default_factory=QueryLimits)
     access: Access = field(default_factory=Access)
     webhooks: Webhooks = field(default_factory=Webhooks)
+    images: Images = field(default_factory=Images)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -257,6 +287,16 @@ class Settings:
                 retry_base_seconds=_seconds("NEWSGRAPH_WEBHOOK_RETRY_BASE_SECONDS", 30.0),
                 max_attempts=_int("NEWSGRAPH_WEBHOOK_MAX_ATTEMPTS", 12),
                 allow_private=_flag("NEWSGRAPH_WEBHOOK_ALLOW_PRIVATE", False),
+            ),
+            images=Images(
+                widths=_widths("NEWSGRAPH_IMAGE_WIDTHS"),
+                max_bytes=_int("NEWSGRAPH_IMAGE_MAX_BYTES", 20 * 1024 * 1024),
+                max_pixels=_int("NEWSGRAPH_IMAGE_MAX_PIXELS", 50_000_000),
+                fetch_timeout_seconds=_seconds("NEWSGRAPH_IMAGE_FETCH_TIMEOUT_SECONDS", 10.0),
+                allow_private=_flag("NEWSGRAPH_IMAGE_ALLOW_PRIVATE", False),
+                directory=Path(env["NEWSGRAPH_IMAGE_DIR"])
+                if env.get("NEWSGRAPH_IMAGE_DIR")
+                else None,
             ),
         )
 

@@ -115,5 +115,3 @@ class Deliverer:
         await db_webhooks.record(self.pool, due.delivery_id, outcome)
         result = "delivered" if outcome.delivered else "retry" if outcome.retry_at else "failed"
         metrics.WEBHOOK_DELIVERIES.labels(result).inc()
-
-

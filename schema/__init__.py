@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from schema.admin import AdminMutation, AdminQuery
 from schema.changes import ChangesQuery
 from schema.errors import log_unexpected
+from schema.images import ImageMutation
 from schema.limits import analyser, extension_factories, limit_rules
 from schema.live import SharingExecutor, Subscription
 from schema.mutations import EditorialMutation
@@ -25,7 +26,9 @@ class Query(ContentQuery, RecommendationQuery, ChangesQuery, AdminQuery, Webhook
 
 
 @strawberry.type
-class Mutation(EditorialMutation, RecommendationMutation, AdminMutation, WebhookMutation):
+class Mutation(
+    EditorialMutation, RecommendationMutation, AdminMutation, WebhookMutation, ImageMutation
+):
     pass
 
 

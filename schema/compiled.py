@@ -201,6 +201,21 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Plain:
+    """`spec` where the field is asked for without arguments; with any, the field runs on
+    the standard engine (the spec would ignore them)."""
+
+    spec: Spec
+
+    def compile(self, at: Place) -> str:
+        if any(node.arguments for node in at.nodes):
+            from schema.planner import NotCompiled
+
+            raise NotCompiled(f"{at.type_name}.{at.nodes[0].name.value} with arguments")
+        return self.spec.compile(at)
+
+
+@dataclass(frozen=True)
 class Unavailable:
     """A field with no compiled form where it stands (say, a value Python makes)."""
 

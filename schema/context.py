@@ -41,6 +41,10 @@ class Context:
     """A WebSocket's `connection_init` payload (Strawberry sets it)."""
     rate_limiter: RateLimiter | None = None
     """The process's db.rate_limits.RateLimiter (a WebSocket's key is checked with it)."""
+    image_base: str = ""
+    """The service's address, before the /images/… of a rendition (api.addresses)."""
+    image_widths: tuple[int, ...] = (320, 640, 960, 1280, 1920)
+    """The widths renditions are made at (NEWSGRAPH_IMAGE_WIDTHS)."""
 
 
 Info = strawberry.Info[Context, None]

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from db import deep_dives, outlets, recommendations, sources, stories, topics
+from db import deep_dives, images, outlets, recommendations, sources, stories, topics
 from db.pool import Pool
 from db.visibility import Scope
 
@@ -62,6 +62,10 @@ class Loaders:
         """Drop every loader and what it holds (a subscription reads afresh each time)."""
         for name in [name for name in vars(self) if not name.startswith("_")]:
             delattr(self, name)
+
+    @cached_property
+    def image_by_url(self) -> DataLoader[str, images.ImageRecord | None]:
+        return _loader(self._pool, images.by_urls)
 
     @cached_property
     def story_by_id(self) -> Scoped[int, stories.Story | None]:

@@ -1,0 +1,158 @@
+"""Images (migration 0015): looked up by id or by the URL of their original, their stored
+original recorded once fetched or uploaded, and their editorial metadata changed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from content.changes import item_key
+from db import purge
+from db.pool import Pool
+from db.records import build, columns, in_key_order
+from db.visibility import visible
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    original_url: str
+    uploaded: bool
+    sha256: str | None
+    """Of the stored original; None until it has been fetched."""
+    content_type: str | None
+    width: int | None
+    height: int | None
+    bytes: int | None
+    focal_x: float
+    focal_y: float
+    copyright_holder: str | None
+    license: str | None
+    license_url: str | None
+    digital_source_type: str | None
+    fetch_error: str | None
+    updated_at: datetime
+
+
+_COLUMNS = columns(ImageRecord, "i")
+
+
+def purge_key(image_id: int) -> str:
+    return f"image-{image_id}"
+
+
+async def by_id(pool: Pool, image_id: int) -> ImageRecord | None:
+    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM images i WHERE i.id = $1", image_id)
+    return build(ImageRecord, row) if row else None
+
+
+async def by_urls(pool: Pool, urls: Sequence[str]) -> list[ImageRecord | None]:
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM images i WHERE i.original_url = ANY($1::text[])", list(urls)
+    )
+    found = [build(ImageRecord, row) for row in rows]
+    return in_key_order(urls, found, lambda image: image.original_url)
+
+
+async def record_original(
+    pool: Pool, image_id: int, *, sha256: str, content_type: str, width: int, height: int, size: int
+) -> ImageRecord:
+    """The original is stored: its digest, type, pixel size and bytes."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"""UPDATE images i SET sha256 = $2, content_type = $3, width = $4, height = $5,
+                       bytes = $6, fetch_error = NULL, fetched_at = now(), updated_at = now()
+                WHERE i.id = $1 RETURNING {_COLUMNS}""",
+            image_id,
+            sha256,
+            content_type,
+            width,
+            height,
+            size,
+        )
+        await purge.announce(conn, [purge_key(image_id)])
+    return build(ImageRecord, row)
+
+
+async def record_failure(pool: Pool, image_id: int, error: str) -> None:
+    await pool.execute(
+        "UPDATE images SET fetch_error = $2, fetched_at = now() WHERE id = $1", image_id, error
+    )
+
+
+async def uploaded(
+    pool: Pool, url: str, *, sha256: str, content_type: str, width: int, height: int, size: int
+) -> ImageRecord:
+    """An editor's upload, served from `url`: the same bytes uploaded again are one image."""
+    row = await pool.fetchrow(
+        f"""INSERT INTO images AS i (original_url, uploaded, sha256, content_type, width, height,
+                                    bytes, fetched_at)
+            VALUES ($1, true, $2, $3, $4, $5, $6, now())
+            ON CONFLICT (original_url) DO UPDATE SET updated_at = i.updated_at
+            RETURNING {_COLUMNS}""",
+        url,
+        sha256,
+        content_type,
+        width,
+        height,
+        size,
+    )
+    return build(ImageRecord, row)
+
+
+# The pages an image appears on: stories that lead with it, and their deep dives.
+_SHOWN_ON = """
+SELECT 'story' AS kind, s.id FROM stories s WHERE s.hero_image_url = $1
+UNION ALL
+SELECT 'deep_dive', d.id FROM deep_dives d JOIN stories s ON s.id = d.story_id
+WHERE s.hero_image_url = $1
+"""
+
+EDITABLE = (
+    "focal_x",
+    "focal_y",
+    "copyright_holder",
+    "license",
+    "license_url",
+    "digital_source_type",
+)
+
+
+async def update(pool: Pool, image_id: int, changes: dict[str, Any]) -> ImageRecord | None:
+    """Change the editorial metadata named in `changes` (EDITABLE); None without such image.
+    Pages that show the image are purged with it (their answers carry its figures)."""
+    assert changes and set(changes) <= set(EDITABLE), changes
+    settings = ", ".join(f"{name} = ${n}" for n, name in enumerate(changes, 2))
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"UPDATE images i SET {settings}, updated_at = now() WHERE i.id = $1 "
+            f"RETURNING {_COLUMNS}",
+            image_id,
+            *changes.values(),
+        )
+        if row is None:
+            return None
+        shown = await conn.fetch(_SHOWN_ON, row["original_url"])
+        keys = [purge_key(image_id), *(item_key(r["kind"], r["id"]) for r in shown)]
+        await purge.announce(conn, keys)
+    return build(ImageRecord, row)
+
+
+async def shown_publicly(pool: Pool, url: str) -> bool:
+    """Whether a reader may see the image: a published story leads with it or a source shows
+    it (a draft's image stays unseen until its story is published)."""
+    found: bool = await pool.fetchval(
+        f"""SELECT EXISTS (SELECT 1 FROM stories s WHERE s.hero_image_url = $1 AND {visible("s")})
+                OR EXISTS (SELECT 1 FROM sources WHERE image_url = $1)""",
+        url,
+    )
+    return found
+
+
+async def upload_by_digest(pool: Pool, sha256: str) -> ImageRecord | None:
+    row = await pool.fetchrow(
+        f"SELECT {_COLUMNS} FROM images i WHERE i.uploaded AND i.sha256 = $1 LIMIT 1", sha256
+    )
+    return build(ImageRecord, row) if row else None
