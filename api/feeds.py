@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.addresses import public_url
+from api.addresses import public_base, public_url
 from api.errors import json_error
 from api.formats.feeds import MEDIA_TYPES, Feed, render, tag_uri
 from api.http_cache import cacheable
-from api.reader import DEEP_DIVE_ITEM, STORY_ITEM, Item, Reader, ReadFailed, item_of
+from api.reader import DEEP_DIVE_ITEM, STORY_ITEM, Reader, ReadFailed, item_of
 from api.settings import Settings
 from content.access import Role
 from content.changes import FEEDS
@@ -55,7 +55,8 @@ class Page:
     title: str
     description: str
     path: str
-    items: list[Item]
+    nodes: list[dict[str, Any]]
+    """StoryItem or DeepDiveItem selections (api.reader.item_of makes Items of them)."""
     end_cursor: str | None
 
 
@@ -102,8 +103,8 @@ async def _deep_dives(request: Request, reader: Reader, full_text: bool) -> Page
 
 def _page(found: dict[str, Any], title: str, description: str, path: str) -> Page:
     info = found["pageInfo"]
-    items = [item_of(edge["node"]) for edge in found["edges"]]
-    return Page(title, description, path, items, info["endCursor"] if info["hasNextPage"] else None)
+    nodes = [edge["node"] for edge in found["edges"]]
+    return Page(title, description, path, nodes, info["endCursor"] if info["hasNextPage"] else None)
 
 
 def routes(reader: Reader, settings: Settings) -> list[Route]:
@@ -135,6 +136,8 @@ async def _serve(request: Request, reader: Reader, settings: Settings, load: Loa
         return json_error(404, "There is no such category or topic.", "NOT_FOUND")
     changed = await content_changed_at(request.state.pool)
     outside = public_url(request, settings.api_url)
+    base = public_base(request, settings.api_url)
+    items = [item_of(node, base, settings.images.widths) for node in page.nodes]
     feed = Feed(
         title=f"{settings.publisher_name}: {page.title}",
         description=page.description,
@@ -147,11 +150,11 @@ async def _serve(request: Request, reader: Reader, settings: Settings, load: Loa
         updated=changed or datetime.now(UTC),
         language=settings.language,
         publisher=settings.publisher_name,
-        items=page.items,
+        items=items,
         full_text=full_text,
     )
     body = render(feed, format_name, settings.public_url)
-    keys = [FEEDS, *(item.purge_key for item in page.items)]
+    keys = [FEEDS, *(item.purge_key for item in items)]
     return cacheable(
         request,
         body,

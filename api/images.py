@@ -1,11 +1,12 @@
 """Images over HTTP: renditions made on first request and kept, originals fetched once
 (through api.outbound, so a private address is never fetched) or uploaded by editors.
 
-- GET /images/{id}/{ratio}/{width}.{format}: a rendition. ratio is original, 16x9, 4x3 or
+- GET /images/{key}/{ratio}/{width}.{format}: a rendition (key: content.images.url_key of
+  the original's URL). ratio is original, 16x9, 4x3 or
   1x1 (cropped around the image's focal point), width one of NEWSGRAPH_IMAGE_WIDTHS (never
   enlarged past the original), format webp, avif or jpg. Anything else is a 400 naming what
   is allowed: nobody can make the service resize to sizes of their choosing.
-- GET /images/{id}/original: the stored original.
+- GET /images/{key}/original: the stored original.
 - POST /v1/images: an editor's upload (the body is the image); answers its id and addresses.
 
 Readers see an image only once a published story leads with it or a source shows it; editors
@@ -109,10 +110,10 @@ class Images:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/images/{image_id:int}/original", self._guarded(self.original), methods=["GET"]),
+            Route("/images/{key}/original", self._guarded(self.original), methods=["GET"]),
             Route("/images/uploads/{sha256}", self._guarded(self.original), methods=["GET"]),
             Route(
-                "/images/{image_id:int}/{ratio}/{width:int}.{format}",
+                "/images/{key}/{ratio}/{width:int}.{format}",
                 self._guarded(self.rendition),
                 methods=["GET"],
             ),
@@ -179,7 +180,7 @@ class Images:
         if "sha256" in params:  # an upload, by the address it was given
             image = await db_images.upload_by_digest(pool, params["sha256"])
         else:
-            image = await db_images.by_id(pool, params["image_id"])
+            image = await db_images.by_key(pool, params["key"])
         editor = request.state.viewer.can(Permission.PREVIEW)
         if image is None or not (
             editor or await db_images.shown_publicly(pool, image.original_url)
@@ -323,8 +324,8 @@ class Images:
             "width": image.width,
             "height": image.height,
             "contentType": image.content_type,
-            "original": f"{base}/images/{image.id}/original",
-            "srcset": rules.srcset(base, image.id, "original", "webp", sizes),
+            "original": f"{base}/images/{rules.url_key(image.original_url)}/original",
+            "srcset": rules.srcset(base, image.original_url, "original", "webp", sizes),
         }
 
 

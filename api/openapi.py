@@ -350,8 +350,43 @@ def document(server_url: str) -> dict[str, Any]:
                 _parameters("outlets", formats=False),
                 _responses(_ok("A page of outlets.", _listing(_ref("Outlet")))),
             ),
+            "/v1/images": {"post": _UPLOAD},
         },
     }
+
+
+_UPLOADED = _object(
+    {
+        "id": {"type": "integer"},
+        "url": {**_STRING, "description": "Name the image by this URL (a story's heroImage)."},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "contentType": _STRING,
+        "original": _STRING,
+        "srcset": _STRING,
+    }
+)
+_UPLOAD_ERROR = {"content": {"application/json": {"schema": _ref("Error")}}}
+_UPLOAD = {
+    "summary": "Upload an image (EDITOR or ADMIN keys)",
+    "requestBody": {
+        "required": True,
+        "description": "The image itself: JPEG, PNG, WebP, AVIF or GIF.",
+        "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    "responses": {
+        "201": {
+            "description": "Stored (the same bytes again answer the same image).",
+            "content": {"application/json": {"schema": _UPLOADED}},
+        },
+        "400": _UPLOAD_ERROR | {"description": "The body is empty."},
+        "401": _UPLOAD_ERROR | {"description": "No key was sent."},
+        "403": _UPLOAD_ERROR | {"description": "The key may not upload."},
+        "413": _UPLOAD_ERROR
+        | {"description": "Over NEWSGRAPH_IMAGE_MAX_BYTES or the pixel limit."},
+        "415": _UPLOAD_ERROR | {"description": "Not an image the service reads."},
+    },
+}
 
 
 def endpoint(api_url: str | None) -> Callable[[Request], Awaitable[Response]]:

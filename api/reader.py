@@ -21,6 +21,7 @@ from api.errors import json_error, status_for
 from api.http_cache import read_keys
 from content import web_metadata
 from content.changes import item_key
+from content.images import lead_images
 from content.web_metadata import Page, last_modified
 from schema.cache_keys import collecting
 from schema.errors import coded
@@ -174,8 +175,9 @@ class Reader:
         return data
 
 
-def item_of(node: dict[str, Any]) -> Item:
-    """An Item from a StoryItem or DeepDiveItem selection."""
+def item_of(node: dict[str, Any], image_base: str, widths: tuple[int, ...]) -> Item:
+    """An Item from a StoryItem or DeepDiveItem selection; its image's renditions are
+    addressed under `image_base` (content.images)."""
     type_name, pk = from_global_id(node["id"])
     is_dive = type_name == "DeepDive"
     story = node["story"] if is_dive else node  # where the coverage and the image live
@@ -198,6 +200,7 @@ def item_of(node: dict[str, Any]) -> Item:
         "word_count": node["wordCount"],
         "read_time_minutes": node["readTimeMinutes"],
     }
+    original = (story["heroImage"] or {}).get("url")
     page = Page(
         kind="AnalysisNewsArticle" if is_dive else "NewsArticle",
         url=node["url"],
@@ -205,6 +208,7 @@ def item_of(node: dict[str, Any]) -> Item:
         description=node["dek"] if is_dive else node["summary"],
         image=(story["heroImage"] or {}).get("url"),
         image_alt=(story["heroImage"] or {}).get("alt"),
+        images=lead_images(image_base, original, widths) if original else (),
         published=_time(node["publishedAt"]),
         modified=_time(node["updatedAt"]),
         section=(node["category"] or {}).get("name"),

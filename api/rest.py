@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.addresses import public_url
+from api.addresses import public_base, public_url
 from api.errors import json_error
 from api.formats import ninjs
 from api.http_cache import cacheable
@@ -267,7 +267,8 @@ class Rest:
         keys: list[str],
         extra: dict[str, Any] | None = None,
     ) -> Response:
-        items = [item_of(edge["node"]) for edge in found["edges"]]
+        base, widths = public_base(request, self.settings.api_url), self.settings.images.widths
+        items = [item_of(edge["node"], base, widths) for edge in found["edges"]]
         shown = [self._shape(request, item, ninjs_wanted, full_text=False) for item in items]
         body = (extra or {}) | self._listing(request, shown, found["pageInfo"])
         keys = keys + [item.purge_key for item in items]
@@ -281,7 +282,9 @@ class Rest:
     ) -> Response:
         if node is None:
             return json_error(404, f"There is no published {what} with this slug.", "NOT_FOUND")
-        item = item_of(node)
+        item = item_of(
+            node, public_base(request, self.settings.api_url), self.settings.images.widths
+        )
         full_text = may_read_full_text(request.state.viewer, item.syndicatable)
         body = self._shape(request, item, ninjs_wanted, full_text=full_text)
         media_type = ninjs.media_type(ninjs_wanted) if ninjs_wanted else "application/json"

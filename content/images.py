@@ -7,6 +7,7 @@ enlarged past the original."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 RATIOS: dict[str, tuple[int, int] | None] = {
@@ -59,9 +60,15 @@ def cut(width: int, height: int, ratio: str, wanted: int, focal: tuple[float, fl
     return Cut(box, out_w, max(1, round(out_w * box_h / box_w)))
 
 
-def rendition_path(image_id: int, ratio: str, width: int, format: str) -> str:
+def url_key(original_url: str) -> str:
+    """What rendition addresses name an image by: the start of its URL's SHA-256 (migration
+    0015 stores the same as images.url_key)."""
+    return hashlib.sha256(original_url.encode()).hexdigest()[:32]
+
+
+def rendition_path(original_url: str, ratio: str, width: int, format: str) -> str:
     """Where the rendition is served, under the service's address."""
-    return f"/images/{image_id}/{ratio}/{width}.{format}"
+    return f"/images/{url_key(original_url)}/{ratio}/{width}.{format}"
 
 
 def offered(widths: tuple[int, ...], original_width: int | None) -> list[tuple[int, int]]:
@@ -77,9 +84,27 @@ def offered(widths: tuple[int, ...], original_width: int | None) -> list[tuple[i
     return found
 
 
-def srcset(base: str, image_id: int, ratio: str, format: str, sizes: list[tuple[int, int]]) -> str:
+def srcset(
+    base: str, original_url: str, ratio: str, format: str, sizes: list[tuple[int, int]]
+) -> str:
     """An HTML srcset of the renditions `offered` gives (each with the width it delivers)."""
     return ", ".join(
-        f"{base}{rendition_path(image_id, ratio, asked, format)} {delivered}w"
+        f"{base}{rendition_path(original_url, ratio, asked, format)} {delivered}w"
         for asked, delivered in sizes
     )
+
+
+LEAD_RATIOS = ("16x9", "4x3", "1x1")
+"""The shapes search engines ask a page's image in (Google's article guidelines)."""
+
+
+def lead_width(widths: tuple[int, ...]) -> int:
+    """The width lead images are offered at: the first allowed one of at least 1200 pixels
+    (what Google asks of article images), else the largest allowed."""
+    return next((w for w in widths if w >= 1200), max(widths))
+
+
+def lead_images(base: str, original_url: str, widths: tuple[int, ...]) -> tuple[str, ...]:
+    """A page image's JPEG renditions in each of LEAD_RATIOS, widest shape first."""
+    width = lead_width(widths)
+    return tuple(base + rendition_path(original_url, r, width, "jpg") for r in LEAD_RATIOS)

@@ -37,6 +37,11 @@ class Page:
     about: str | None = None
     """For a deep dive: the URL of the story page it analyses."""
     image_alt: str | None = None
+    images: tuple[str, ...] = ()
+    """The image's renditions for search engines and previews (content.images.lead_images:
+    16:9, 4:3 and 1:1); empty: only the original is known."""
+    image_size: tuple[int, int] | None = None
+    """The first rendition's pixel size, when the original's is known."""
 
 
 def last_modified(updated: datetime, published: datetime | None) -> datetime:
@@ -75,7 +80,7 @@ def json_ld(page: Page, publisher: Publisher) -> dict[str, Any]:
         "citation": [_citation(cited) for cited in {c.url: c for c in page.citations}.values()],
     }
     optional = {
-        "image": [page.image] if page.image else None,
+        "image": list(page.images or ([page.image] if page.image else [])) or None,
         "datePublished": page.published.isoformat() if page.published else None,
         "articleSection": page.section,
         "keywords": page.keywords or None,
@@ -95,7 +100,12 @@ def open_graph(page: Page, publisher: Publisher) -> list[tuple[str, str]]:
         ("og:locale", og_locale(publisher.language)),
     ]
     if page.image:
-        tags.append(("og:image", page.image))
+        tags.append(("og:image", page.images[0] if page.images else page.image))
+        if page.images:
+            tags.append(("og:image:type", "image/jpeg"))
+        if page.image_size:
+            tags += [("og:image:width", str(page.image_size[0]))]
+            tags += [("og:image:height", str(page.image_size[1]))]
         if page.image_alt:
             tags.append(("og:image:alt", page.image_alt))
     if page.published:

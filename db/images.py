@@ -43,8 +43,9 @@ def purge_key(image_id: int) -> str:
     return f"image-{image_id}"
 
 
-async def by_id(pool: Pool, image_id: int) -> ImageRecord | None:
-    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM images i WHERE i.id = $1", image_id)
+async def by_key(pool: Pool, url_key: str) -> ImageRecord | None:
+    """The image a rendition address names (content.images.url_key)."""
+    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM images i WHERE i.url_key = $1", url_key)
     return build(ImageRecord, row) if row else None
 
 

@@ -88,15 +88,14 @@ class Image:
     ) -> str:
         if width is None and format is None and ratio is ImageRatio.ORIGINAL:
             return self.original
-        record = await self._record(info)
         widths = info.context.image_widths
         if width is not None and width not in widths:
             allowed = ", ".join(map(str, widths))
             raise BadUserInput(f"width must be one of {allowed}", field="width")
-        chosen = width or max(w for w, _ in rules.offered(widths, record.width))
-        path = rules.rendition_path(
-            record.id, ratio.value, chosen, (format or ImageFormat.WEBP).value
-        )
+        if width is None:  # the largest the original fills
+            width = max(w for w, _ in rules.offered(widths, (await self._record(info)).width))
+        encoding = (format or ImageFormat.WEBP).value
+        path = rules.rendition_path(self.original, ratio.value, width, encoding)
         return info.context.image_base + path
 
     @strawberry.field(
@@ -111,7 +110,8 @@ class Image:
     ) -> str:
         record = await self._record(info)
         sizes = rules.offered(info.context.image_widths, record.width)
-        return rules.srcset(info.context.image_base, record.id, ratio.value, format.value, sizes)
+        base = info.context.image_base
+        return rules.srcset(base, self.original, ratio.value, format.value, sizes)
 
     @strawberry.field(description="Pixel width of the original; null until it has been fetched.")
     async def width(self, info: strawberry.Info[Any, None]) -> int | None:
@@ -174,3 +174,18 @@ def image_of(prefix: str) -> Embedded:
 def share_of(path: str) -> Embedded:
     """The compiled form of a page's Share (its stored share text)."""
     return Embedded({"url": PageUrl(path), "title": Column("title"), "text": Column("share_text")})
+
+
+async def lead_image(info: strawberry.Info[Any, None], url: str | None) -> dict[str, Any]:
+    """Page fields (content.web_metadata.Page) of a page's image: its renditions for search
+    engines and previews, and the first one's size once the original's is known."""
+    if url is None:
+        return {}
+    widths = info.context.image_widths
+    found = await info.context.loaders.image_by_url.load(url)
+    size = None
+    if found is not None and found.width and found.height:
+        focal = (found.focal_x, found.focal_y)
+        made = rules.cut(found.width, found.height, "16x9", rules.lead_width(widths), focal)
+        size = (made.width, made.height)
+    return {"images": rules.lead_images(info.context.image_base, url, widths), "image_size": size}

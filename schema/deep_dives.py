@@ -15,7 +15,7 @@ from db import topics as db_topics
 from db.deep_dives import DeepDive as DeepDiveRecord
 from db.deep_dives import Section as SectionRecord
 from db.visibility import Scope
-from schema.common import Share, share, share_of
+from schema.common import Share, lead_image, share, share_of
 from schema.compiled import JsonKey, JsonList, Many, One, PageUrl, column, compiles
 from schema.context import Info
 from schema.enums import BodyFormat
@@ -270,6 +270,7 @@ class DeepDive(Publishable, WebPage):
             description=r.dek,
             image=story.hero_image_url,
             image_alt=story.hero_image_alt,
+            **await lead_image(info, story.hero_image_url),
             published=r.published_at,
             modified=r.updated_at,
             section=await section_name(info, story.category_id),

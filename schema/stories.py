@@ -17,7 +17,7 @@ from db.paging import PageKey
 from db.sources import StorySource
 from db.stories import Story as StoryRecord
 from db.visibility import Scope
-from schema.common import Image, Share, image, image_of, share, share_of
+from schema.common import Image, Share, image, image_of, lead_image, share, share_of
 from schema.compiled import (
     Column,
     Const,
@@ -334,6 +334,7 @@ class Story(Publishable, WebPage):
             description=r.summary,
             image=r.hero_image_url,
             image_alt=r.hero_image_alt,
+            **await lead_image(info, r.hero_image_url),
             published=r.published_at,
             modified=r.updated_at,
             section=await section_name(info, r.category_id),

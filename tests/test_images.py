@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from api.settings import Settings
+from content.images import lead_images, url_key
 from tests.conftest import bearer, data, graphql, serving
 from tests.factories import create_story, slug_of
 
@@ -129,9 +130,10 @@ async def test_renditions_are_made_once_at_the_allowed_sizes_and_formats(
         assert origin.asked == ["/photos/grid.jpg"], "the original is fetched once"
         after = (await data(http, HERO, slug=slug))["story"]["heroImage"]
         assert (after["width"], after["height"]) == (3000, 2000)
-        image_id = wide.split("/")[4]
+        key = wide.split("/")[4]
+        assert key == url_key(url)
         assert after["srcset"].split(", ") == [
-            f"http://test/images/{image_id}/original/{w}.jpg {w}w" for w in settings.images.widths
+            f"http://test/images/{key}/original/{w}.jpg {w}w" for w in settings.images.widths
         ]
 
 
@@ -223,7 +225,7 @@ async def test_only_allowed_sizes_are_made_and_bad_originals_are_refused(
             answer = await http.get(await rendition(name))
             assert answer.status_code == status, (name, answer.text)
             assert answer.json()["errors"][0]["extensions"]["code"] == code
-        assert (await http.get("/images/999999/16x9/640.webp")).status_code == 404
+        assert (await http.get(f"/images/{'0' * 32}/16x9/640.webp")).status_code == 404
 
 
 async def test_originals_on_private_addresses_are_never_fetched(
@@ -245,8 +247,7 @@ async def test_a_drafts_image_is_unseen_until_it_is_published(
 ) -> None:
     url = origin.add("/embargoed.jpg", picture(400, 300))
     await create_story(pool, hero_image_url=url, status="DRAFT", published_at=None)
-    image_id = await pool.fetchval("SELECT id FROM images WHERE original_url = $1", url)
-    path = f"/images/{image_id}/original/320.webp"
+    path = f"/images/{url_key(url)}/original/320.webp"
     editor = await make_key("EDITOR")
     async with serving(image_settings(settings, tmp_path)) as http:
         assert (await http.get(path)).status_code == 404
@@ -277,9 +278,57 @@ async def test_editors_upload_images_and_stories_use_them(
         await create_story(pool, hero_image_url=found["url"])
         original = await http.get(found["url"].removeprefix("http://test"))
         assert original.status_code == 200 and original.content == body
-        rendition = await http.get(f"/images/{found['id']}/4x3/640.jpg")
+        rendition = await http.get(f"/images/{url_key(found['url'])}/4x3/640.jpg")
         assert decoded(rendition.content).size == (640, 480)
     small = image_settings(settings, tmp_path, max_bytes=1_000)
     async with serving(small) as http:
         too_big = await http.post("/v1/images", content=body, headers=bearer(editor))
         assert too_big.status_code == 413
+
+
+PAGE = """query($slug: String!) { story(slug: $slug) {
+  heroImage { url(width: 320) } jsonLd openGraph { property content } } }"""
+
+
+async def test_pages_feeds_and_ninjs_offer_the_renditions(
+    settings: Settings, pool: Any, origin: Origin, tmp_path: Path
+) -> None:
+    """JSON-LD lists the 16:9, 4:3 and 1:1 renditions (Google's article guidelines);
+    og:image is the first, with its size once the original's is known; RSS and Atom carry it
+    as <media:content>, JSON Feed as `image`."""
+    import feedparser
+
+    url = origin.add("/wide.jpg", picture(2000, 1500))
+    slug = await slug_of(
+        pool,
+        "stories",
+        await create_story(
+            pool, hero_image_url=url, hero_image_alt="A ship", hero_image_credit="Agency"
+        ),
+    )
+    leads = list(lead_images("http://test", url, settings.images.widths))
+    async with serving(image_settings(settings, tmp_path)) as http:
+        first = (await data(http, PAGE, slug=slug))["story"]
+        assert first["jsonLd"]["image"] == leads
+        tags = {t["property"]: t["content"] for t in first["openGraph"]}
+        assert tags["og:image"] == leads[0] and "og:image:width" not in tags
+        assert (await http.get(first["heroImage"]["url"].removeprefix("http://test"))).is_success
+        fetched = (await data(http, PAGE, slug=slug))["story"]
+        tags = {t["property"]: t["content"] for t in fetched["openGraph"]}
+        assert (tags["og:image:width"], tags["og:image:height"]) == ("1280", "720")
+        assert tags["og:image:type"] == "image/jpeg" and tags["og:image:alt"] == "A ship"
+        for path in ("/feeds/stories.rss", "/feeds/stories.atom"):
+            parsed = feedparser.parse((await http.get(path)).content)
+            [entry] = [e for e in parsed.entries if e.link.endswith(slug)]
+            assert entry.media_content[0]["url"] == leads[0], path
+            assert entry.media_content[0]["medium"] == "image"
+        items = (await http.get("/feeds/stories.json")).json()["items"]
+        [item] = [i for i in items if i["url"].endswith(slug)]
+        assert item["image"] == leads[0]
+        rendered = await http.get(leads[2].removeprefix("http://test"))
+        assert decoded(rendered.content).size == (1280, 1280)
+
+
+async def test_the_database_names_images_as_the_code_does(pool: Any) -> None:
+    for url in ("https://ex.example/a.jpg", "https://ex.example/ü/ä photo.jpg?q=ß&x=\\y"):
+        assert await pool.fetchval("SELECT image_url_key($1)", url) == url_key(url)

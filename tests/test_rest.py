@@ -13,6 +13,7 @@ from openapi_spec_validator import validate as validate_openapi
 
 from api.app import create_app
 from api.formats import ninjs
+from content.images import url_key
 from tests.conftest import bearer
 from tests.factories import create_deep_dive, create_outlet, create_story, create_topic, slug_of
 
@@ -127,7 +128,14 @@ async def test_a_hero_image_is_a_picture_in_ninjs_3_and_a_rendition_in_2(client,
     three = valid_ninjs((await get(client, f"/v1/stories/{slug}?format=ninjs")).json())
     [picture] = three["associations"]
     assert picture["type"] == "picture" and picture["uri"] == "https://images.example/grid.jpg"
-    assert picture["renditions"] == [{"name": "original", "href": picture["uri"]}]
+    base = f"http://test/images/{url_key(picture['uri'])}"
+    assert picture["renditions"] == [
+        {"name": "original", "href": picture["uri"]},
+        *(
+            {"name": ratio, "href": f"{base}/{ratio}/1280.jpg", "contentType": "image/jpeg"}
+            for ratio in ("16x9", "4x3", "1x1")
+        ),
+    ]
     assert picture["descriptions"][0] == {
         "role": "alt",
         "contentType": "text/plain",
@@ -150,6 +158,7 @@ async def test_openapi_document_is_valid_and_describes_every_rest_route(
     served = {getattr(route, "path", "") for route in create_app(settings).routes}
     rest = {path for path in served if path.startswith("/v1/")} - {"/v1/openapi.json"}
     assert rest == set(document["paths"])
+    assert set(document["paths"].pop("/v1/images")) == {"post"}  # (tests/test_images.py)
 
     story, dive = demo["stories"][0]["slug"], demo["deep_dives"][0]["slug"]
     topic, category = demo["topics"][0]["slug"], "world"

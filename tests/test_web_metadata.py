@@ -3,10 +3,13 @@ AnalysisNewsArticle), and the partner full-text rule on deep-dive sections."""
 
 from __future__ import annotations
 
+from api.settings import Images
+from content.images import lead_images
 from content.web_metadata import og_locale
 from tests.conftest import data, error_codes, graphql
 from tests.factories import create_deep_dive, create_story, create_topic, slug_of
 
+WIDTHS = Images().widths
 STORY = """query($slug: String!) { story(slug: $slug) {
   url title summary publishedAt updatedAt heroImage { url alt } category { name } topics { name }
   sources(first: 100) { edges { node { url title outlet { name } } } }
@@ -30,7 +33,7 @@ async def test_story_json_ld_is_a_news_article_citing_its_sources(client, demo) 
     assert ld["publisher"]["@type"] == "NewsMediaOrganization"
     assert ld["publisher"]["url"] == "https://news.test"
     if story["heroImage"]:
-        assert ld["image"] == [story["heroImage"]["url"]]
+        assert ld["image"] == list(lead_images("http://test", story["heroImage"]["url"], WIDTHS))
     assert ld["articleSection"] == story["category"]["name"]
     assert ld["keywords"] == [topic["name"] for topic in story["topics"]]
     sources = [edge["node"] for edge in story["sources"]["edges"]]
@@ -55,9 +58,8 @@ async def test_deep_dive_json_ld_is_an_analysis_citing_what_it_cites(client, dem
     tags = [tag["property"] for tag in dive["openGraph"]]
     assert {"og:title", "og:description", "og:url", "article:published_time"} <= set(tags)
     if dive["story"]["heroImage"]:
-        assert ("og:image", dive["story"]["heroImage"]["url"]) in [
-            (t["property"], t["content"]) for t in dive["openGraph"]
-        ]
+        [wide, *_] = lead_images("http://test", dive["story"]["heroImage"]["url"], WIDTHS)
+        assert ("og:image", wide) in [(t["property"], t["content"]) for t in dive["openGraph"]]
 
 
 SECTIONS = """query($slug: String!) { deepDive(slug: $slug) {

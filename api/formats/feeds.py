@@ -18,6 +18,9 @@ ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 ET.register_namespace("atom", ATOM)
 ET.register_namespace("content", CONTENT)
+MEDIA = "http://search.yahoo.com/mrss/"
+"""Media RSS: an item's image, in RSS and Atom (an <enclosure> would need its byte length)."""
+ET.register_namespace("media", MEDIA)
 
 MEDIA_TYPES = {
     "rss": "application/rss+xml; charset=utf-8",
@@ -78,6 +81,7 @@ def rss(feed: Feed, public_url: str) -> bytes:
             _text(entry, "category", topic)
         if feed.full_text:
             _text(entry, f"{{{CONTENT}}}encoded", item.full_html())
+        _media(entry, item)
     return _xml(root)
 
 
@@ -103,7 +107,23 @@ def atom(feed: Feed, public_url: str) -> bytes:
             _sub(entry, "category", term=topic)
         if feed.full_text:
             _text(entry, "content", item.full_html()).set("type", "html")
+        _media(entry, item)
     return _xml(root)
+
+
+def _media(entry: ET.Element, item: Item) -> None:
+    """The item's image as <media:content> (its 16:9 rendition when the service makes them),
+    with the alt text as the description and the credit."""
+    if item.image is None:
+        return
+    rendition = item.page.images[0] if item.page.images else None
+    content = _sub(entry, f"{{{MEDIA}}}content", url=rendition or item.image.url, medium="image")
+    if rendition:
+        content.set("type", "image/jpeg")
+    if item.image.alt:
+        _text(content, f"{{{MEDIA}}}description", item.image.alt)
+    if item.image.credit:
+        _text(content, f"{{{MEDIA}}}credit", item.image.credit)
 
 
 def json_feed(feed: Feed, public_url: str) -> bytes:
@@ -146,7 +166,7 @@ def _json_item(item: Item, full_text: bool, public_url: str) -> dict[str, Any]:
     else:
         found["content_text"] = item.summary
     if item.image:
-        found["image"] = item.image.url
+        found["image"] = item.page.images[0] if item.page.images else item.image.url
     return found
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from api.formats.feeds import item_id
 from api.reader import Item
+from content.images import LEAD_RATIOS
 
 MEDIA_TYPE = "application/ninjs+json"
 LIST_MEDIA_TYPE = "application/vnd.newsgraph.ninjs-list+json"
@@ -109,7 +110,11 @@ def _picture(item: Item, publisher: str, language: str) -> dict[str, Any]:
         "uri": image.url,
         "type": "picture",
         "language": language,
-        "renditions": [{"name": "original", "href": image.url}],
+        "renditions": [{"name": "original", "href": image.url}]
+        + [
+            {"name": ratio, "href": href, "contentType": "image/jpeg"}
+            for ratio, href in zip(LEAD_RATIOS, item.page.images, strict=False)
+        ],
     }
     if image.alt:
         picture["descriptions"] = [{"role": "alt", "contentType": "text/plain", "value": image.alt}]
