@@ -226,7 +226,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     host, port = args.host or settings.host, args.port or settings.port
     _check_free(host, port)  # before the database work, and before "serving" is said
     tracing.check(settings.tracing)
-    settings = _ready(settings, then=_load_demo_if_empty)
+    settings = _ready(settings, then=partial(_load_demo_if_empty, settings=settings))
     log.info(
         "serving GraphQL on http://%s:%s/graphql (%d process%s)",
         *(host, port, args.workers, "" if args.workers == 1 else "es"),
@@ -340,7 +340,7 @@ def _without_password(url: str) -> str:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> None:
-    report = asyncio.run(_with_pool(_ready(settings), _load_demo))
+    report = asyncio.run(_with_pool(_ready(settings), partial(_load_demo, settings=settings)))
     print(f"demo content: {report.summary()}")
 
 
@@ -606,18 +606,22 @@ async def _open_pool(settings: Settings) -> Pool:
     )
 
 
-async def _load_demo(pool: Pool) -> Any:
+async def _load_demo(pool: Pool, settings: Settings) -> Any:
+    """The demo content, its photographs stored where this service keeps images."""
+    from api.images import DiskStore
     from api.transfer import load_demo
 
-    return await load_demo(pool)
+    return await load_demo(
+        pool, DiskStore(settings.images.directory or settings.data_dir / "images")
+    )
 
 
-async def _load_demo_if_empty(pool: Pool) -> None:
+async def _load_demo_if_empty(pool: Pool, settings: Settings) -> None:
     from db.editorial import has_stories
 
     if not await has_stories(pool):
         log.info("empty database: loading the demo content")
-        await _load_demo(pool)
+        await _load_demo(pool, settings)
 
 
 if __name__ == "__main__":

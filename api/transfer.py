@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import sys
@@ -12,8 +13,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import IO
 
+from PIL import Image
 from tqdm import tqdm
 
+from api.images import DiskStore, Store
 from content.access import COMMAND_LINE
 from db.audit import Actor
 from db.pool import Pool
@@ -155,12 +158,45 @@ async def export_to(pool: Pool, output: str | None) -> None:
             stream.close()
 
 
-async def load_demo(pool: Pool) -> Report:
-    """The demo content, through the same import as `newsgraph import`."""
+DEMO_IMAGES = "https://demo-images.newsgraph.invalid/"
+"""Where demo.ndjson's photographs say they come from (.invalid never resolves): the demo
+loader stores them under these URLs as uploads are stored, so nothing is ever fetched."""
+
+
+async def load_demo(pool: Pool, store: Store | None = None) -> Report:
+    """The demo content, through the same import as `newsgraph import`, its photographs
+    (content/demo_images, with their rights in images.json) stored first in `store` (by
+    default the data folder's), so the demo needs no network."""
+    await _store_demo_images(pool, store or DiskStore(Path(".newsgraph") / "images"))
     text = files("content").joinpath(DEMO).read_text(encoding="utf-8")
     return await import_lines(
         pool, enumerate(text.splitlines(), 1), actor=Actor("demo loader", None), strict=True
     )
+
+
+async def _store_demo_images(pool: Pool, store: Store) -> None:
+    from db import images as db_images
+
+    folder = files("content").joinpath("demo_images")
+    manifest = json.loads(folder.joinpath("images.json").read_text())
+    for name, facts in manifest.items():
+        data = folder.joinpath(name).read_bytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+        with Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+        store.put(f"originals/{sha256}", data)
+        record = await db_images.uploaded(
+            pool,
+            DEMO_IMAGES + name,
+            sha256=sha256,
+            content_type="image/jpeg",
+            width=width,
+            height=height,
+            size=len(data),
+        )
+        await db_images.update(
+            pool, record.id, {k: facts[k] for k in db_images.EDITABLE if k in facts}
+        )
 
 
 async def generate(pool: Pool, stories: int, *, seed: int = 1, progress: bool = True) -> str:

@@ -86,12 +86,16 @@ async def record_failure(pool: Pool, image_id: int, error: str) -> None:
 async def uploaded(
     pool: Pool, url: str, *, sha256: str, content_type: str, width: int, height: int, size: int
 ) -> ImageRecord:
-    """An editor's upload, served from `url`: the same bytes uploaded again are one image."""
+    """An editor's upload (or a demo photograph), known by `url`: the same bytes uploaded
+    again are one image, and an image already named by a story takes the bytes."""
     row = await pool.fetchrow(
         f"""INSERT INTO images AS i (original_url, uploaded, sha256, content_type, width, height,
                                     bytes, fetched_at)
             VALUES ($1, true, $2, $3, $4, $5, $6, now())
-            ON CONFLICT (original_url) DO UPDATE SET updated_at = i.updated_at
+            ON CONFLICT (original_url) DO UPDATE SET uploaded = true, sha256 = EXCLUDED.sha256,
+                content_type = EXCLUDED.content_type, width = EXCLUDED.width,
+                height = EXCLUDED.height, bytes = EXCLUDED.bytes, fetch_error = NULL,
+                fetched_at = now()
             RETURNING {_COLUMNS}""",
         url,
         sha256,

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from api.settings import Settings
+from api.transfer import DEMO_IMAGES
 from content.images import lead_images, url_key
 from tests.conftest import bearer, data, graphql, serving
 from tests.factories import create_story, slug_of
@@ -349,3 +350,24 @@ async def test_a_photo_turned_by_exif_is_measured_and_cut_as_shown(
         assert decoded(made.content).size == (320, 640)
         shown = (await data(http, HERO, slug=slug))["story"]["heroImage"]
         assert (shown["width"], shown["height"]) == (800, 1600)
+
+
+DEMO_STORIES = """{ stories(first: 100) { edges { node { slug heroImage {
+  url width height alt credit digitalSourceType rights { copyrightHolder license }
+  url320: url(width: 320, format: WEBP) } } } } }"""
+
+
+async def test_the_demo_has_photographs_of_its_own(client: Any, demo: Any) -> None:
+    """Every demo story but the seed's (whose photograph is the original page's) leads with
+    one of content/demo_images, stored at load as uploads are: no network needed."""
+    stories = [e["node"] for e in (await data(client, DEMO_STORIES))["stories"]["edges"]]
+    pictured = [s for s in stories if s["heroImage"]]
+    assert len(pictured) == len(stories) == len(demo["stories"])
+    local = [s["heroImage"] for s in pictured if s["heroImage"]["url"].startswith(DEMO_IMAGES)]
+    assert len(local) == len(stories) - 1
+    for image in local:
+        assert image["width"] and image["height"] and image["alt"] and image["credit"]
+        assert image["rights"]["license"] and image["digitalSourceType"]
+        rendition = await client.get(image["url320"].removeprefix("http://test"))
+        assert rendition.status_code == 200, rendition.text
+        assert decoded(rendition.content).width == min(320, image["width"])
