@@ -70,6 +70,12 @@ _IMAGE = _object(
         "alt": _NULLABLE_STRING,
         "caption": _NULLABLE_STRING,
         "credit": _NULLABLE_STRING,
+        "width": {"type": ["integer", "null"], "description": "The original's, once fetched."},
+        "height": {"type": ["integer", "null"]},
+        "digitalSourceType": {
+            **_NULLABLE_STRING,
+            "description": "IPTC's Digital Source Type term (digitalCapture, …).",
+        },
     }
 )
 _BIAS = _object(

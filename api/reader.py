@@ -21,13 +21,14 @@ from api.errors import json_error, status_for
 from api.http_cache import read_keys
 from content import web_metadata
 from content.changes import item_key
-from content.images import lead_images
+from content.images import cut, lead_images, lead_width
 from content.web_metadata import Page, last_modified
 from schema.cache_keys import collecting
+from schema.common import DigitalSourceType
 from schema.errors import coded
 from schema.relay import from_global_id
 
-_IMAGE = "url alt caption credit"
+_IMAGE = "url alt caption credit width height digitalSourceType"
 _SOURCE = "title url author publishedAt outlet { slug name domain bias }"
 _BIAS = "left center right unrated leftPercent centerPercent rightPercent"
 STORY_ITEM = f"""
@@ -79,6 +80,11 @@ class Image:
     alt: str | None
     caption: str | None
     credit: str | None
+    width: int | None
+    """The original's, once fetched."""
+    height: int | None
+    digitalSourceType: str | None
+    """IPTC's term (the GraphQL enum's value: digitalCapture, …)."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,7 @@ def item_of(node: dict[str, Any], image_base: str, widths: tuple[int, ...]) -> I
         image=(story["heroImage"] or {}).get("url"),
         image_alt=(story["heroImage"] or {}).get("alt"),
         images=lead_images(image_base, original, widths) if original else (),
+        image_size=_lead_size(common["image"], widths),
         published=_time(node["publishedAt"]),
         modified=_time(node["updatedAt"]),
         section=(node["category"] or {}).get("name"),
@@ -262,7 +269,27 @@ def _topic(found: dict[str, Any] | None) -> Topic | None:
 
 
 def _image(found: dict[str, Any] | None) -> Image | None:
-    return Image(found["url"], found["alt"], found["caption"], found["credit"]) if found else None
+    if not found:
+        return None
+    kind = found["digitalSourceType"]
+    return Image(
+        found["url"],
+        found["alt"],
+        found["caption"],
+        found["credit"],
+        found["width"],
+        found["height"],
+        DigitalSourceType[kind].value if kind else None,
+    )
+
+
+def _lead_size(image: Image | None, widths: tuple[int, ...]) -> tuple[int, int] | None:
+    """The 16:9 lead rendition's size, once the original's is known (the focal point moves
+    the crop, never its size)."""
+    if image is None or not image.width or not image.height:
+        return None
+    made = cut(image.width, image.height, "16x9", lead_width(widths), (0.5, 0.5))
+    return made.width, made.height
 
 
 def _cited(source: dict[str, Any], note: str | None = None) -> Cited:

@@ -161,3 +161,16 @@ async def upload_by_digest(pool: Pool, sha256: str) -> ImageRecord | None:
         f"SELECT {_COLUMNS} FROM images i WHERE i.uploaded AND i.sha256 = $1 LIMIT 1", sha256
     )
     return build(ImageRecord, row) if row else None
+
+
+def stored(url_sql: str, column: str) -> str:
+    """SQL for a column of the image whose original's URL is `url_sql` (one unique-index
+    lookup; null without such image): compiled queries read width and height this way."""
+    assert column in ("width", "height", "digital_source_type"), column
+    return f"(SELECT i.{column} FROM images i WHERE i.original_url = {url_sql})"
+
+
+def named(url_sql: str, column: str, names: dict[str, str]) -> str:
+    """`stored`, each value replaced by its name in `names` (a GraphQL enum's)."""
+    cases = " ".join(f"WHEN '{value}' THEN '{name}'" for value, name in names.items())
+    return f"(CASE {stored(url_sql, column)} {cases} END)"

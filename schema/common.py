@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from enum import Enum
+from functools import partial
 from typing import Any
 
 import strawberry
 
 from content import images as rules
+from db import images as db_images
 from db.images import ImageRecord
-from schema.compiled import Column, Embedded, PageUrl, Plain
+from schema.compiled import Column, Embedded, Expression, PageUrl, Plain
 from schema.errors import BadUserInput
 
 
@@ -164,11 +166,23 @@ def share(url: str, title: str, text: str) -> Share:
     return Share(url=url, title=title, text=text)
 
 
+def _stored(at: str, *, url: str, column: str) -> str:
+    return db_images.stored(f"{at}.{url}", column)
+
+
 def image_of(prefix: str) -> Embedded:
     """The compiled form of an Image kept in the columns url, alt, caption and credit after
-    `prefix` (null without a url)."""
-    parts = {part: Column(prefix + part) for part in ("alt", "caption", "credit")}
-    return Embedded({"url": Plain(Column(prefix + "url")), **parts}, present=prefix + "url")
+    `prefix` (null without a url), with its width, height and digital source type looked up
+    in images by that url."""
+    url = prefix + "url"
+    parts: dict[str, Any] = {part: Column(prefix + part) for part in ("alt", "caption", "credit")}
+    for size in ("width", "height"):
+        parts[size] = Expression(partial(_stored, url=url, column=size))
+    names = {kind.value: kind.name for kind in DigitalSourceType}
+    parts["digital_source_type"] = Expression(
+        lambda at: db_images.named(f"{at}.{url}", "digital_source_type", names)
+    )
+    return Embedded({"url": Plain(Column(url)), **parts}, present=url)
 
 
 def share_of(path: str) -> Embedded:

@@ -371,3 +371,40 @@ async def test_the_demo_has_photographs_of_its_own(client: Any, demo: Any) -> No
         rendition = await client.get(image["url320"].removeprefix("http://test"))
         assert rendition.status_code == 200, rendition.text
         assert decoded(rendition.content).width == min(320, image["width"])
+
+
+COMPILED = """{ stories(first: 100) { edges { node { heroImage {
+  url alt width height digitalSourceType } sources(first: 5) { edges { node {
+  image { url width height digitalSourceType } } } } } } } }"""
+
+
+async def test_sizes_and_source_types_compile_and_agree_with_the_standard_engine(
+    client: Any, demo: Any
+) -> None:
+    """The client fixture sends each query to both engines and compares the bytes."""
+    answer = await client.post("/graphql", json={"query": COMPILED})
+    assert 'engine;desc="compiled"' in answer.headers["server-timing"]
+    images = [e["node"]["heroImage"] for e in answer.json()["data"]["stories"]["edges"]]
+    assert any(i and i["width"] and i["digitalSourceType"] == "DIGITAL_CAPTURE" for i in images)
+
+
+async def test_rest_and_ninjs_carry_the_sizes_and_source_type(client: Any, demo: Any) -> None:
+    slug = next(
+        s["slug"] for s in demo["stories"] if s["hero_image"]["url"].startswith(DEMO_IMAGES)
+    )
+    image = (await client.get(f"/v1/stories/{slug}")).json()["image"]
+    assert image["width"] and image["height"] and image["digitalSourceType"] == "digitalCapture"
+    ninjs = (await client.get(f"/v1/stories/{slug}?format=ninjs")).json()
+    [picture] = ninjs["associations"]
+    assert picture["digitalSourceType"] == {
+        "uri": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+        "literal": "digitalCapture",
+    }
+    assert picture["renditions"][0] == {
+        "name": "original",
+        "href": image["url"],
+        "width": image["width"],
+        "height": image["height"],
+    }
+    json_ld = (await client.get(f"/v1/stories/{slug}")).json()["jsonLd"]
+    assert json_ld["image"][0].endswith("/16x9/1280.jpg")

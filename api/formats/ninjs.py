@@ -14,8 +14,8 @@ from importlib.resources import files
 from typing import Any
 
 from api.formats.feeds import item_id
-from api.reader import Item
-from content.images import LEAD_RATIOS
+from api.reader import Image, Item
+from content.images import LEAD_RATIOS, SOURCE_TYPES_URI
 
 MEDIA_TYPE = "application/ninjs+json"
 LIST_MEDIA_TYPE = "application/vnd.newsgraph.ninjs-list+json"
@@ -100,6 +100,13 @@ def ninjs(
     return document if version == "3.1" else _as_2(document)
 
 
+def _original(image: Image) -> dict[str, Any]:
+    rendition: dict[str, Any] = {"name": "original", "href": image.url}
+    if image.width and image.height:
+        rendition |= {"width": image.width, "height": image.height}
+    return rendition
+
+
 def _picture(item: Item, publisher: str, language: str) -> dict[str, Any]:
     """The hero image as ninjs 3 wants a picture: an associated object of its own."""
     image = item.image
@@ -110,12 +117,15 @@ def _picture(item: Item, publisher: str, language: str) -> dict[str, Any]:
         "uri": image.url,
         "type": "picture",
         "language": language,
-        "renditions": [{"name": "original", "href": image.url}]
+        "renditions": [_original(image)]
         + [
             {"name": ratio, "href": href, "contentType": "image/jpeg"}
             for ratio, href in zip(LEAD_RATIOS, item.page.images, strict=False)
         ],
     }
+    if image.digitalSourceType:
+        uri = SOURCE_TYPES_URI + image.digitalSourceType
+        picture["digitalSourceType"] = {"uri": uri, "literal": image.digitalSourceType}
     if image.alt:
         picture["descriptions"] = [{"role": "alt", "contentType": "text/plain", "value": image.alt}]
     if image.caption:
