@@ -16,6 +16,8 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
+from content.images import SOURCE_TYPES
+
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
@@ -32,6 +34,8 @@ STATUSES = ("DRAFT", "PUBLISHED", "ARCHIVED")
 publish time (visibility is decided at read time)."""
 
 KINDS = ("outlet", "topic", "source", "story", "deep_dive")
+"""The editorial kinds (db.editorial); NDJSON also carries `image` lines (FILE_KINDS)."""
+FILE_KINDS = ("image", *KINDS)
 Path = tuple[str | int, ...]
 
 
@@ -377,7 +381,37 @@ def _deep_dive(c: _Checker) -> dict[str, Any]:
     }
 
 
+def _image_facts(c: _Checker) -> dict[str, Any]:
+    """An image's own metadata (NDJSON `type: image`), by its original's URL."""
+    point = c.raw.get("focal_point")
+    focal = None
+    if point is not None:
+        valid = isinstance(point, dict) and set(point) == {"x", "y"}
+        if not valid or not all(
+            isinstance(point[k], int | float)
+            and not isinstance(point[k], bool)
+            and 0 <= point[k] <= 1
+            for k in ("x", "y")
+        ):
+            c.problem(("focal_point",), "INVALID", "must be {x, y} with each from 0 to 1")
+        else:
+            focal = {"x": float(point["x"]), "y": float(point["y"])}
+    return {
+        "url": c.url(c.raw.get("url"), ("url",)),
+        "focal_point": focal,
+        "copyright_holder": c.field("copyright_holder", required=False, max_length=300),
+        "license": c.field("license", required=False, max_length=2000),
+        "license_url": c.url(c.raw.get("license_url"), ("license_url",), required=False),
+        "digital_source_type": c.choice("digital_source_type", SOURCE_TYPES, required=False),
+    }
+
+
 _BUILDERS: dict[str, tuple[Callable[[_Checker], dict[str, Any]], set[str]]] = {
+    "image": (
+        _image_facts,
+        {"url", "focal_point", "copyright_holder", "license", "license_url"}
+        | {"digital_source_type"},
+    ),
     "outlet": (
         _outlet,
         {"slug", "name", "domain", "country", "bias", "factuality", "owner"}
@@ -414,5 +448,5 @@ def parse(kind: str, raw: Any) -> dict[str, Any]:
 
 
 def natural_key(kind: str, document: dict[str, Any]) -> str:
-    """What identifies the document: its URL for sources, its slug for everything else."""
-    return str(document["url"] if kind == "source" else document["slug"])
+    """What identifies the document: its URL for sources and images, its slug for the rest."""
+    return str(document["url"] if kind in ("source", "image") else document["slug"])

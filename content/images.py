@@ -19,6 +19,13 @@ RATIOS: dict[str, tuple[int, int] | None] = {
 FORMATS = {"webp": "image/webp", "avif": "image/avif", "jpg": "image/jpeg"}
 DEFAULT_WIDTHS = (320, 640, 960, 1280, 1920)
 SOURCE_TYPES_URI = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+SOURCE_TYPES = (
+    "digitalCapture", "negativeFilm", "positiveFilm", "print", "minorHumanEdits", "humanEdits",
+    "compositeCapture", "algorithmicallyEnhanced", "dataDrivenMedia", "digitalArt",
+    "virtualRecording", "compositeSynthetic", "trainedAlgorithmicMedia",
+    "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia", "screenCapture",
+)  # fmt: skip
+"""IPTC's Digital Source Type vocabulary (migration 0015 allows the same)."""
 
 
 @dataclass(frozen=True)

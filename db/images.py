@@ -10,7 +10,7 @@ from typing import Any
 
 from content.changes import item_key
 from db import purge
-from db.pool import Pool
+from db.pool import Connection, Pool
 from db.records import build, columns, in_key_order
 from db.visibility import visible
 
@@ -174,3 +174,64 @@ def named(url_sql: str, column: str, names: dict[str, str]) -> str:
     """`stored`, each value replaced by its name in `names` (a GraphQL enum's)."""
     cases = " ".join(f"WHEN '{value}' THEN '{name}'" for value, name in names.items())
     return f"(CASE {stored(url_sql, column)} {cases} END)"
+
+
+_FACTS = (
+    "original_url, focal_x, focal_y, copyright_holder, license, license_url, digital_source_type"
+)
+
+
+def _document(row: Any) -> dict[str, Any]:
+    """An image's NDJSON document (content.documents' `image` shape) from its row."""
+    focal = {"x": row["focal_x"], "y": row["focal_y"]}
+    return {
+        "url": row["original_url"],
+        "focal_point": None if focal == {"x": 0.5, "y": 0.5} else focal,
+        "copyright_holder": row["copyright_holder"],
+        "license": row["license"],
+        "license_url": row["license_url"],
+        "digital_source_type": row["digital_source_type"],
+    }
+
+
+async def save_document(conn: Connection, document: dict[str, Any]) -> tuple[str, int]:
+    """Write an image's metadata from its NDJSON document: ("created" | "updated" |
+    "unchanged", id). The image is registered if no story names it yet."""
+    row = await conn.fetchrow(
+        f"SELECT id, {_FACTS} FROM images WHERE original_url = $1", document["url"]
+    )
+    if row is not None and _document(row) == document:
+        return "unchanged", row["id"]
+    focal = document["focal_point"] or {"x": 0.5, "y": 0.5}
+    saved = await conn.fetchrow(
+        """INSERT INTO images AS i (original_url, focal_x, focal_y, copyright_holder, license,
+                                    license_url, digital_source_type)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (original_url) DO UPDATE SET focal_x = $2, focal_y = $3,
+               copyright_holder = $4, license = $5, license_url = $6,
+               digital_source_type = $7, updated_at = now()
+           RETURNING id""",
+        document["url"],
+        focal["x"],
+        focal["y"],
+        document["copyright_holder"],
+        document["license"],
+        document["license_url"],
+        document["digital_source_type"],
+    )
+    shown = await conn.fetch(_SHOWN_ON, document["url"])
+    keys = [purge_key(saved["id"]), *(item_key(r["kind"], r["id"]) for r in shown)]
+    await purge.announce(conn, keys)
+    return ("created" if row is None else "updated"), saved["id"]
+
+
+async def export_documents(pool: Pool) -> list[dict[str, Any]]:
+    """The NDJSON documents of the images whose metadata says more than their URL, by URL."""
+    rows = await pool.fetch(
+        f"""SELECT {_FACTS} FROM images
+            WHERE (focal_x, focal_y) <> (0.5, 0.5) OR copyright_holder IS NOT NULL
+               OR license IS NOT NULL OR license_url IS NOT NULL
+               OR digital_source_type IS NOT NULL
+            ORDER BY original_url"""
+    )
+    return [_document(row) for row in rows]

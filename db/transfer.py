@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from content.documents import KINDS, Invalid, natural_key, parse
-from db import audit, editorial, figures
+from content.documents import FILE_KINDS, KINDS, Invalid, natural_key, parse
+from db import audit, editorial, figures, images
 from db.pool import Pool
 
 
@@ -46,8 +46,8 @@ def _decode(text: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(raw, dict):
         raise ValueError("must be a JSON object")
     kind = raw.get("type")
-    if kind not in KINDS:
-        raise ValueError(f"`type` must be one of {', '.join(KINDS)}")
+    if kind not in FILE_KINDS:
+        raise ValueError(f"`type` must be one of {', '.join(FILE_KINDS)}")
     return kind, parse(kind, raw)
 
 
@@ -82,7 +82,12 @@ async def import_lines(
         for number, text in batch:
             try:
                 kind, document = _decode(text)
-                saved = await editorial.save(conn, kind, document)
+                if kind == "image":  # an image's own metadata (db.images), not an item
+                    async with conn.transaction():
+                        outcome, image_id = await images.save_document(conn, document)
+                    saved = editorial.Saved(outcome, image_id, None, None)
+                else:
+                    saved = await editorial.save(conn, kind, document)
             except (ValueError, Invalid) as error:
                 report.rejections.append(Rejection(number, str(error)))
                 if strict:
@@ -121,7 +126,10 @@ def _default(value: Any) -> Any:
 
 
 async def export_lines(pool: Pool) -> AsyncIterator[bytes]:
-    """Every document, one NDJSON line each (newline included), referenced kinds first."""
+    """Every document, one NDJSON line each (newline included), referenced kinds first
+    (images' own metadata before all: stories and sources name them by URL)."""
+    for image in await images.export_documents(pool):
+        yield orjson.dumps({"type": "image", **image}) + b"\n"
     for kind in KINDS:
         async for stored in editorial.export_documents(pool, kind):
             yield orjson.dumps({"type": kind, **stored.document}, default=_default) + b"\n"

@@ -212,3 +212,52 @@ def test_imports_are_audited(make_database, tmp_path: Path) -> None:
     newsgraph("import", str(ndjson(tmp_path / "a.ndjson", OUTLET, TOPIC)), database_url=url)
     actions = "SELECT string_agg(action || ' ' || entity_key, ',' ORDER BY id) FROM audit_log"
     assert fetchval(url, actions) == "import:created daily,import:created energy"
+
+
+IMAGE = {
+    "type": "image",
+    "url": "https://img.test/pylons.jpg",
+    "focal_point": {"x": 0.25, "y": 0.75},
+    "copyright_holder": "A. Photographer",
+    "license": "CC BY 4.0",
+    "license_url": "https://creativecommons.org/licenses/by/4.0/",
+    "digital_source_type": "digitalCapture",
+}
+
+
+def test_images_metadata_travels_in_ndjson(make_database, tmp_path: Path) -> None:
+    """`type: image` lines carry an image's own metadata (by its URL); export writes them
+    first, and an export imported elsewhere exports the same bytes."""
+    first, second = make_database(), make_database()
+    story = {
+        "type": "story",
+        "slug": "grid",
+        "title": "Grid",
+        "hero_image": {"url": IMAGE["url"], "alt": "Pylons"},
+    }
+    path = ndjson(
+        tmp_path / "images.ndjson",
+        IMAGE,
+        story,
+        {**IMAGE, "url": "https://img.test/bad.jpg", "focal_point": {"x": 2, "y": 0}},
+        {**IMAGE, "url": "https://img.test/bad2.jpg", "digital_source_type": "photoshop"},
+    )
+    result = newsgraph("import", str(path), database_url=first)
+    assert result.returncode == 1
+    assert "2 created, 0 updated, 0 unchanged, 2 rejected" in result.stdout
+    assert f"{path}:3: focal_point: must be {{x, y}} with each from 0 to 1" in result.stderr
+    assert f"{path}:4: digital_source_type: must be one of digitalCapture" in result.stderr
+    stored = fetchval(
+        first,
+        "SELECT focal_x || ',' || focal_y || ',' || license FROM images WHERE original_url = "
+        "'https://img.test/pylons.jpg'",
+    )
+    assert stored == "0.25,0.75,CC BY 4.0"
+    exported = tmp_path / "out.ndjson"
+    assert newsgraph("export", "-o", str(exported), database_url=first).returncode == 0
+    first_line = json.loads(exported.read_text().splitlines()[0])
+    assert first_line == IMAGE | {"focal_point": {"x": 0.25, "y": 0.75}}
+    assert newsgraph("import", str(exported), database_url=second).returncode == 0
+    assert newsgraph("export", database_url=second).stdout == exported.read_text()
+    again = newsgraph("import", str(exported), database_url=second)
+    assert "0 created, 0 updated, 2 unchanged" in again.stdout
