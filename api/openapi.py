@@ -76,6 +76,12 @@ _IMAGE = _object(
             **_NULLABLE_STRING,
             "description": "IPTC's Digital Source Type term (digitalCapture, …).",
         },
+        "renditions": {
+            "type": "array",
+            "description": "JPEG renditions in the shapes search engines ask for, at the first "
+            "allowed width of 1,200 or more (never wider than the original).",
+            "items": _object({"ratio": {"enum": ["16x9", "4x3", "1x1"]}, "url": _STRING}),
+        },
     }
 )
 _BIAS = _object(

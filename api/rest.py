@@ -26,6 +26,7 @@ from api.reader import DEEP_DIVE_ITEM, STORY_ITEM, Item, Reader, ReadFailed, ite
 from api.settings import Settings
 from content.access import may_read_full_text
 from content.changes import LISTS, OUTLETS, topic_key
+from content.images import LEAD_RATIOS
 from content.web_metadata import Publisher, json_ld
 from db.syndication import content_changed_at
 
@@ -332,6 +333,13 @@ class Rest:
         return response
 
 
+def _image(item: Item) -> dict[str, Any]:
+    """The item's image and its lead renditions (content.images.lead_images), by shape."""
+    assert item.image is not None
+    shapes = zip(LEAD_RATIOS, item.page.images, strict=False)
+    return vars(item.image) | {"renditions": [{"ratio": r, "url": u} for r, u in shapes]}
+
+
 def item_json(item: Item, *, full_text: bool, publisher: Publisher) -> dict[str, Any]:
     """The plain-JSON shape of a story or deep dive (described in /v1/openapi.json)."""
     found: dict[str, Any] = {
@@ -347,7 +355,7 @@ def item_json(item: Item, *, full_text: bool, publisher: Publisher) -> dict[str,
         "syndicatable": item.syndicatable,
         "category": _topic(item.category) if item.category else None,
         "topics": [_topic(topic) for topic in item.topics],
-        "image": vars(item.image) if item.image else None,
+        "image": _image(item) if item.image else None,
         "sourceCount": item.source_count,
         "bias": item.bias,
         "coverageLabel": item.coverage_label,

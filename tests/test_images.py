@@ -394,6 +394,9 @@ async def test_rest_and_ninjs_carry_the_sizes_and_source_type(client: Any, demo:
     )
     image = (await client.get(f"/v1/stories/{slug}")).json()["image"]
     assert image["width"] and image["height"] and image["digitalSourceType"] == "digitalCapture"
+    assert [r["ratio"] for r in image["renditions"]] == ["16x9", "4x3", "1x1"]
+    for rendition in image["renditions"]:
+        assert (await client.get(rendition["url"].removeprefix("http://test"))).is_success
     ninjs = (await client.get(f"/v1/stories/{slug}?format=ninjs")).json()
     [picture] = ninjs["associations"]
     assert picture["digitalSourceType"] == {
