@@ -44,7 +44,7 @@ DEEP_DIVE_ITEM = f"""
 fragment DeepDiveItem on DeepDive {{
   id slug title dek url publishedAt updatedAt version syndicatable
   category {{ slug name kind }} topics {{ slug name kind }} keyActors {{ slug name kind }}
-  wordCount readTimeMinutes
+  wordCount readTimeMinutes heroImage {{ {_IMAGE} }}
   story {{ url heroImage {{ {_IMAGE} }} sourceCount coverageLabel blindspot bias {{ {_BIAS} }} }}
   citations {{ number note source {{ {_SOURCE} }} }}
   sections @include(if: $fullText) {{ heading body }}
@@ -186,7 +186,8 @@ def item_of(node: dict[str, Any], image_base: str, widths: tuple[int, ...]) -> I
     addressed under `image_base` (content.images)."""
     type_name, pk = from_global_id(node["id"])
     is_dive = type_name == "DeepDive"
-    story = node["story"] if is_dive else node  # where the coverage and the image live
+    story = node["story"] if is_dive else node  # where the coverage lives
+    shown = node["heroImage"] or story["heroImage"]  # a deep dive's own image, else its story's
     common: dict[str, Any] = {
         "pk": pk,
         "node_id": node["id"],
@@ -198,7 +199,7 @@ def item_of(node: dict[str, Any], image_base: str, widths: tuple[int, ...]) -> I
         "version": node["version"],
         "syndicatable": node["syndicatable"],
         "category": _topic(node["category"]),
-        "image": _image(story["heroImage"]),
+        "image": _image(shown),
         "source_count": story["sourceCount"],
         "bias": story["bias"],
         "coverage_label": story["coverageLabel"],
@@ -206,14 +207,14 @@ def item_of(node: dict[str, Any], image_base: str, widths: tuple[int, ...]) -> I
         "word_count": node["wordCount"],
         "read_time_minutes": node["readTimeMinutes"],
     }
-    original = (story["heroImage"] or {}).get("url")
+    original = (shown or {}).get("url")
     page = Page(
         kind="AnalysisNewsArticle" if is_dive else "NewsArticle",
         url=node["url"],
         headline=node["title"],
         description=node["dek"] if is_dive else node["summary"],
-        image=(story["heroImage"] or {}).get("url"),
-        image_alt=(story["heroImage"] or {}).get("alt"),
+        image=original,
+        image_alt=(shown or {}).get("alt"),
         images=lead_images(image_base, original, widths) if original else (),
         image_size=_lead_size(common["image"], widths),
         published=_time(node["publishedAt"]),

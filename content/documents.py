@@ -378,6 +378,7 @@ def _deep_dive(c: _Checker) -> dict[str, Any]:
         "key_actors": c.refs("key_actors", c.slug, 50),
         "citations": _citations(c),
         "syndicatable": c.flag("syndicatable", True),
+        "hero_image": _image(c),
     }
 
 
@@ -431,7 +432,7 @@ _BUILDERS: dict[str, tuple[Callable[[_Checker], dict[str, Any]], set[str]]] = {
     "deep_dive": (
         _deep_dive,
         {"slug", "story", "title", "dek", "status", "published_at", "sections"}
-        | {"key_actors", "citations", "syndicatable"},
+        | {"key_actors", "citations", "syndicatable", "hero_image"},
     ),
 }
 

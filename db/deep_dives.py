@@ -37,6 +37,11 @@ class DeepDive:
     created_at: datetime
     updated_at: datetime
     syndicatable: bool
+    hero_image_url: str | None
+    """Its own lead image (pages fall back to its story's)."""
+    hero_image_alt: str | None
+    hero_image_caption: str | None
+    hero_image_credit: str | None
     # The stored figures (content.figures.DeepDiveFigures, kept by db.figures).
     table_of_contents: list[dict[str, Any]]
     word_count: int

@@ -52,9 +52,15 @@ class Conflict(Exception):
 
 # --- reading documents --------------------------------------------------------------------
 
-_IMAGE = """CASE WHEN s.hero_image_url IS NULL THEN NULL ELSE jsonb_build_object(
-    'url', s.hero_image_url, 'alt', s.hero_image_alt,
-    'caption', s.hero_image_caption, 'credit', s.hero_image_credit) END"""
+
+def _image(alias: str) -> str:
+    """A hero image's document (content.documents), or NULL."""
+    return f"""CASE WHEN {alias}.hero_image_url IS NULL THEN NULL ELSE jsonb_build_object(
+    'url', {alias}.hero_image_url, 'alt', {alias}.hero_image_alt,
+    'caption', {alias}.hero_image_caption, 'credit', {alias}.hero_image_credit) END"""
+
+
+_IMAGE = _image("s")
 _SELECT = {
     "outlet": """SELECT o.id, NULL::int AS version, o.slug, o.name, o.domain, o.country, o.bias,
         o.factuality, o.owner, o.rating_basis, o.rated_on FROM outlets o""",
@@ -71,7 +77,7 @@ _SELECT = {
               WHERE ss.story_id = s.id ORDER BY ss.position) AS sources,
         s.sentiment, {_IMAGE} AS hero_image, s.status, s.published_at, s.syndicatable
         FROM stories s LEFT JOIN topics c ON c.id = s.category_id""",
-    "deep_dive": """SELECT d.id, d.version, d.slug, st.slug AS story, d.title, d.dek, d.status,
+    "deep_dive": f"""SELECT d.id, d.version, d.slug, st.slug AS story, d.title, d.dek, d.status,
         d.published_at,
         ARRAY(SELECT jsonb_build_object('heading', x.heading, 'body', x.body)
               FROM deep_dive_sections x WHERE x.deep_dive_id = d.id ORDER BY x.position)
@@ -81,7 +87,7 @@ _SELECT = {
         ARRAY(SELECT jsonb_build_object('source', so.url, 'note', c.note)
               FROM deep_dive_citations c JOIN sources so ON so.id = c.source_id
               WHERE c.deep_dive_id = d.id ORDER BY c.position) AS citations,
-        d.syndicatable
+        d.syndicatable, {_image("d")} AS hero_image
         FROM deep_dives d JOIN stories st ON st.id = d.story_id""",
 }
 _ALIAS = {"outlet": "o", "topic": "t", "source": "so", "story": "s", "deep_dive": "d"}
@@ -442,6 +448,9 @@ async def _write_deep_dive(
     values = {
         name: d[name] for name in ("slug", "title", "dek", "status", "published_at", "syndicatable")
     }
+    image = d["hero_image"] or {}
+    values |= {f"hero_image_{part}": image.get(part) for part in ("url", "alt", "caption")}
+    values["hero_image_credit"] = image.get("credit")
     dive_id, version = await _write_row(
         conn, values | {"story_id": story_id}, stored, table="deep_dives"
     )

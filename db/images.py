@@ -12,7 +12,7 @@ from content.changes import item_key
 from db import purge
 from db.pool import Connection, Pool
 from db.records import build, columns, in_key_order
-from db.visibility import visible
+from db.visibility import visible, visible_deep_dive
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,13 @@ async def uploaded(
     return build(ImageRecord, row)
 
 
-# The pages an image appears on: stories that lead with it, and their deep dives.
+# The pages an image appears on: stories that lead with it, and deep dives that lead with it
+# or whose story does.
 _SHOWN_ON = """
 SELECT 'story' AS kind, s.id FROM stories s WHERE s.hero_image_url = $1
 UNION ALL
 SELECT 'deep_dive', d.id FROM deep_dives d JOIN stories s ON s.id = d.story_id
-WHERE s.hero_image_url = $1
+WHERE s.hero_image_url = $1 OR d.hero_image_url = $1
 """
 
 EDITABLE = (
@@ -146,10 +147,12 @@ async def update(pool: Pool, image_id: int, changes: dict[str, Any]) -> ImageRec
 
 
 async def shown_publicly(pool: Pool, url: str) -> bool:
-    """Whether a reader may see the image: a published story leads with it or a source shows
-    it (a draft's image stays unseen until its story is published)."""
+    """Whether a reader may see the image: a published story or deep dive leads with it or a
+    source shows it (a draft's image stays unseen until it is published)."""
     found: bool = await pool.fetchval(
         f"""SELECT EXISTS (SELECT 1 FROM stories s WHERE s.hero_image_url = $1 AND {visible("s")})
+                OR EXISTS (SELECT 1 FROM deep_dives d
+                           WHERE d.hero_image_url = $1 AND {visible_deep_dive("d")})
                 OR EXISTS (SELECT 1 FROM sources WHERE image_url = $1)""",
         url,
     )

@@ -15,7 +15,7 @@ from db import topics as db_topics
 from db.deep_dives import DeepDive as DeepDiveRecord
 from db.deep_dives import Section as SectionRecord
 from db.visibility import Scope
-from schema.common import Share, lead_image, share, share_of
+from schema.common import Image, Share, image, image_of, lead_image, share, share_of
 from schema.compiled import JsonKey, JsonList, Many, One, PageUrl, column, compiles
 from schema.context import Info
 from schema.enums import BodyFormat
@@ -249,6 +249,15 @@ class DeepDive(Publishable, WebPage):
         return await self._story(info)
 
     @strawberry.field(
+        description="The deep dive's own lead image, if it has one (pages then show its "
+        "story's heroImage).",
+        metadata=compiles(image_of("hero_image_")),
+    )
+    def hero_image(self) -> Image | None:
+        r = self.record
+        return image(r.hero_image_url, r.hero_image_alt, r.hero_image_caption, r.hero_image_credit)
+
+    @strawberry.field(
         description="'More Deep Dives You May Like': related stories that have a deep dive "
         "(open it through `Story.deepDive`), best first; never this deep dive's own story, "
         "and only ever published ones, also in a preview.",
@@ -268,9 +277,9 @@ class DeepDive(Publishable, WebPage):
             url=deep_dive_url(info, r.slug),
             headline=r.title,
             description=r.dek,
-            image=story.hero_image_url,
-            image_alt=story.hero_image_alt,
-            **await lead_image(info, story.hero_image_url),
+            image=(r if r.hero_image_url else story).hero_image_url,
+            image_alt=(r if r.hero_image_url else story).hero_image_alt,
+            **await lead_image(info, r.hero_image_url or story.hero_image_url),
             published=r.published_at,
             modified=r.updated_at,
             section=await section_name(info, story.category_id),

@@ -182,6 +182,9 @@ class CreateDeepDiveInput:
     syndicatable: bool = strawberry.field(
         default=True, description="false: kept out of feeds, no full text for partners."
     )
+    hero_image: ImageInput | None = strawberry.field(
+        default=None, description="Its own lead image; without one, pages show the story's."
+    )
 
 
 @strawberry.input(description="Changes to a deep dive; fields left out stay as they are.")
@@ -201,6 +204,7 @@ class UpdateDeepDiveInput:
     syndicatable: bool | None = strawberry.field(
         default=UNSET, description="false: kept out of feeds, no full text for partners."
     )
+    hero_image: ImageInput | None = strawberry.field(default=UNSET, description="null clears it.")
 
 
 @strawberry.input(description="An outlet, created or replaced by slug.")
@@ -442,7 +446,7 @@ class EditorialMutation:
 
     @strawberry.mutation(description="Create a deep dive of an existing story, as a DRAFT.")
     async def create_deep_dive(self, info: Info, input: CreateDeepDiveInput) -> DeepDivePayload:
-        fields = _fields(input) | {"status": "DRAFT", "published_at": None}
+        fields = _image(_fields(input)) | {"status": "DRAFT", "published_at": None}
         result = await _write(info, "deep_dive", lambda _: fields, "create", create_only=True)
         return await _deep_dive_payload(info, result)
 
@@ -450,7 +454,7 @@ class EditorialMutation:
     async def update_deep_dive(
         self, info: Info, id: strawberry.ID, version: int, input: UpdateDeepDiveInput
     ) -> DeepDivePayload:
-        return await _change_deep_dive(info, id, version, _merge(_fields(input)), "update")
+        return await _change_deep_dive(info, id, version, _merge(_image(_fields(input))), "update")
 
     @strawberry.mutation(description="Publish a deep dive now, or schedule it.")
     async def publish_deep_dive(

@@ -40,7 +40,7 @@ OPERATIONS = ROOT / "contract" / "operations"
 EMPTIED_TABLES = (
     "outlets, sources, topics, stories, deep_dives, audit_log, api_keys, rate_buckets, "
     "content_changes, webhooks, listing_sizes, search_words, search_word_trigrams, "
-    "search_word_pending"
+    "search_word_pending, images"
 )
 
 

@@ -5,6 +5,7 @@ metadata in GraphQL. Originals come from a local HTTP server the tests run."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,6 +19,8 @@ from PIL import Image
 from api.settings import Settings
 from api.transfer import DEMO_IMAGES
 from content.images import lead_images, url_key
+from db.audit import Actor
+from db.transfer import import_lines
 from tests.conftest import bearer, data, graphql, serving
 from tests.factories import create_story, slug_of
 
@@ -411,3 +414,41 @@ async def test_rest_and_ninjs_carry_the_sizes_and_source_type(client: Any, demo:
     }
     json_ld = (await client.get(f"/v1/stories/{slug}")).json()["jsonLd"]
     assert json_ld["image"][0].endswith("/16x9/1280.jpg")
+
+
+DIVE_IMAGE = """query($slug: String!) { deepDive(slug: $slug) {
+  heroImage { url alt } story { heroImage { url } } jsonLd } }"""
+
+
+async def test_a_deep_dive_may_lead_with_an_image_of_its_own(client: Any, pool: Any) -> None:
+    from tests.factories import create_deep_dive
+
+    story = await create_story(pool, hero_image_url="https://img.test/story.jpg")
+    dive = await create_deep_dive(pool, story_id=story)
+    slug = await slug_of(pool, "deep_dives", dive)
+    before = (await data(client, DIVE_IMAGE, slug=slug))["deepDive"]
+    assert before["heroImage"] is None
+    assert before["jsonLd"]["image"][0].startswith(
+        f"http://test/images/{url_key('https://img.test/story.jpg')}/"
+    )
+    line = {
+        "type": "deep_dive",
+        "slug": slug,
+        "story": await slug_of(pool, "stories", story),
+        "title": "Analysis",
+        "status": "PUBLISHED",
+        "published_at": "2026-01-01T00:00:00Z",
+        "sections": [{"heading": "Why", "body": "Because."}],
+        "hero_image": {"url": "https://img.test/dive.jpg", "alt": "A chart"},
+    }
+    report = await import_lines(pool, [(1, json.dumps(line))], actor=Actor("test", None))
+    assert not report.rejections, report.rejections
+    after = (await data(client, DIVE_IMAGE, slug=slug))["deepDive"]
+    assert after["heroImage"] == {"url": "https://img.test/dive.jpg", "alt": "A chart"}
+    assert after["jsonLd"]["image"][0].startswith(
+        f"http://test/images/{url_key('https://img.test/dive.jpg')}/"
+    )
+    rest = (await client.get(f"/v1/deep-dives/{slug}")).json()
+    assert rest["image"]["url"] == "https://img.test/dive.jpg"
+    registered = "SELECT count(*) FROM images WHERE original_url = 'https://img.test/dive.jpg'"
+    assert await pool.fetchval(registered) == 1

@@ -93,7 +93,16 @@ def upgrade() -> None:
         END $$
         """.replace("NEW.image_url_registered", "(to_jsonb(NEW) ->> TG_ARGV[0])")
     )
-    for table, column in (("stories", "hero_image_url"), ("sources", "image_url")):
+    # A deep dive may lead with an image of its own (else pages show its story's).
+    op.execute(
+        """ALTER TABLE deep_dives ADD COLUMN hero_image_url text, ADD COLUMN hero_image_alt text,
+               ADD COLUMN hero_image_caption text, ADD COLUMN hero_image_credit text"""
+    )
+    for table, column in (
+        ("stories", "hero_image_url"),
+        ("deep_dives", "hero_image_url"),
+        ("sources", "image_url"),
+    ):
         op.execute(
             f"""
             CREATE TRIGGER {table}_images AFTER INSERT OR UPDATE OF {column} ON {table}
@@ -112,10 +121,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX sources_image_url_idx")
-    op.execute("DROP INDEX stories_hero_image_url_idx")
-    op.execute("DROP TRIGGER sources_images ON sources")
-    op.execute("DROP TRIGGER stories_images ON stories")
+    for table, column in (
+        ("stories", "hero_image_url"),
+        ("deep_dives", "hero_image_url"),
+        ("sources", "image_url"),
+    ):
+        op.execute(f"DROP INDEX {table}_{column}_idx")
+        op.execute(f"DROP TRIGGER {table}_images ON {table}")
+    op.execute(
+        """ALTER TABLE deep_dives DROP COLUMN hero_image_url, DROP COLUMN hero_image_alt,
+               DROP COLUMN hero_image_caption, DROP COLUMN hero_image_credit"""
+    )
     op.execute("DROP FUNCTION images_register()")
     op.execute("DROP TABLE images")
     op.execute("DROP FUNCTION image_url_key(text)")
