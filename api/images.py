@@ -146,16 +146,15 @@ class Images:
                 400, "BAD_USER_INPUT", f"format must be one of {', '.join(self.formats)}"
             )
         image = await self._visible(request)
-        image, original = await self._original(request, image)
-        assert image.width is not None and image.height is not None and image.sha256
-        focal = (image.focal_x, image.focal_y)
-        cut = rules.cut(image.width, image.height, ratio, width, focal)
-        key = f"renditions/{image.sha256}/{ratio}-{width}-{focal[0]:.4f}-{focal[1]:.4f}.{format}"
-        made = self.store.get(key)
-        if made is None:
+        made = self.store.get(_rendition_key(image, ratio, width, format)) if image.sha256 else None
+        if made is None:  # made once: the original is read (or fetched) only then
+            image, original = await self._original(request, image)
+            assert image.width is not None and image.height is not None
+            focal = (image.focal_x, image.focal_y)
+            cut = rules.cut(image.width, image.height, ratio, width, focal)
             async with self.working:
                 made = await asyncio.to_thread(_render, original, cut, _ENCODERS[format])
-            self.store.put(key, made)
+            self.store.put(_rendition_key(image, ratio, width, format), made)
             self.made["renditions"] += 1
         return self._respond(request, made, rules.FORMATS[format], image.id)
 
@@ -172,7 +171,7 @@ class Images:
             media_type,
             viewer=request.state.viewer,
             max_age=DAY if request.state.viewer.key_id is None else 3600,
-            surrogate_keys=[db_images.purge_key(image_id)],
+            surrogate_keys=[db_images.purge_key(image_id), *request.state.image_pages],
         )
         response.headers["Cache-Control"] += ", stale-while-revalidate=86400"
         return response
@@ -183,11 +182,12 @@ class Images:
             image = await db_images.upload_by_digest(pool, params["sha256"])
         else:
             image = await db_images.by_key(pool, params["key"])
-        editor = request.state.viewer.can(Permission.PREVIEW)
-        if image is None or not (
-            editor or await db_images.shown_publicly(pool, image.original_url)
-        ):
-            raise Unusable(404, "NOT_FOUND", "There is no published image with this id.")
+        if image is None:
+            raise Unusable(404, "NOT_FOUND", "There is no published image at this address.")
+        # The pages showing it are the answer's keys too: taking one down purges its images.
+        request.state.image_pages = await db_images.shown_publicly(pool, image.original_url)
+        if not (request.state.image_pages or request.state.viewer.can(Permission.PREVIEW)):
+            raise Unusable(404, "NOT_FOUND", "There is no published image at this address.")
         return image
 
     async def _original(
@@ -329,6 +329,12 @@ class Images:
             "original": f"{base}/images/{rules.url_key(image.original_url)}/original",
             "srcset": rules.srcset(base, image.original_url, "original", "webp", sizes),
         }
+
+
+def _rendition_key(image: db_images.ImageRecord, ratio: str, width: int, format: str) -> str:
+    """Where a rendition is kept: by the original's bytes and everything that shapes it."""
+    focal = f"{image.focal_x:.4f}-{image.focal_y:.4f}"
+    return f"renditions/{image.sha256}/{ratio}-{width}-{focal}.{format}"
 
 
 def _render(original: bytes, cut: rules.Cut, encoder: str) -> bytes:

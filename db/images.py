@@ -12,7 +12,7 @@ from content.changes import item_key
 from db import purge
 from db.pool import Connection, Pool
 from db.records import build, columns, in_key_order
-from db.visibility import visible, visible_deep_dive
+from db.visibility import visible, visible_deep_dive, visible_source
 
 
 @dataclass(frozen=True)
@@ -146,17 +146,23 @@ async def update(pool: Pool, image_id: int, changes: dict[str, Any]) -> ImageRec
     return build(ImageRecord, row)
 
 
-async def shown_publicly(pool: Pool, url: str) -> bool:
-    """Whether a reader may see the image: a published story or deep dive leads with it or a
-    source shows it (a draft's image stays unseen until it is published)."""
-    found: bool = await pool.fetchval(
-        f"""SELECT EXISTS (SELECT 1 FROM stories s WHERE s.hero_image_url = $1 AND {visible("s")})
-                OR EXISTS (SELECT 1 FROM deep_dives d
-                           WHERE d.hero_image_url = $1 AND {visible_deep_dive("d")})
-                OR EXISTS (SELECT 1 FROM sources WHERE image_url = $1)""",
+async def shown_publicly(pool: Pool, url: str) -> list[str]:
+    """The purge keys of the published pages that show the image (stories and deep dives that
+    lead with it, sources that show it); none: a reader may not see it yet (a draft's image
+    stays unseen until it is published)."""
+    rows = await pool.fetch(
+        f"""SELECT 'story' AS kind, s.id FROM stories s
+            WHERE s.hero_image_url = $1 AND {visible("s")}
+            UNION ALL
+            SELECT 'deep_dive', d.id FROM deep_dives d JOIN stories s ON s.id = d.story_id
+            WHERE (d.hero_image_url = $1 OR s.hero_image_url = $1) AND {visible_deep_dive("d")}
+            UNION ALL
+            SELECT 'source', so.id FROM sources so
+            WHERE so.image_url = $1 AND {visible_source("so")}
+            LIMIT 200""",
         url,
     )
-    return found
+    return [item_key(row["kind"], row["id"]) for row in rows]
 
 
 async def upload_by_digest(pool: Pool, sha256: str) -> ImageRecord | None:

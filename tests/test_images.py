@@ -21,6 +21,7 @@ from api.transfer import DEMO_IMAGES
 from content.images import lead_images, url_key
 from db.audit import Actor
 from db.transfer import import_lines
+from schema.relay import to_global_id
 from tests.conftest import bearer, data, graphql, serving
 from tests.factories import create_story, slug_of
 
@@ -452,3 +453,32 @@ async def test_a_deep_dive_may_lead_with_an_image_of_its_own(client: Any, pool: 
     assert rest["image"]["url"] == "https://img.test/dive.jpg"
     registered = "SELECT count(*) FROM images WHERE original_url = 'https://img.test/dive.jpg'"
     assert await pool.fetchval(registered) == 1
+
+
+async def test_unpublishing_a_story_hides_its_image_at_once(
+    settings: Settings, pool: Any, origin: Origin, tmp_path: Path, make_key: Any
+) -> None:
+    """Visibility is checked on every request (renditions are kept in the store, not in the
+    process's response cache), and the answer names the pages showing the image among its
+    surrogate keys, so a CDN purging a page taken down drops its images too."""
+    from tests.test_mutations import UNPUBLISH, ok
+
+    url = origin.add("/shown.jpg", picture(800, 600))
+    story = await create_story(pool, hero_image_url=url)
+    editor = await make_key("EDITOR")
+    path = f"/images/{url_key(url)}/4x3/320.webp"
+    cached = replace(image_settings(settings, tmp_path), response_cache_bytes=8 << 20)
+    async with serving(cached) as http:
+        first = await http.get(path)
+        assert first.status_code == 200
+        assert first.headers["surrogate-key"].split() == [
+            await pool.fetchval("SELECT 'image-' || id FROM images WHERE original_url = $1", url),
+            f"story-{story}",
+        ]
+        version = await pool.fetchval("SELECT version FROM stories WHERE id = $1", story)
+        node = to_global_id("Story", story)
+        await ok(http, UNPUBLISH, editor, "unpublishStory", id=node, version=version)
+        gone = await http.get(path)
+        assert gone.status_code == 404
+        assert gone.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert (await http.get(path, headers=bearer(editor))).status_code == 200
