@@ -260,10 +260,20 @@ def _ok(
     *,
     listing: bool = False,
 ) -> Any:
-    """A 200 answer: plain JSON, and ninjs of each version (by version) when given."""
-    content = {"application/json": {"schema": json_schema}}
-    for version, schema in (ninjs_schemas or {}).items():
-        content[ninjs.media_type(version, listing=listing)] = {"schema": schema}
+    """A 200 answer: plain JSON, and ninjs of each version when given. Both versions share
+    one media type (the `version` parameter tells them apart; tools match media types without
+    their parameters), so its schema is either of theirs (a document of one version fails
+    the other's schema; an empty page fits both)."""
+    content: dict[str, Any] = {"application/json": {"schema": json_schema}}
+    if ninjs_schemas:
+        versions = ", ".join(f"version={v}" for v in ninjs_schemas)
+        kind = ninjs.LIST_MEDIA_TYPE if listing else ninjs.MEDIA_TYPE
+        content[kind] = {
+            "schema": {
+                "anyOf": list(ninjs_schemas.values()),
+                "description": f"By the Content-Type's parameter: {versions}.",
+            }
+        }
     return {"description": description, "content": content}
 
 

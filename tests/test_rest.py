@@ -54,7 +54,7 @@ async def openapi(client) -> dict[str, Any]:
 def conforms(document: dict[str, Any], path: str, response, media_type: str) -> None:
     """The response body matches the schema the OpenAPI document declares for it."""
     declared = document["paths"][path]["get"]["responses"][str(response.status_code)]
-    schema = declared["content"][media_type]["schema"]
+    schema = declared["content"][media_type.split(";")[0]]["schema"]
     validator = Draft202012Validator(
         {**schema, "components": document["components"]},
         format_checker=Draft202012Validator.FORMAT_CHECKER,
