@@ -18,5 +18,11 @@ LIMIT 1
 
 async def service_secret(pool: Pool, name: str) -> bytes:
     """The secret called `name`, made (256 random bits) on first use."""
-    secret: bytes = await pool.fetchval(_ENSURE, name, secrets.token_bytes(32))
+    secret: bytes | None = await pool.fetchval(_ENSURE, name, secrets.token_bytes(32))
+    if secret is None:
+        # Another process inserted it while this statement ran: the insert waited for its
+        # commit and did nothing, and the statement's snapshot predates that commit. A new
+        # statement sees it.
+        secret = await pool.fetchval("SELECT secret FROM service_secrets WHERE name = $1", name)
+    assert secret is not None, name
     return bytes(secret)

@@ -311,3 +311,27 @@ async def test_the_graphiql_page_needs_no_key_but_its_queries_do(settings: Setti
         assert page.status_code == 200 and "graphiql" in page.text.lower()
         query = await client.get("/graphql", params={"query": "{ __typename }"}, headers=html)
         assert query.status_code == 401
+
+
+async def test_processes_making_a_service_secret_at_once_agree_on_it(pool) -> None:
+    """The secret is made by whichever process comes first; one that raced it (its insert
+    waited for the other's commit) reads the winner's instead of nothing (CI saw a second
+    server fail to start with None)."""
+    import asyncio
+
+    from db.secrets import service_secret
+
+    name = "race-test"
+    await pool.execute("DELETE FROM service_secrets WHERE name = $1", name)
+    async with pool.acquire() as first:
+        transaction = first.transaction()
+        await transaction.start()
+        await first.execute(
+            "INSERT INTO service_secrets (name, secret) VALUES ($1, $2)", name, b"w" * 32
+        )
+        racing = asyncio.create_task(service_secret(pool, name))
+        await asyncio.sleep(0.3)  # it now waits on the uncommitted row
+        assert not racing.done()
+        await transaction.commit()
+    assert await racing == b"w" * 32
+    await pool.execute("DELETE FROM service_secrets WHERE name = $1", name)
