@@ -126,6 +126,13 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().build_per_event_executor(payload)
         if not self._keyed:
             self.sharing_key, self._keyed = self._sharing_key(), True
+        if self.sharing_key is not None:
+            found = payload.results.get(self.sharing_key)
+            if found is not None and found.done() and found.result() is not None:
+                # Most subscribers come here: another's result is ready, so no executor is
+                # copied for this one (graphql-core asks only for execute_operation).
+                payload.renders.shared += 1
+                return _Kept(cast(ExecutionResult, found.result()))
         executor = cast(SharingExecutor, super().build_per_event_executor(payload.value))
         executor.shared = payload
         return executor
@@ -196,6 +203,18 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
             return result
         finally:
             found.set_result(kept)  # None: the others execute it themselves
+
+
+class _Kept:
+    """The per-event executor of a subscriber whose result another subscriber made."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self.result
 
 
 def _shareable(result: ExecutionResult, collected: Collected) -> ExecutionResult | None:
