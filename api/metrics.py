@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from typing import Any
 
 from prometheus_client import (
@@ -70,6 +71,13 @@ WEBHOOK_DELIVERIES = Counter(
     "newsgraph_webhook_deliveries", "Webhook delivery attempts by result", ["result"]
 )
 _operations: set[str] = set()
+_children: dict[tuple[object, ...], Any] = {}
+"""Labelled series by metric and label values, so that a request does not pay for
+prometheus-client's checks and lock to find them (the labels are bounded, so is this)."""
+GAUGE_SECONDS = 0.25
+"""Gauges (pool connections, subscribers) are read at most this often a process, not on
+every request."""
+_gauges_at = [-GAUGE_SECONDS]
 
 
 def route_of(scope: Scope) -> str:
@@ -105,7 +113,8 @@ def observe(scope: Scope, seconds: float, spent: list[float], found: dict[str, A
     status = found["status"]
     route = route_of(scope)
     engine = found.get("engine") or ""
-    REQUESTS.labels(
+    _series(
+        REQUESTS,
         route,
         scope["method"],
         str(status),
@@ -113,20 +122,32 @@ def observe(scope: Scope, seconds: float, spent: list[float], found: dict[str, A
         engine,
         found.get("role") or "",
     ).inc()
-    DURATION.labels(route, engine).observe(seconds)
-    DATABASE.labels(route).observe(spent[0])
-    STATEMENTS.labels(route).observe(spent[1])
+    _series(DURATION, route, engine).observe(seconds)
+    _series(DATABASE, route).observe(spent[0])
+    _series(STATEMENTS, route).observe(spent[1])
     cache = found.get("cache")
     if cache:
-        CACHE.labels(cache.lower()).inc()
+        _series(CACHE, cache.lower()).inc()
+    now = time.monotonic()
+    if now - _gauges_at[0] < GAUGE_SECONDS:
+        return
+    _gauges_at[0] = now
     state = scope["state"]
     pool = state.get("pool")
     if pool is not None:
-        POOL.labels("open").set(pool.get_size())
-        POOL.labels("idle").set(pool.get_idle_size())
+        _series(POOL, "open").set(pool.get_size())
+        _series(POOL, "idle").set(pool.get_idle_size())
     live = state.get("live")
     if live is not None:
         SUBSCRIBERS.set(len(live.subscribers))
+
+
+def _series(metric: Any, *labels: str) -> Any:
+    key = (metric, *labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
 
 
 async def serve(request: Request) -> Response:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import re
-import secrets
 import time
 from typing import Any
 
@@ -40,10 +40,10 @@ class RequestLog:
             return
         headers = Headers(scope=scope)
         given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
+        request_id = given if _REQUEST_ID.fullmatch(given) else _hex(128)
         trace_id, parent_id, flags = _trace(headers.get("traceparent", ""))
         span = tracing.start(scope, trace_id, parent_id, flags)
-        trace_id, span_id = tracing.ids(span) if span else (trace_id, secrets.token_hex(8))
+        trace_id, span_id = tracing.ids(span) if span else (trace_id, _hex(64))
         scope["state"]["request_id"] = request_id
         scope["state"]["traceparent"] = f"00-{trace_id}-{span_id}-{flags}"
         answered: dict[str, Any] = {"status": 500}
@@ -74,13 +74,21 @@ class RequestLog:
                     )  # fmt: skip
 
 
+def _hex(bits: int) -> str:
+    """A fresh id of `bits` random bits in lower-case hex, never all zeros (W3C trace context
+    forbids those). Ids need to be unique, not secret: Python's generator (reseeded in every
+    forked process) costs a fraction of the system's, which took a tenth of a cached answer's
+    time when every request read it three times."""
+    return f"{random.getrandbits(bits) or 1:0{bits // 4}x}"
+
+
 def _trace(traceparent: str) -> tuple[str, str | None, str]:
     """(trace id, the caller's span id, flags) of the caller's trace, or of a new one (no
     caller span then)."""
     found = _TRACEPARENT.fullmatch(traceparent.strip())
     if found and found[1] != "0" * 32 and found[2] != "0" * 16:
         return found[1], found[2], found[3]
-    return secrets.token_hex(16), None, "01"
+    return _hex(128), None, "01"
 
 
 def _fields(
