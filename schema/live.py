@@ -156,12 +156,10 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
         if shared is None or key is None:
             return super().execute_operation(serially)
         found = shared.results.get(key)
-        if found is not None and found.done():  # no await: most subscribers come here
-            kept = found.result()
-            if kept is None:
-                return super().execute_operation(serially)
-            shared.renders.shared += 1
-            return kept
+        if found is not None and found.done():
+            # A result kept for sharing never gets here (build_per_event_executor handed out
+            # _Kept): this one could not be shared, so this subscriber executes its own.
+            return super().execute_operation(serially)
         if found is not None:
             return self._after(shared, found, serially)
         found = shared.results[key] = asyncio.get_running_loop().create_future()
