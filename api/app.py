@@ -24,6 +24,7 @@ from api import feeds, graphiql, metrics, migrations, openapi, server, tracing
 from api.auth import Gate
 from api.cors import cors
 from api.errors import DatabaseAway, json_error
+from api.fast_lane import FastLane
 from api.graphql_view import GraphQLApp
 from api.images import Images
 from api.limits import BodySizeLimit
@@ -124,11 +125,17 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(100_000, 100, 100)
 
 
-def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    connection_setup: ConnectionSetup | None = None,
+    fast_lane: bool = True,
+) -> Starlette:
     """The Starlette app; settings.database_url must name a reachable, migrated database.
 
     connection_setup runs whenever a pooled connection is acquired (tests and benchmarks attach a
-    statement counter there).
+    statement counter there). fast_lane=False sends cache hits through the whole middleware
+    stack too (tests compare the two).
     """
     assert settings.database_url, "resolve the database URL before building the app"
     database_url = settings.database_url
@@ -238,6 +245,19 @@ def create_app(settings: Settings, *, connection_setup: ConnectionSetup | None =
             ),
         ],
         middleware=[
+            *(
+                [
+                    Middleware(
+                        FastLane,
+                        cache=cache,
+                        access=settings.access,
+                        log_requests=settings.access_log,
+                        cross_origin=bool(settings.cors_origins),
+                    )
+                ]
+                if fast_lane
+                else []
+            ),
             Middleware(RequestLog, log_requests=settings.access_log),
             *cors(settings.cors_origins),
             Middleware(DatabaseAway),

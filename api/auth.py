@@ -6,6 +6,8 @@ in the request state and adds X-RateLimit-* headers to every response it lets th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,7 +25,7 @@ class Rejected(Exception):
         self.status, self.message, self.code, self.headers = status, message, code, headers
 
 
-def presented_key(headers: Headers) -> str | None:
+def presented_key(headers: Mapping[str, str]) -> str | None:
     """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`, if either is sent."""
     authorization = headers.get("authorization")
     if authorization is not None:
@@ -37,6 +39,12 @@ def presented_key(headers: Headers) -> str | None:
             )
         return value.strip()
     return headers.get("x-api-key")
+
+
+def anonymous_bucket(scope: Scope) -> str:
+    """The rate-limit bucket of a caller without a key: its address's."""
+    client = scope.get("client")
+    return f"address:{client[0] if client else 'unknown'}"
 
 
 def rate_headers(decision: Decision) -> dict[str, str]:
@@ -125,10 +133,8 @@ class Gate:
                     "UNAUTHENTICATED",
                     {"WWW-Authenticate": 'Bearer realm="newsgraph"'},
                 )
-            client = scope.get("client")
-            address = client[0] if client else "unknown"
             rate = self.access.anonymous_rate_per_minute
-            return ANONYMOUS, await limiter.take(f"address:{address}", rate, rate / 60), rate
+            return ANONYMOUS, await limiter.take(anonymous_bucket(scope), rate, rate / 60), rate
         admitted = await limiter.take_for_key(scope["state"]["pool"], presented)
         found = admitted.key
         if found is None or admitted.decision is None:

@@ -12,11 +12,10 @@ sitemaps and GraphQL GET.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -66,7 +65,7 @@ def cacheable(
     return Response(body, media_type=media_type, headers=sent)
 
 
-def not_modified(headers: Headers, etag: str, last_modified: datetime | None) -> bool:
+def not_modified(headers: Mapping[str, str], etag: str, last_modified: datetime | None) -> bool:
     if_none_match = headers.get("if-none-match")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}

@@ -74,6 +74,8 @@ _operations: set[str] = set()
 _children: dict[tuple[object, ...], Any] = {}
 """Labelled series by metric and label values, so that a request does not pay for
 prometheus-client's checks and lock to find them (the labels are bounded, so is this)."""
+_requests: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+"""The five series a request adds to, by its labels: one lookup a request."""
 GAUGE_SECONDS = 0.25
 """Gauges (pool connections, subscribers) are read at most this often a process, not on
 every request."""
@@ -82,7 +84,10 @@ _gauges_at = [-GAUGE_SECONDS]
 
 def route_of(scope: Scope) -> str:
     """The route's template (its parameters' values put back as names), or `unmatched`."""
-    if "endpoint" not in scope:  # answered before routing (the response cache): match now
+    if "endpoint" not in scope:  # answered before routing (the response cache)
+        kept: str | None = scope.get("state", {}).get("route")
+        if kept is not None:
+            return kept  # the route of the request that made the cached answer
         for route in getattr(scope.get("app"), "routes", ()):
             match, child = route.matches(scope)
             if match is Match.FULL:
@@ -110,24 +115,26 @@ def operation_label(name: str | None) -> str:
 def observe(scope: Scope, seconds: float, spent: list[float], found: dict[str, Any]) -> None:
     """One answered request's figures, from the fields of its log line (api.observability
     calls it)."""
-    status = found["status"]
     route = route_of(scope)
-    engine = found.get("engine") or ""
-    _series(
-        REQUESTS,
+    labels = (
         route,
         scope["method"],
-        str(status),
+        found["status"],
         operation_label(found.get("operation")),
-        engine,
+        found.get("engine") or "",
         found.get("role") or "",
-    ).inc()
-    _series(DURATION, route, engine).observe(seconds)
-    _series(DATABASE, route).observe(spent[0])
-    _series(STATEMENTS, route).observe(spent[1])
-    cache = found.get("cache")
-    if cache:
-        _series(CACHE, cache.lower()).inc()
+        found.get("cache"),
+    )
+    series = _requests.get(labels)
+    if series is None:
+        series = _requests[labels] = _request_series(*labels)
+    requests, duration, database, statements, cache = series
+    requests.inc()
+    duration.observe(seconds)
+    database.observe(spent[0])
+    statements.observe(spent[1])
+    if cache is not None:
+        cache.inc()
     now = time.monotonic()
     if now - _gauges_at[0] < GAUGE_SECONDS:
         return
@@ -140,6 +147,19 @@ def observe(scope: Scope, seconds: float, spent: list[float], found: dict[str, A
     live = state.get("live")
     if live is not None:
         SUBSCRIBERS.set(len(live.subscribers))
+
+
+def _request_series(
+    route: str, method: str, status: int, operation: str, engine: str, role: str, cache: str | None
+) -> tuple[Any, ...]:
+    """The series a request of these labels adds to (labels are bounded, so is _requests)."""
+    return (
+        _series(REQUESTS, route, method, str(status), operation, engine, role),
+        _series(DURATION, route, engine),
+        _series(DATABASE, route),
+        _series(STATEMENTS, route),
+        _series(CACHE, cache.lower()) if cache else None,
+    )
 
 
 def _series(metric: Any, *labels: str) -> Any:

@@ -13,7 +13,8 @@ import logging
 import random
 import re
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.datastructures import Headers, MutableHeaders
@@ -21,6 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics, tracing
 from db.pool import timing
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 log = logging.getLogger("newsgraph.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -38,14 +42,8 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.fullmatch(given) else _hex(128)
-        trace_id, parent_id, flags = _trace(headers.get("traceparent", ""))
-        span = tracing.start(scope, trace_id, parent_id, flags)
-        trace_id, span_id = tracing.ids(span) if span else (trace_id, _hex(64))
-        scope["state"]["request_id"] = request_id
-        scope["state"]["traceparent"] = f"00-{trace_id}-{span_id}-{flags}"
+        ids = begin(scope, Headers(scope=scope))
+        request_id = ids[0]
         answered: dict[str, Any] = {"status": 500}
 
         async def sending(message: Message) -> None:
@@ -63,15 +61,41 @@ class RequestLog:
                 await self.app(scope, receive, sending)
             finally:
                 took = time.perf_counter() - started
-                fields = _fields(scope, answered, took, spent, request_id, trace_id)
-                metrics.observe(scope, took, spent, fields)
-                if span is not None:
-                    tracing.finish(span, metrics.route_of(scope), fields)
-                if self.log_requests:
-                    log.info(
-                        "%s %s %s %.1f ms", scope["method"], scope["path"], answered["status"],
-                        took * 1000, extra={"fields": fields},
-                    )  # fmt: skip
+                finish(scope, answered, took, spent, ids, self.log_requests)
+
+
+def begin(scope: Scope, headers: Mapping[str, str]) -> tuple[str, str, Span | None]:
+    """A request's ids, kept in its state (`request_id`, `traceparent`): (request id, trace id,
+    its span while tracing is on)."""
+    given = headers.get("x-request-id", "")
+    request_id = given if given and _REQUEST_ID.fullmatch(given) else _hex(128)
+    trace_id, parent_id, flags = _trace(headers.get("traceparent", ""))
+    span = tracing.start(scope, trace_id, parent_id, flags)
+    trace_id, span_id = tracing.ids(span) if span else (trace_id, _hex(64))
+    scope["state"]["request_id"] = request_id
+    scope["state"]["traceparent"] = f"00-{trace_id}-{span_id}-{flags}"
+    return request_id, trace_id, span
+
+
+def finish(
+    scope: Scope,
+    answered: dict[str, Any],
+    took: float,
+    spent: list[float],
+    ids: tuple[str, str, Span | None],
+    log_requests: bool,
+) -> None:
+    """What an answered request leaves behind: its metrics, its span, its log line."""
+    request_id, trace_id, span = ids
+    fields = _fields(scope, answered, took, spent, request_id, trace_id)
+    metrics.observe(scope, took, spent, fields)
+    if span is not None:
+        tracing.finish(span, metrics.route_of(scope), fields)
+    if log_requests:
+        log.info(
+            "%s %s %s %.1f ms", scope["method"], scope["path"], answered["status"],
+            took * 1000, extra={"fields": fields},
+        )  # fmt: skip
 
 
 def _hex(bits: int) -> str:
@@ -85,7 +109,7 @@ def _hex(bits: int) -> str:
 def _trace(traceparent: str) -> tuple[str, str | None, str]:
     """(trace id, the caller's span id, flags) of the caller's trace, or of a new one (no
     caller span then)."""
-    found = _TRACEPARENT.fullmatch(traceparent.strip())
+    found = _TRACEPARENT.fullmatch(traceparent.strip()) if traceparent else None
     if found and found[1] != "0" * 32 and found[2] != "0" * 16:
         return found[1], found[2], found[3]
     return _hex(128), None, "01"

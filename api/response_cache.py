@@ -29,7 +29,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -38,6 +38,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
 from api.http_cache import not_modified
 from content.access import Permission, Viewer
 from db import purge
@@ -46,7 +47,7 @@ from db.pool import Pool
 log = logging.getLogger("newsgraph.cache")
 
 CACHED_PATHS = ("/graphql", "/v1/", "/feeds/", "/sitemap")
-_STREAMS = re.compile(r"text/event-stream|multipart/mixed", re.IGNORECASE)
+STREAMS = re.compile(r"text/event-stream|multipart/mixed", re.IGNORECASE)
 _REPLACED = {b"server-timing", b"x-cache", b"content-length"}
 
 
@@ -60,6 +61,8 @@ class Entry:
     last_modified: datetime | None
     expires: float
     """time.monotonic() past which it is not served."""
+    route: str
+    """The route that made it (api.metrics labels hits by it)."""
 
     @property
     def size(self) -> int:
@@ -78,6 +81,8 @@ class Counts:
     expired: int = 0
     not_kept: int = 0
     """Answers not kept: a purge overlapped their request, or they were too large."""
+    fast: int = 0
+    """Hits answered by api.fast_lane, in front of the middleware stack."""
 
 
 class ResponseCache:
@@ -98,15 +103,16 @@ class ResponseCache:
     def enabled(self) -> bool:
         return self.max_bytes > 0
 
-    def get(self, key: bytes) -> Entry | None:
+    def get(self, key: bytes, *, count_miss: bool = True) -> Entry | None:
+        """The entry, if it may be served (count_miss=False: a look that is not the last)."""
         entry = self.entries.get(key)
         if entry is None or not self.live:
-            self.counts.misses += 1
+            self.counts.misses += count_miss
             return None
         if entry.expires <= time.monotonic():
             self._drop(key)
             self.counts.expired += 1
-            self.counts.misses += 1
+            self.counts.misses += count_miss
             return None
         self.entries.move_to_end(key)
         self.counts.hits += 1
@@ -169,6 +175,7 @@ class ResponseCache:
             "purged": c.purged,
             "expired": c.expired,
             "notKept": c.not_kept,
+            "fastLane": c.fast,
         }
 
 
@@ -193,16 +200,17 @@ class CachedResponses:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if _STREAMS.search(headers.get("accept", "")):
+        if STREAMS.search(headers.get("accept", "")):
             await self.app(scope, receive, send)  # a subscription's stream is never kept
             return
         body = b""
         if method == "POST":
             body, receive = await _read_body(receive)
-        key = _key(scope, headers, viewer, body)
+        key = cache_key(scope, headers, viewer.caller_class, body)
         entry = self.cache.get(key)
         if entry is not None:
-            await _answer(entry, headers, method, send)
+            scope["state"]["route"] = entry.route
+            await answer(entry, headers, method, send)
             return
         generation = self.cache.generation
         status, kept_headers, chunks = 0, [], []
@@ -220,10 +228,12 @@ class CachedResponses:
         keys = scope.get("state", {}).get("cache_keys")
         if status != 200 or keys is None:
             return
-        self.cache.put(key, _entry(kept_headers, b"".join(chunks), keys, self.cache), generation)
+        entry = _entry(kept_headers, b"".join(chunks), keys, self.cache, metrics.route_of(scope))
+        self.cache.put(key, entry, generation)
 
 
-def _key(scope: Scope, headers: Headers, viewer: Viewer, body: bytes) -> bytes:
+def cache_key(scope: Scope, headers: Mapping[str, str], caller_class: str, body: bytes) -> bytes:
+    """Everything an answer depends on (see the module's text)."""
     parts = [
         scope["method"].encode(),
         scope.get("scheme", "http").encode(),
@@ -232,14 +242,18 @@ def _key(scope: Scope, headers: Headers, viewer: Viewer, body: bytes) -> bytes:
         scope.get("query_string", b""),
         headers.get("accept", "").encode(),
         headers.get("content-type", "").encode(),
-        viewer.caller_class.encode(),
+        caller_class.encode(),
         hashlib.sha256(body).digest() if body else b"",
     ]
     return b"\x00".join(parts)
 
 
 def _entry(
-    headers: list[tuple[bytes, bytes]], body: bytes, keys: list[str], cache: ResponseCache
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    keys: list[str],
+    cache: ResponseCache,
+    route: str,
 ) -> Entry:
     found = Headers(raw=headers)
     modified = found.get("last-modified")
@@ -251,18 +265,30 @@ def _entry(
         etag=found.get("etag"),
         last_modified=parsedate_to_datetime(modified) if modified else None,
         expires=time.monotonic() + cache.ttl_seconds,
+        route=route,
     )
 
 
-async def _answer(entry: Entry, request: Headers, method: str, send: Send) -> None:
+async def answer(
+    entry: Entry,
+    request: Mapping[str, str],
+    method: str,
+    send: Send,
+    after: list[tuple[bytes, bytes]] | None = None,
+) -> int:
+    """Send a cached answer (a 304 when the request's validators match it), with the headers
+    `after` last; its status."""
     sent = [*entry.headers, (b"x-cache", b"HIT"), (b"server-timing", b'cache;desc="hit"')]
     if method == "GET" and entry.etag and not_modified(request, entry.etag, entry.last_modified):
-        await send({"type": "http.response.start", "status": 304, "headers": sent})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    sent.append((b"content-length", str(len(entry.body)).encode()))
-    await send({"type": "http.response.start", "status": entry.status, "headers": sent})
-    await send({"type": "http.response.body", "body": entry.body})
+        status, body = 304, b""
+    else:
+        status, body = entry.status, entry.body
+        sent.append((b"content-length", str(len(body)).encode()))
+    if after:
+        sent += after
+    await send({"type": "http.response.start", "status": status, "headers": sent})
+    await send({"type": "http.response.body", "body": body})
+    return status
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Receive]:

@@ -63,6 +63,11 @@ def use(processor: SpanProcessor | None) -> None:
     _tracer = provider.get_tracer("newsgraph")
 
 
+def on() -> bool:
+    """Whether requests are being traced."""
+    return _tracer is not None
+
+
 def start(scope: Scope, trace_id: str, parent_id: str | None, flags: str) -> Span | None:
     """A server span for this request, child of the caller's span when it sent one; None while
     tracing is off."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from db import purge
@@ -163,8 +163,13 @@ class RedisRateLimiter:
         await self.client.aclose()
 
 
+def key_lease(presented: str) -> str:
+    """The name of the lease of a presented key's bucket (its digest: keys are never kept)."""
+    return "key:" + hashlib.sha256(presented.encode()).hexdigest()
+
+
 @dataclass
-class _Lease:
+class Lease:
     left: int
     """Tokens taken from the shared bucket and not spent yet."""
     size: int
@@ -193,7 +198,7 @@ class LeasingRateLimiter:
 
     def __init__(self, inner: RateLimiter, lease_seconds: float = LEASE_SECONDS) -> None:
         self.inner, self.lease_seconds = inner, lease_seconds
-        self.leases: dict[str, _Lease] = {}
+        self.leases: dict[str, Lease] = {}
 
     async def take(
         self, bucket: str, capacity: int, per_second: float, wanted: int = 1
@@ -207,7 +212,7 @@ class LeasingRateLimiter:
         return found
 
     async def take_for_key(self, pool: Pool, presented: str, wanted: int = 1) -> Admitted:
-        lease_name = "key:" + hashlib.sha256(presented.encode()).hexdigest()
+        lease_name = key_lease(presented)
         spent = self._spend(lease_name)
         if spent is not None:
             return Admitted(spent.lease.key, spent.decision_now())
@@ -220,6 +225,21 @@ class LeasingRateLimiter:
             self.leases.pop(lease_name, None)
         return admitted
 
+    def holding(self, name: str) -> Lease | None:
+        """The lease of bucket `name` (key_lease() for a key's) if it can pay for a request
+        now, without a store: what api.fast_lane answers by. Nothing is spent."""
+        lease = self.leases.get(name)
+        if lease is None or lease.left < 1 or lease.until < time.monotonic():
+            return None
+        return lease
+
+    def spend(self, lease: Lease) -> Decision:
+        """One token of a lease holding() just gave (no await since), and the bucket as the
+        caller then sees it."""
+        assert lease.left >= 1, "spend a lease holding() found, before anything else runs"
+        lease.left -= 1
+        return _Spent(lease).decision_now()
+
     async def close(self) -> None:
         await self.inner.close()
 
@@ -231,8 +251,8 @@ class LeasingRateLimiter:
                 del self.leases[name]
 
     def _spend(self, name: str) -> _Spent | None:
-        lease = self.leases.get(name)
-        if lease is None or lease.left < 1 or lease.until < time.monotonic():
+        lease = self.holding(name)
+        if lease is None:
             return None
         lease.left -= 1
         return _Spent(lease)
@@ -250,7 +270,7 @@ class LeasingRateLimiter:
     def _lease(self, name: str, found: Decision, key: Any = None) -> None:
         left = max(0, found.granted - 1)  # the request that took them spends one
         until = time.monotonic() + self.lease_seconds
-        self.leases[name] = _Lease(left, found.granted, until, found, key)
+        self.leases[name] = Lease(left, found.granted, until, found, key)
         if len(self.leases) > 100_000:  # callers come and go; keep the busy ones
             now = time.monotonic()
             self.leases = {k: v for k, v in self.leases.items() if v.until >= now}
@@ -258,9 +278,15 @@ class LeasingRateLimiter:
 
 @dataclass(frozen=True)
 class _Spent:
-    lease: _Lease
+    lease: Lease
 
     def decision_now(self) -> Decision:
         """The bucket as the caller sees it: what it held, plus what this lease still holds."""
         shared = self.lease.decision
-        return replace(shared, remaining=shared.remaining + self.lease.left, granted=1)
+        return Decision(
+            allowed=True,
+            limit=shared.limit,
+            remaining=shared.remaining + self.lease.left,
+            retry_after=0,
+            reset_after=shared.reset_after,
+        )

@@ -135,11 +135,20 @@ def statements() -> StatementCounter:
 
 @contextlib.asynccontextmanager
 async def serving(
-    settings: Settings, statements: StatementCounter | None = None, *, buckets: str = ""
+    settings: Settings,
+    statements: StatementCounter | None = None,
+    *,
+    buckets: str = "",
+    fast_lane: bool = True,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for an app built from these settings, its lifespan running; `buckets`
-    prefixes its rate-limit buckets (a twin app then spends tokens of its own)."""
-    app = create_app(settings, connection_setup=statements.attach if statements else None)
+    prefixes its rate-limit buckets (a twin app then spends tokens of its own); fast_lane=False
+    sends cache hits through the whole middleware stack (api.fast_lane)."""
+    app = create_app(
+        settings,
+        connection_setup=statements.attach if statements else None,
+        fast_lane=fast_lane,
+    )
     async with app.router.lifespan_context(app) as state:
         state = dict(state)
         if buckets:
