@@ -6,9 +6,12 @@ Both stores decide in one atomic step, so concurrent processes never both spend 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -199,31 +202,60 @@ class LeasingRateLimiter:
     def __init__(self, inner: RateLimiter, lease_seconds: float = LEASE_SECONDS) -> None:
         self.inner, self.lease_seconds = inner, lease_seconds
         self.leases: dict[str, Lease] = {}
+        self.renewals: dict[str, asyncio.Event] = {}
+        """Buckets whose lease a request is renewing now, set when it is done."""
 
     async def take(
         self, bucket: str, capacity: int, per_second: float, wanted: int = 1
     ) -> Decision:
-        spent = self._spend(bucket)
+        spent = await self._spend_or_wait(bucket)
         if spent is not None:
             return spent.decision_now()
-        size = self._size(bucket, per_second)
-        found = await self.inner.take(bucket, capacity, per_second, size)
-        self._lease(bucket, found)
+        with self._renewing(bucket):
+            size = self._size(bucket, per_second)
+            found = await self.inner.take(bucket, capacity, per_second, size)
+            self._lease(bucket, found)
         return found
 
     async def take_for_key(self, pool: Pool, presented: str, wanted: int = 1) -> Admitted:
         lease_name = key_lease(presented)
-        spent = self._spend(lease_name)
+        spent = await self._spend_or_wait(lease_name)
         if spent is not None:
             return Admitted(spent.lease.key, spent.decision_now())
-        last = self.leases.get(lease_name)
-        size = self._size(lease_name, last.key.rate_per_minute / 60 if last else 0.0)
-        admitted = await self.inner.take_for_key(pool, presented, size)
-        if admitted.decision is not None:
-            self._lease(lease_name, admitted.decision, admitted.key)
-        else:
-            self.leases.pop(lease_name, None)
+        with self._renewing(lease_name):
+            last = self.leases.get(lease_name)
+            size = self._size(lease_name, last.key.rate_per_minute / 60 if last else 0.0)
+            admitted = await self.inner.take_for_key(pool, presented, size)
+            if admitted.decision is not None:
+                self._lease(lease_name, admitted.decision, admitted.key)
+            else:
+                self.leases.pop(lease_name, None)
         return admitted
+
+    async def _spend_or_wait(self, name: str) -> _Spent | None:
+        """A token of the lease; while another request is renewing it, one of the new lease
+        once that is done (so concurrent requests of a busy caller whose lease ran out cost
+        one statement, not one each). None: this request takes from the bucket itself."""
+        spent = self._spend(name)
+        renewal = self.renewals.get(name)
+        if spent is not None or renewal is None:
+            return spent
+        await renewal.wait()
+        return self._spend(name)
+
+    @contextlib.contextmanager
+    def _renewing(self, name: str) -> Iterator[None]:
+        """While this request takes a lease from the bucket, others of the bucket wait for it
+        (unless one already does: then this one takes tokens of its own alongside)."""
+        if name in self.renewals:
+            yield
+            return
+        renewal = self.renewals[name] = asyncio.Event()
+        try:
+            yield
+        finally:
+            del self.renewals[name]
+            renewal.set()
 
     def holding(self, name: str) -> Lease | None:
         """The lease of bucket `name` (key_lease() for a key's) if it can pay for a request

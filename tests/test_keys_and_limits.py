@@ -212,6 +212,21 @@ async def test_leases_spend_a_busy_bucket_in_few_statements_never_past_it(pool: 
     assert sum(d.allowed for d in later) <= refilled
 
 
+async def test_concurrent_requests_whose_lease_ran_out_renew_it_once(pool: Pool) -> None:
+    inner = Counted(pool, namespace="herd:")
+    limiter = LeasingRateLimiter(inner, lease_seconds=0.2)
+    rate = 600_000.0  # 10,000 a second: leases of up to 2,000
+    for _ in range(300):  # a busy caller: its lease grows past 100
+        await limiter.take("bucket", 10**9, rate)
+    await asyncio.sleep(0.3)  # the lease runs out of time
+    before = inner.calls
+    decisions = await asyncio.gather(*(limiter.take("bucket", 10**9, rate) for _ in range(20)))
+    assert all(d.allowed for d in decisions)
+    assert inner.calls == before + 1, "one renewal for twenty requests"
+    remaining = sorted(d.remaining for d in decisions)
+    assert len(set(remaining)) == 20, "each request spent a token of its own"
+
+
 async def test_a_modest_rate_is_counted_where_it_is_shared(pool: Pool) -> None:
     # 60 a minute: no lease would last; every request takes its token from the bucket.
     inner = Counted(pool, namespace="modest:")
