@@ -5,6 +5,10 @@ another process (two processes on one database, a story's title changed through 
 read through the other).
 
     python bench/cache.py [--rounds 3] [--seconds 10] [--connections 32] [--writes 50]
+                          [--workers N]
+
+--workers N adds the same GETs served by `serve --workers N` (cached and uncached), for one
+process against N on this machine.
 
 Uses DATABASE_URL, else the embedded PostgreSQL in NEWSGRAPH_DATA_DIR (default
 .newsgraph/cache-bench, with the demo content). Needs wrk (`apt-get install wrk`).
@@ -52,7 +56,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--writes", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=0, help="also measure N processes")
     args = parser.parse_args()
+    if args.workers > 1:
+        PORTS[f"cached x{args.workers}"] = 8305
+        PORTS[f"uncached x{args.workers}"] = 8306
     if shutil.which("wrk") is None:
         raise SystemExit("bench/cache.py needs wrk: apt-get install wrk")
     os.environ.setdefault("NEWSGRAPH_DATA_DIR", str(ROOT / ".newsgraph" / "cache-bench"))
@@ -61,7 +69,7 @@ def main() -> None:
     migrations.upgrade(url)
     reader, editor, slug = asyncio.run(_prepare(url))
     env = {**os.environ, "DATABASE_URL": url, "NEWSGRAPH_WEBHOOK_WORKER": "false"}
-    processes = _start(env)
+    processes = _start(env, args.workers)
     try:
         _wait_until_up()
         _throughput(reader, args)
@@ -101,11 +109,12 @@ async def _prepare(url: str) -> tuple[str, str, str]:
         await pool.close()
 
 
-def _start(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+def _start(env: dict[str, str], workers: int) -> list[subprocess.Popen[bytes]]:
     quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
-    def api(name: str, **extra: str) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "api.cli", "serve", "--no-access-log", "--workers", "1"]
+    def api(name: str, processes: int = 1, **extra: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "api.cli", "serve", "--no-access-log"]
+        command += ["--workers", str(processes)]
         return subprocess.Popen(
             [*command, "--port", str(PORTS[name])], cwd=ROOT, env={**env, **extra}, **quiet
         )
@@ -121,6 +130,14 @@ def _start(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
         api("cached"),
         api("uncached", NEWSGRAPH_RESPONSE_CACHE_BYTES="0"),
         api("second process"),
+        *(
+            [
+                api(f"cached x{workers}", workers),
+                api(f"uncached x{workers}", workers, NEWSGRAPH_RESPONSE_CACHE_BYTES="0"),
+            ]
+            if workers > 1
+            else []
+        ),
     ]
 
 
@@ -188,6 +205,9 @@ def _throughput(key: str, args: argparse.Namespace) -> None:
         "cached": (_persisted_get(PORTS["cached"], key), key),
         "uncached": (_persisted_get(PORTS["uncached"], key), key),
     }
+    for name in PORTS:
+        if " x" in name:
+            targets[name] = (_persisted_get(PORTS[name], key), key)
     print(
         f"throughput: wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} "
         "interleaved rounds, requests/s (median, min-max)"
