@@ -214,6 +214,7 @@ async def generate(pool: Pool, stories: int, *, seed: int = 1, progress: bool = 
     generator = Generator(
         seed,
         FirstIds(ids["outlets"], ids["topics"], ids["sources"], ids["stories"], ids["deep_dives"]),
+        total=stories,
     )
     await bulk.copy_tables(pool, {"outlets": generator.outlets(), "topics": generator.topics()})
     totals: dict[str, int] = {}

@@ -40,6 +40,8 @@ KINDS = ("COUNTRY", "ORGANIZATION", "PERSON", "PROGRAM", "TOPIC", "REGION")
 DEEP_DIVE_SHARE = 0.08
 MAX_SOURCES = 60
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
+SPAN_SECONDS = 730 * 86_400
+"""Stories are published over the two years before ANCHOR."""
 _SYLLABLES = (
     "ka",
     "ro",
@@ -101,8 +103,10 @@ class FirstIds:
 
 
 class Generator:
-    def __init__(self, seed: int, first: FirstIds) -> None:
-        self.seed, self.first = seed, first
+    def __init__(self, seed: int, first: FirstIds, total: int | None = None) -> None:
+        """total: the stories to come, to publish them in order over the two years (as a
+        newsroom writes them, so a table's rows lie in time order); None: at random times."""
+        self.seed, self.first, self.total = seed, first, total
         self.rng = random.Random(seed)
         vocabulary = _words(self.rng, 5_000)
         zipf = list(itertools.accumulate(1 / rank for rank in range(1, len(vocabulary) + 1)))
@@ -168,7 +172,13 @@ class Generator:
         story_id = self.first.story + number
         cluster = rng.choices(range(CLUSTERS), cum_weights=self.cluster_weights)[0]
         category_id = self.first.topic + cluster % len(CATEGORIES)
-        published = ANCHOR - timedelta(seconds=rng.randrange(730 * 86_400))
+        offset = rng.randrange(SPAN_SECONDS)
+        if self.total:  # story n in the n-th of `total` equal slots, anywhere within it
+            published = ANCHOR - timedelta(
+                seconds=SPAN_SECONDS - (number + offset / SPAN_SECONDS) * SPAN_SECONDS / self.total
+            )
+        else:
+            published = ANCHOR - timedelta(seconds=offset)
         status = "PUBLISHED"
         published_at: datetime | None = published
         roll = rng.random()
