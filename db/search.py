@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from content import clock
-from db import json_sql, text_search, vocabulary
+from db import json_sql, listings, text_search, vocabulary
 from db.json_sql import Slots
 from db.pool import Connection, Pool, fetch_planned
-from db.stories import story_condition
+from db.stories import listed_by, story_condition
 from db.text_search import SEARCH_CONFIG, tsquery
 from db.visibility import Scope, feed_time, visible, visible_deep_dive
 
@@ -250,12 +250,32 @@ def arguments(slots: Slots, query: str, search_filter: SearchFilter) -> Argument
     )
 
 
-def _story_filters(story: str, a: Arguments) -> str:
+def _story_filters(story: str, a: Arguments, listed: str | None = None) -> str:
+    """The story filters that are set, but `listed` (read from its list instead)."""
     fields = (("category", a.category), ("topic", a.topic), ("outlet", a.outlet))
     return " AND ".join(
-        [story_condition(field, story, slot) for field, slot in fields if slot is not None]
+        [
+            story_condition(field, story, slot)
+            for field, slot in fields
+            if slot is not None and field != listed
+        ]
         or ["TRUE"]
     )
+
+
+def _listed(scope: Scope, a: Arguments) -> tuple[str, str] | None:
+    """The filter a public search reads from its stored list (db.listings) instead of its
+    condition, and the list's key: the outlet's. Its condition finds an outlet's stories
+    through every source the outlet published (tens of thousands at 1M stories: a quarter
+    of a second before the search starts); its list holds them ordered by publish time, so a
+    common word's newest matches are the list's first entries. A topic's or a category's
+    condition is an index or a column already, and reading their lists measured slower
+    (bench/discovery.py, common word + filter)."""
+    if scope is not Scope.PUBLIC or a.outlet is None:
+        return None
+    key = listed_by("outlet", a.outlet)
+    assert key is not None
+    return "outlet", key
 
 
 def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
@@ -264,18 +284,31 @@ def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
     return " AND ".join([bound for bound in bounds if bound] or ["TRUE"])
 
 
-def _story_matches(scope: Scope, a: Arguments) -> str:
-    return f"""FROM stories s
-        WHERE 'story' = ANY({a.kinds}) AND s.search_vector @@ {_tsquery(a)}
+def _story_matches(scope: Scope, a: Arguments) -> tuple[str, str]:
+    """FROM and WHERE of the matching stories, and their order newest first."""
+    listed = _listed(scope, a)
+    matches = f"""'story' = ANY({a.kinds}) AND s.search_vector @@ {_tsquery(a)}
           AND {_phrase_pairs("s", a)} AND {visible("s", scope)}
-          AND {_story_filters("s", a)} AND {_time_filters("s", scope, a)}"""
+          AND {_story_filters("s", a, listed and listed[0])} AND {_time_filters("s", scope, a)}"""
+    if listed is None:
+        return f"FROM stories s WHERE {matches}", f"{feed_time('s', scope)} DESC, s.id DESC"
+    entries = listings.story_entries(listed[1])
+    return (
+        f"FROM {listings.STORY_ENTRY} WHERE {entries} AND {matches}",
+        "e.published_at DESC, e.story_id DESC",
+    )
 
 
 def _deep_dive_matches(scope: Scope, a: Arguments) -> str:
+    listed = _listed(scope, a)
+    story_filters = _story_filters("ds", a, listed and listed[0])
+    if listed is not None:
+        story_filters += f""" AND ds.id IN (
+            SELECT e.story_id FROM story_listings e WHERE e.list = {listed[1]})"""
     return f"""FROM deep_dives d JOIN stories ds ON ds.id = d.story_id
         WHERE 'deep_dive' = ANY({a.kinds}) AND d.search_vector @@ {_tsquery(a)}
           AND {visible_deep_dive("d", scope)}
-          AND {_story_filters("ds", a)} AND {_time_filters("d", scope, a)}"""
+          AND {story_filters} AND {_time_filters("d", scope, a)}"""
 
 
 def _score(item: str, scope: Scope, as_of: str, a: Arguments) -> str:
@@ -312,12 +345,12 @@ def _phrase_pairs(story: str, a: Arguments) -> str:
 
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
     # Each kind ranks at most its RANKED newest matches (see the module docstring).
+    stories, newest_first = _story_matches(scope, a)
     return f"""
 WITH hits AS (
     SELECT 'story' AS kind, s.id, {_score("s", scope, as_of, a)} AS score
     FROM (
-        SELECT s.id {_story_matches(scope, a)}
-        ORDER BY {feed_time("s", scope)} DESC, s.id DESC LIMIT {RANKED["story"]}
+        SELECT s.id {stories} ORDER BY {newest_first} LIMIT {RANKED["story"]}
     ) AS newest JOIN stories s ON s.id = newest.id
     UNION ALL
     SELECT 'deep_dive', d.id, {_score("d", scope, as_of, a)}
@@ -386,7 +419,7 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
     COUNT_EXACT_UP_TO (see total and is_exact)."""
     a = arguments(slots, query, search_filter)
     enough = COUNT_EXACT_UP_TO + 1
-    stories = f"SELECT 1 {_story_matches(scope, a)} LIMIT {enough}"
+    stories = f"SELECT 1 {_story_matches(scope, a)[0]} LIMIT {enough}"
     dives = f"SELECT 1 {_deep_dive_matches(scope, a)} LIMIT {enough}"
     # Deep dives are counted only while the stories leave room under the bound: a word
     # that many stories hold needs no walk through deep dives' long documents.

@@ -117,6 +117,14 @@ _LISTED_BY = {
         THEN '/' || ({value}::text[])[1] ELSE '' END""",
 }
 
+
+def listed_by(field: str, slot: str) -> str | None:
+    """SQL for the key of the db.listings list that holds the published stories of a filter
+    field (category, topic, outlet) of value `slot`; None for a field no list serves."""
+    found = _LISTED_BY.get(field)
+    return None if found is None or field == "blindspot" else found.format(value=slot)
+
+
 STORY_COLUMNS = columns(Story, "s", status=lifecycle_status("s"))
 _ROWS = per_scope(lambda scope: Rows("stories s", feed_time("s", scope), "s.id"))
 _LISTED = Rows(listings.STORY_ENTRY, "e.published_at", "e.story_id")

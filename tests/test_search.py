@@ -4,7 +4,7 @@ bad input, the text-search configuration setting."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -169,6 +169,14 @@ async def test_filters_narrow_hits_and_counts(client, pool) -> None:
         published_at=PAST - timedelta(days=40),
     )
     await create_deep_dive(pool, story_id=first, slug="melt-dive", title="Meltwater explained")
+    later = await create_story(  # scheduled: in the category's list, not shown before its time
+        pool,
+        slug="melt-later",
+        title="Meltwater, scheduled",
+        category_id=world,
+        published_at=datetime.now(UTC) + timedelta(days=1),
+    )
+    await derive(pool, [later])
 
     async def hits(**search_filter) -> tuple[set[str], int]:
         result = (await data(client, SEARCH, q="meltwater", filter=search_filter))["search"]
@@ -178,6 +186,10 @@ async def test_filters_narrow_hits_and_counts(client, pool) -> None:
     assert await hits(category="world") == ({"melt-world", "melt-dive"}, 2)
     assert await hits(topic="glaciers") == ({"melt-world", "melt-dive"}, 2)
     assert await hits(outlet="the-herald") == ({"melt-world", "melt-dive"}, 2)
+    # A filter read from its list (db.listings) combined with one that is not.
+    assert await hits(outlet="the-herald", category="world") == ({"melt-world", "melt-dive"}, 2)
+    assert await hits(outlet="the-herald", category="sport") == (set(), 0)
+    assert await hits(topic="glaciers", category="sport") == (set(), 0)
     assert await hits(types=["STORY"]) == ({"melt-world", "melt-sport"}, 2)
     assert await hits(types=["DEEP_DIVE"]) == ({"melt-dive"}, 1)
     before = (PAST - timedelta(days=10)).isoformat()
