@@ -23,7 +23,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import observability, tracing
-from api.auth import Rejected, anonymous_bucket, presented_key
+from api.auth import Rejected, anonymous_bucket, presented_key, rate_headers
 from api.response_cache import CACHED_PATHS, STREAMS, ResponseCache, answer, cache_key
 from api.settings import Access
 from content.access import ANONYMOUS, Permission, Role, Viewer
@@ -82,10 +82,9 @@ class FastLane:
         state = scope["state"]
         state["viewer"], state["route"] = viewer, entry.route
         ids = observability.begin(scope, headers)
+        rates = rate_headers(decision).items()
         after = [
-            (b"x-ratelimit-limit", str(decision.limit).encode()),
-            (b"x-ratelimit-remaining", str(decision.remaining).encode()),
-            (b"x-ratelimit-reset", str(decision.reset_after).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in rates),
             (b"x-request-id", ids[0].encode()),
             (b"traceparent", state["traceparent"].encode()),
         ]
