@@ -28,7 +28,7 @@ from content import clock
 from db import json_sql, listings, text_search, vocabulary
 from db.json_sql import Slots
 from db.pool import Connection, Pool, fetch_planned
-from db.stories import listed_by, story_condition
+from db.stories import outlet_list, story_condition
 from db.text_search import SEARCH_CONFIG, tsquery
 from db.visibility import Scope, feed_time, visible, visible_deep_dive
 
@@ -250,22 +250,19 @@ def arguments(slots: Slots, query: str, search_filter: SearchFilter) -> Argument
     )
 
 
-def _story_filters(story: str, a: Arguments, listed: str | None = None) -> str:
-    """The story filters that are set, but `listed` (read from its list instead)."""
-    fields = (("category", a.category), ("topic", a.topic), ("outlet", a.outlet))
+def _story_filters(story: str, a: Arguments, *, outlet: bool = True) -> str:
+    """The story filters that are set (outlet=False: but the outlet's, read from its list)."""
+    kept = a.outlet if outlet else None
+    fields = (("category", a.category), ("topic", a.topic), ("outlet", kept))
     return " AND ".join(
-        [
-            story_condition(field, story, slot)
-            for field, slot in fields
-            if slot is not None and field != listed
-        ]
+        [story_condition(field, story, slot) for field, slot in fields if slot is not None]
         or ["TRUE"]
     )
 
 
-def _listed(scope: Scope, a: Arguments) -> tuple[str, str] | None:
-    """The filter a public search reads from its stored list (db.listings) instead of its
-    condition, and the list's key: the outlet's. Its condition finds an outlet's stories
+def _outlet_list(scope: Scope, a: Arguments) -> str | None:
+    """The key of the outlet's stored list (db.listings), which a public search with an
+    outlet filter reads instead of the filter's condition. Its condition finds an outlet's stories
     through every source the outlet published (tens of thousands at 1M stories: a quarter
     of a second before the search starts); its list holds them ordered by publish time, so a
     common word's newest matches are the list's first entries. A topic's or a category's
@@ -273,9 +270,7 @@ def _listed(scope: Scope, a: Arguments) -> tuple[str, str] | None:
     (bench/discovery.py, common word + filter)."""
     if scope is not Scope.PUBLIC or a.outlet is None:
         return None
-    key = listed_by("outlet", a.outlet)
-    assert key is not None
-    return "outlet", key
+    return outlet_list(a.outlet)
 
 
 def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
@@ -286,13 +281,14 @@ def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
 
 def _story_matches(scope: Scope, a: Arguments) -> tuple[str, str]:
     """FROM and WHERE of the matching stories, and their order newest first."""
-    listed = _listed(scope, a)
+    listed = _outlet_list(scope, a)
     matches = f"""'story' = ANY({a.kinds}) AND s.search_vector @@ {_tsquery(a)}
           AND {_phrase_pairs("s", a)} AND {visible("s", scope)}
-          AND {_story_filters("s", a, listed and listed[0])} AND {_time_filters("s", scope, a)}"""
+          AND {_story_filters("s", a, outlet=listed is None)}
+          AND {_time_filters("s", scope, a)}"""
     if listed is None:
         return f"FROM stories s WHERE {matches}", f"{feed_time('s', scope)} DESC, s.id DESC"
-    entries = listings.story_entries(listed[1])
+    entries = listings.story_entries(listed)
     return (
         f"FROM {listings.STORY_ENTRY} WHERE {entries} AND {matches}",
         "e.published_at DESC, e.story_id DESC",
@@ -300,11 +296,11 @@ def _story_matches(scope: Scope, a: Arguments) -> tuple[str, str]:
 
 
 def _deep_dive_matches(scope: Scope, a: Arguments) -> str:
-    listed = _listed(scope, a)
-    story_filters = _story_filters("ds", a, listed and listed[0])
+    listed = _outlet_list(scope, a)
+    story_filters = _story_filters("ds", a, outlet=listed is None)
     if listed is not None:
         story_filters += f""" AND ds.id IN (
-            SELECT e.story_id FROM story_listings e WHERE e.list = {listed[1]})"""
+            SELECT e.story_id FROM story_listings e WHERE e.list = {listed})"""
     return f"""FROM deep_dives d JOIN stories ds ON ds.id = d.story_id
         WHERE 'deep_dive' = ANY({a.kinds}) AND d.search_vector @@ {_tsquery(a)}
           AND {visible_deep_dive("d", scope)}

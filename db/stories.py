@@ -118,11 +118,10 @@ _LISTED_BY = {
 }
 
 
-def listed_by(field: str, slot: str) -> str | None:
-    """SQL for the key of the db.listings list that holds the published stories of a filter
-    field (category, topic, outlet) of value `slot`; None for a field no list serves."""
-    found = _LISTED_BY.get(field)
-    return None if found is None or field == "blindspot" else found.format(value=slot)
+def outlet_list(slot: str) -> str:
+    """SQL for the key of the db.listings list of the published stories of the outlet whose
+    slug is in parameter slot `slot`."""
+    return _LISTED_BY["outlet"].format(value=slot)
 
 
 STORY_COLUMNS = columns(Story, "s", status=lifecycle_status("s"))
