@@ -124,6 +124,19 @@ def outlet_list(slot: str) -> str:
     return _LISTED_BY["outlet"].format(value=slot)
 
 
+def topic_list(slot: str) -> str:
+    """SQL for the key of the db.listings list of the topic whose slug is in slot `slot`."""
+    return _LISTED_BY["topic"].format(value=slot)
+
+
+def topic_stories(slot: str) -> str:
+    """SQL for the ids of the stories of the topic whose slug is in parameter slot `slot`."""
+    return (
+        "SELECT ft.story_id FROM story_topics ft "
+        f"WHERE ft.topic_id = (SELECT id FROM topics WHERE slug = {slot})"
+    )
+
+
 STORY_COLUMNS = columns(Story, "s", status=lifecycle_status("s"))
 _ROWS = per_scope(lambda scope: Rows("stories s", feed_time("s", scope), "s.id"))
 _LISTED = Rows(listings.STORY_ENTRY, "e.published_at", "e.story_id")

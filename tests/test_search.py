@@ -10,6 +10,7 @@ import pytest
 
 from api import migrations
 from api.app import create_app
+from db import search as db_search
 from db.pool import create_pool
 from tests.conftest import data, error_codes, graphql, operation, serving
 from tests.factories import (
@@ -146,7 +147,10 @@ async def test_highlight_marks_matches_and_escapes_markup(client, pool) -> None:
     assert "<mark>pier</mark>" in edge["highlight"]
 
 
-async def test_filters_narrow_hits_and_counts(client, pool) -> None:
+@pytest.mark.parametrize("small_topic", [0, db_search.SMALL_TOPIC])
+async def test_filters_narrow_hits_and_counts(client, pool, monkeypatch, small_topic) -> None:
+    # A topic is read by its condition or by its stories' ids, by its size: both give the same.
+    monkeypatch.setattr(db_search, "SMALL_TOPIC", small_topic)
     world = await create_topic(pool, kind="CATEGORY", slug="world", name="World")
     sport = await create_topic(pool, kind="CATEGORY", slug="sport", name="Sport")
     glacier = await create_topic(pool, slug="glaciers", name="Glaciers")
@@ -196,6 +200,8 @@ async def test_filters_narrow_hits_and_counts(client, pool) -> None:
     assert await hits(publishedBefore=before) == ({"melt-sport"}, 1)
     assert await hits(publishedAfter=before, types=["STORY"]) == ({"melt-world"}, 1)
     assert await hits(category="no-such-category") == (set(), 0)
+    assert await hits(topic="no-such-topic") == (set(), 0)
+    assert await hits(topic="glaciers", types=["DEEP_DIVE"]) == ({"melt-dive"}, 1)
     assert await slug_of(pool, "stories", first) == "melt-world"
 
 
