@@ -250,39 +250,69 @@ def arguments(slots: Slots, query: str, search_filter: SearchFilter) -> Argument
     )
 
 
-def _story_filters(story: str, a: Arguments, *, outlet: bool = True, by_id: bool = False) -> str:
-    """The story filters that are set (outlet=False: but the outlet's, read from its list;
-    by_id: the topic's stories looked up by id, see _topic_forms)."""
+@dataclass(frozen=True)
+class _Form:
+    """One way to read a search's list filters; `gate` is the SQL condition that picks it."""
+
+    gate: str = "TRUE"
+    topic_by_id: bool = False
+    """The topic's stories looked up by id rather than by the topic's condition."""
+    outlet_by_id: bool = False
+    """Deep dives looked up by the ids of the outlet's listed stories."""
+
+
+def _story_filters(story: str, a: Arguments, form: _Form, *, outlet: bool = True) -> str:
+    """The story filters that are set, in `form` (outlet=False: but the outlet's, which is
+    read from its list)."""
     kept = a.outlet if outlet else None
     fields = (("category", a.category), ("topic", a.topic), ("outlet", kept))
     conditions = [
         story_condition(field, story, slot)
         for field, slot in fields
-        if slot is not None and not (field == "topic" and by_id)
+        if slot is not None and not (field == "topic" and form.topic_by_id)
     ]
-    if by_id and a.topic is not None:
+    if form.topic_by_id and a.topic is not None:
         conditions.append(f"{story}.id = ANY(ARRAY({topic_stories(a.topic)}))")
     return " AND ".join(conditions or ["TRUE"])
 
 
 SMALL_TOPIC = 5_000
 """A topic filter whose topic lists at most this many stories looks its stories up by id."""
+SMALL_OUTLET = 30_000
+"""An outlet filter whose outlet lists at most this many stories finds its deep dives by
+its stories' ids."""
 
 
-def _topic_forms(a: Arguments) -> list[tuple[str, bool]]:
-    """How the statement reads a topic filter, as (gate, by_id) pairs: branches of which the
-    gate, an uncorrelated condition PostgreSQL tests once, keeps exactly one. The topic's
-    id reaches the planner as a parameter of a subquery, so it plans every topic as an
-    average one: for a common word within a topic of a few hundred stories it walked half
-    a million stories (2.4 s at 500,000) to meet them. A topic whose stored list size
-    (db.listings) is small is read story by story from its stories' ids; a larger one is
-    left to the planner's choice between the topic, the word and the time index."""
-    if a.topic is None:
-        return [("TRUE", False)]
-    size = (
-        f"coalesce((SELECT z.entries FROM listing_sizes z WHERE z.list = {topic_list(a.topic)}), 0)"
-    )
-    return [(f"{size} <= {SMALL_TOPIC}", True), (f"{size} > {SMALL_TOPIC}", False)]
+def _forms(scope: Scope, a: Arguments) -> list[_Form]:
+    """How the statement reads its topic and outlet filters: branches of which the gates,
+    uncorrelated conditions PostgreSQL tests once, keep exactly one. A topic's or outlet's
+    id reaches the planner as a parameter of a subquery, so it plans each as an average
+    one, and it prices a deep dive's match (a read of its whole document) as cheaply as a
+    story's. At 1M stories that meant walking half a million stories to meet the few hundred
+    of a small topic (2.4 s for a common word) and testing all 78,000 deep dives' documents
+    for an outlet's (300 ms). Where the stored list size (db.listings) is small, the topic's
+    stories and the outlet's deep dives are looked up by id; larger ones are left to the
+    planner."""
+    forms = [_Form()]
+    if a.topic is not None:
+        small = f"{_list_size(topic_list(a.topic))} <= {SMALL_TOPIC}"
+        forms = [
+            *(_Form(f"{f.gate} AND {small}", True, f.outlet_by_id) for f in forms),
+            *(_Form(f"{f.gate} AND NOT {small}", False, f.outlet_by_id) for f in forms),
+        ]
+    listed = _outlet_list(scope, a)
+    if listed is not None:
+        small = f"{_list_size(listed)} <= {SMALL_OUTLET}"
+        forms = [
+            *(_Form(f"{f.gate} AND {small}", f.topic_by_id, True) for f in forms),
+            *(_Form(f"{f.gate} AND NOT {small}", f.topic_by_id, False) for f in forms),
+        ]
+    return forms
+
+
+def _list_size(list_key: str) -> str:
+    """SQL for the stored size of the list `list_key` (0 for a list that does not exist)."""
+    return f"coalesce((SELECT z.entries FROM listing_sizes z WHERE z.list = {list_key}), 0)"
 
 
 def _outlet_list(scope: Scope, a: Arguments) -> str | None:
@@ -304,11 +334,11 @@ def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
     return " AND ".join([bound for bound in bounds if bound] or ["TRUE"])
 
 
-def _story_matches(scope: Scope, a: Arguments, by_id: bool = False) -> tuple[str, str]:
+def _story_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, str]:
     """FROM and WHERE of the matching stories, and their order newest first."""
     listed = _outlet_list(scope, a)
     matches = f"""'story' = ANY({a.kinds}) AND {_story_match("s", a)} AND {visible("s", scope)}
-          AND {_story_filters("s", a, outlet=listed is None, by_id=by_id)}
+          AND {_story_filters("s", a, form, outlet=listed is None)}
           AND {_time_filters("s", scope, a)}"""
     if listed is None:
         return f"FROM stories s WHERE {matches}", f"{feed_time('s', scope)} DESC, s.id DESC"
@@ -319,12 +349,16 @@ def _story_matches(scope: Scope, a: Arguments, by_id: bool = False) -> tuple[str
     )
 
 
-def _deep_dive_matches(scope: Scope, a: Arguments, by_id: bool = False) -> str:
+def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> str:
     listed = _outlet_list(scope, a)
-    story_filters = _story_filters("ds", a, outlet=listed is None, by_id=by_id)
+    story_filters = _story_filters("ds", a, form, outlet=listed is None)
     if listed is not None:
-        story_filters += f""" AND ds.id IN (
-            SELECT e.story_id FROM story_listings e WHERE e.list = {listed})"""
+        stories = f"SELECT e.story_id FROM story_listings e WHERE e.list = {listed}"
+        story_filters += (
+            f" AND d.story_id = ANY(ARRAY({stories}))"
+            if form.outlet_by_id
+            else f" AND ds.id IN ({stories})"
+        )
     # Visibility asks about the story apart from `ds`, the story the filters read: tested
     # on `ds`, it let the planner find a category's stories from its index alone and then
     # test every deep dive's long document (a common word within a category, at 1M stories:
@@ -387,12 +421,12 @@ def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
     # newest carry their documents out, so scoring them reads no row twice; the score is
     # computed outside the LIMIT, where only the window's rows reach it.
     stories, dives = [], []
-    for gate, by_id in _topic_forms(a):
-        matches, newest_first = _story_matches(scope, a, by_id)
+    for form in _forms(scope, a):
+        matches, newest_first = _story_matches(scope, a, form)
         stories.append(f"""(SELECT s.id, s.search_vector, {feed_time("s", scope)} AS time
-            {matches} AND {gate} ORDER BY {newest_first} LIMIT {RANKED["story"]})""")
+            {matches} AND {form.gate} ORDER BY {newest_first} LIMIT {RANKED["story"]})""")
         dives.append(f"""(SELECT d.id, d.search_vector, {feed_time("d", scope)} AS time
-            {_deep_dive_matches(scope, a, by_id)} AND {gate}
+            {_deep_dive_matches(scope, a, form)} AND {form.gate}
             ORDER BY {feed_time("d", scope)} DESC, d.id DESC LIMIT {RANKED["deep_dive"]})""")
     return f"""
 WITH hits AS (
@@ -462,12 +496,12 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
     COUNT_EXACT_UP_TO (see total and is_exact)."""
     a = arguments(slots, query, search_filter)
     enough = COUNT_EXACT_UP_TO + 1
-    forms = _topic_forms(a)
+    forms = _forms(scope, a)
     stories = " UNION ALL ".join(
-        f"SELECT 1 {_story_matches(scope, a, by_id)[0]} AND {gate}" for gate, by_id in forms
+        f"SELECT 1 {_story_matches(scope, a, form)[0]} AND {form.gate}" for form in forms
     )
     dives = " UNION ALL ".join(
-        f"SELECT 1 {_deep_dive_matches(scope, a, by_id)} AND {gate}" for gate, by_id in forms
+        f"SELECT 1 {_deep_dive_matches(scope, a, form)} AND {form.gate}" for form in forms
     )
     stories, dives = f"{stories} LIMIT {enough}", f"{dives} LIMIT {enough}"
     # Deep dives are counted only while the stories leave room under the bound: a word

@@ -147,10 +147,12 @@ async def test_highlight_marks_matches_and_escapes_markup(client, pool) -> None:
     assert "<mark>pier</mark>" in edge["highlight"]
 
 
-@pytest.mark.parametrize("small_topic", [0, db_search.SMALL_TOPIC])
-async def test_filters_narrow_hits_and_counts(client, pool, monkeypatch, small_topic) -> None:
-    # A topic is read by its condition or by its stories' ids, by its size: both give the same.
-    monkeypatch.setattr(db_search, "SMALL_TOPIC", small_topic)
+@pytest.mark.parametrize("small_lists", [False, True])
+async def test_filters_narrow_hits_and_counts(client, pool, monkeypatch, small_lists) -> None:
+    # A topic's stories and an outlet's deep dives are read by their filter's condition or
+    # looked up by id, by the size of their list: both must give the same.
+    monkeypatch.setattr(db_search, "SMALL_TOPIC", db_search.SMALL_TOPIC if small_lists else 0)
+    monkeypatch.setattr(db_search, "SMALL_OUTLET", db_search.SMALL_OUTLET if small_lists else 0)
     world = await create_topic(pool, kind="CATEGORY", slug="world", name="World")
     sport = await create_topic(pool, kind="CATEGORY", slug="sport", name="Sport")
     glacier = await create_topic(pool, slug="glaciers", name="Glaciers")
@@ -165,7 +167,7 @@ async def test_filters_narrow_hits_and_counts(client, pool, monkeypatch, small_t
         herald_source,
     )
     await derive(pool, [first])
-    await create_story(
+    sport_story = await create_story(
         pool,
         slug="melt-sport",
         title="Meltwater delays the race",
@@ -173,6 +175,9 @@ async def test_filters_narrow_hits_and_counts(client, pool, monkeypatch, small_t
         published_at=PAST - timedelta(days=40),
     )
     await create_deep_dive(pool, story_id=first, slug="melt-dive", title="Meltwater explained")
+    await create_deep_dive(  # of a story no outlet filter names
+        pool, story_id=sport_story, slug="race-dive", title="Meltwater and racing"
+    )
     later = await create_story(  # scheduled: in the category's list, not shown before its time
         pool,
         slug="melt-later",
@@ -186,7 +191,7 @@ async def test_filters_narrow_hits_and_counts(client, pool, monkeypatch, small_t
         result = (await data(client, SEARCH, q="meltwater", filter=search_filter))["search"]
         return {e["node"]["slug"] for e in result["edges"]}, result["totalCount"]
 
-    assert await hits() == ({"melt-world", "melt-sport", "melt-dive"}, 3)
+    assert await hits() == ({"melt-world", "melt-sport", "melt-dive", "race-dive"}, 4)
     assert await hits(category="world") == ({"melt-world", "melt-dive"}, 2)
     assert await hits(topic="glaciers") == ({"melt-world", "melt-dive"}, 2)
     assert await hits(outlet="the-herald") == ({"melt-world", "melt-dive"}, 2)
@@ -194,14 +199,18 @@ async def test_filters_narrow_hits_and_counts(client, pool, monkeypatch, small_t
     assert await hits(outlet="the-herald", category="world") == ({"melt-world", "melt-dive"}, 2)
     assert await hits(outlet="the-herald", category="sport") == (set(), 0)
     assert await hits(topic="glaciers", category="sport") == (set(), 0)
+    assert await hits(category="sport") == ({"melt-sport", "race-dive"}, 2)
     assert await hits(types=["STORY"]) == ({"melt-world", "melt-sport"}, 2)
-    assert await hits(types=["DEEP_DIVE"]) == ({"melt-dive"}, 1)
+    assert await hits(types=["DEEP_DIVE"]) == ({"melt-dive", "race-dive"}, 2)
     before = (PAST - timedelta(days=10)).isoformat()
     assert await hits(publishedBefore=before) == ({"melt-sport"}, 1)
     assert await hits(publishedAfter=before, types=["STORY"]) == ({"melt-world"}, 1)
     assert await hits(category="no-such-category") == (set(), 0)
     assert await hits(topic="no-such-topic") == (set(), 0)
     assert await hits(topic="glaciers", types=["DEEP_DIVE"]) == ({"melt-dive"}, 1)
+    assert await hits(outlet="the-herald", types=["DEEP_DIVE"]) == ({"melt-dive"}, 1)
+    assert await hits(outlet="the-herald", topic="glaciers") == ({"melt-world", "melt-dive"}, 2)
+    assert await hits(outlet="no-such-outlet") == (set(), 0)
     assert await slug_of(pool, "stories", first) == "melt-world"
 
 
