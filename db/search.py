@@ -48,6 +48,9 @@ takes a third of the time."""
 COUNT_EXACT_UP_TO = 10_000
 """totalCount is exact up to this many matches; beyond, it is this number and
 totalCountIsExact is false (counting a common word's million matches would read them all)."""
+SMALL_ROOM = 5_000
+"""When the stories' count leaves at most this room under COUNT_EXACT_UP_TO, deep dives are
+counted newest first up to it (see count_sql)."""
 FRESHNESS_FLOOR = 0.5
 FRESHNESS_HALF_LIFE_DAYS = 30.0
 KINDS = ("story", "deep_dive")
@@ -500,15 +503,26 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
     stories = " UNION ALL ".join(
         f"SELECT 1 {_story_matches(scope, a, form)[0]} AND {form.gate}" for form in forms
     )
-    dives = " UNION ALL ".join(
-        f"SELECT 1 {_deep_dive_matches(scope, a, form)} AND {form.gate}" for form in forms
-    )
-    stories, dives = f"{stories} LIMIT {enough}", f"{dives} LIMIT {enough}"
+
     # Deep dives are counted only while the stories leave room under the bound: a word
-    # that many stories hold needs no walk through deep dives' long documents.
+    # that many stories hold needs no walk through deep dives' long documents. When the
+    # room left is small, they are counted newest first up to it, so that PostgreSQL walks
+    # the newest deep dives and stops; otherwise it tests every deep dive's document (it
+    # prices a deep dive's match, a read of its whole document, like a story's: 300 ms at
+    # 1M stories for a word that 8,400 stories hold, 140 ms walking).
+    def dives(room: str, newest_first: bool) -> str:
+        order = f"ORDER BY {feed_time('d', scope)} DESC, d.id DESC" if newest_first else ""
+        return " UNION ALL ".join(
+            f"""(SELECT 1 {_deep_dive_matches(scope, a, form)} AND {form.gate}
+            {order} LIMIT {room})"""
+            for form in forms
+        )
+
     return f"""(SELECT x.n + CASE WHEN x.n >= {enough} THEN 0
-        ELSE (SELECT count(*) FROM ({dives}) AS y) END
-    FROM (SELECT count(*) AS n FROM ({stories}) AS s) AS x)"""
+        WHEN x.n >= {enough - SMALL_ROOM} THEN
+            (SELECT count(*) FROM ({dives(f"{enough} - x.n", True)}) AS y)
+        ELSE (SELECT count(*) FROM ({dives(str(enough), False)}) AS y) END
+    FROM (SELECT count(*) AS n FROM ({stories} LIMIT {enough}) AS s) AS x)"""
 
 
 def total(count: str) -> str:

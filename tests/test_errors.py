@@ -179,6 +179,19 @@ async def test_statements_are_cancelled_after_the_configured_timeout(database_ur
         await pool.close()
 
 
+async def test_sessions_do_not_compile_statements(database_url) -> None:
+    # JIT compiling would add 15-20 ms to every statement PostgreSQL estimates as costly.
+    pool = await create_pool(database_url, statement_timeout_ms=1_000, min_size=1, max_size=1)
+    try:
+        assert await pool.fetchval("SELECT current_setting('jit')") == "off"
+        plan = await pool.fetchval(
+            "EXPLAIN (FORMAT JSON) SELECT count(*) FROM generate_series(1, 10000000)"
+        )
+        assert "JIT" not in plan
+    finally:
+        await pool.close()
+
+
 @pytest.mark.parametrize(
     "request_kwargs, message",
     [
