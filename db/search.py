@@ -500,9 +500,16 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
     a = arguments(slots, query, search_filter)
     enough = COUNT_EXACT_UP_TO + 1
     forms = _forms(scope, a)
-    stories = " UNION ALL ".join(
-        f"SELECT 1 {_story_matches(scope, a, form)[0]} AND {form.gate}" for form in forms
-    )
+    stories = []
+    for form in forms:
+        matches, newest_first = _story_matches(scope, a, form)
+        # With a lower bound on publish time, the stories are counted newest first:
+        # unordered, PostgreSQL may read the table from its start, where the oldest
+        # stories lie, and skip half a million of them before the first that is recent
+        # enough (2.4 s at 1M stories; a sequential scan starts where another one is, so
+        # the same count took 0.2 s or 2.4 s).
+        order = f"ORDER BY {newest_first}" if a.after is not None else ""
+        stories.append(f"(SELECT 1 {matches} AND {form.gate} {order} LIMIT {enough})")
 
     # Deep dives are counted only while the stories leave room under the bound: a word
     # that many stories hold needs no walk through deep dives' long documents. When the
@@ -522,7 +529,7 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
         WHEN x.n >= {enough - SMALL_ROOM} THEN
             (SELECT count(*) FROM ({dives(f"{enough} - x.n", True)}) AS y)
         ELSE (SELECT count(*) FROM ({dives(str(enough), False)}) AS y) END
-    FROM (SELECT count(*) AS n FROM ({stories} LIMIT {enough}) AS s) AS x)"""
+    FROM (SELECT count(*) AS n FROM ({" UNION ALL ".join(stories)}) AS s) AS x)"""
 
 
 def total(count: str) -> str:
