@@ -152,6 +152,7 @@ def create_app(
             setup=connection_setup,
             publisher=redis_notices,
             transaction_pooler=settings.transaction_pooler,
+            work_mem_kb=settings.work_mem_kb,
         )
         # The process's own readers (purges, due events, the change log for subscribers)
         # keep off the requests' pool.
@@ -170,6 +171,7 @@ def create_app(
                     statement_timeout_ms=settings.statement_timeout_ms,
                     min_size=1,
                     transaction_pooler=settings.transaction_pooler,
+                    work_mem_kb=settings.work_mem_kb,
                 )
                 for url in settings.replica_urls
             ],

@@ -18,6 +18,13 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _work_mem_kb() -> int:
+    value = _int("NEWSGRAPH_WORK_MEM_KB", 16_384)
+    if not 64 <= value <= 2_097_151:  # PostgreSQL's own bounds of work_mem, in kB
+        raise SystemExit(f"NEWSGRAPH_WORK_MEM_KB must be between 64 and 2097151, got {value}")
+    return value
+
+
 def _seconds(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -194,6 +201,8 @@ class Settings:
     """This service's own address as partners and crawlers reach it (api.addresses); unset:
     the request's host."""
     statement_timeout_ms: int = 5_000
+    work_mem_kb: int = 16_384
+    """work_mem of the API's database sessions (db.pool.WORK_MEM_KB)."""
     pool_min_size: int = 2
     pool_max_size: int = 10
     publisher_name: str = "Newsgraph"
@@ -243,6 +252,7 @@ class Settings:
             public_url=(env.get("NEWSGRAPH_PUBLIC_URL") or cls.public_url).rstrip("/"),
             api_url=_address("NEWSGRAPH_API_URL"),
             statement_timeout_ms=_int("NEWSGRAPH_STATEMENT_TIMEOUT_MS", 5_000),
+            work_mem_kb=_work_mem_kb(),
             pool_min_size=_int("NEWSGRAPH_POOL_MIN", 2),
             pool_max_size=_int("NEWSGRAPH_POOL_MAX", 10),
             search_config=env.get("NEWSGRAPH_SEARCH_CONFIG") or "english",

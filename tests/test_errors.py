@@ -10,6 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
+from api.settings import Settings
 from db.pool import create_pool
 from tests.conftest import data, error_codes, graphql, operation, server_address, serving
 from tests.factories import create_story, slug_of
@@ -179,11 +180,21 @@ async def test_statements_are_cancelled_after_the_configured_timeout(database_ur
         await pool.close()
 
 
+@pytest.mark.parametrize("value", ["32", "-1", "3000000", "lots"])
+def test_a_work_mem_postgresql_would_refuse_stops_the_start(monkeypatch, value) -> None:
+    monkeypatch.setenv("NEWSGRAPH_WORK_MEM_KB", value)
+    with pytest.raises(SystemExit, match="NEWSGRAPH_WORK_MEM_KB"):
+        Settings.from_env()
+
+
 async def test_sessions_do_not_compile_statements(database_url) -> None:
     # JIT compiling would add 15-20 ms to every statement PostgreSQL estimates as costly.
-    pool = await create_pool(database_url, statement_timeout_ms=1_000, min_size=1, max_size=1)
+    pool = await create_pool(
+        database_url, statement_timeout_ms=1_000, min_size=1, max_size=1, work_mem_kb=20_480
+    )
     try:
         assert await pool.fetchval("SELECT current_setting('jit')") == "off"
+        assert await pool.fetchval("SELECT current_setting('work_mem')") == "20MB"
         plan = await pool.fetchval(
             "EXPLAIN (FORMAT JSON) SELECT count(*) FROM generate_series(1, 10000000)"
         )
