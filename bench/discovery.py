@@ -214,10 +214,31 @@ async def _search_once(
     return elapsed
 
 
+async def server_facts(url: str) -> str:
+    """What the figures depend on besides the code: the server and its memory settings,
+    as the service's own sessions see them, and the archive's size."""
+    pool = await create_pool(url, statement_timeout_ms=0, min_size=1, max_size=1)
+    try:
+        row = await pool.fetchrow(
+            """SELECT current_setting('server_version') AS version,
+                      current_setting('shared_buffers') AS shared_buffers,
+                      current_setting('work_mem') AS work_mem, current_setting('jit') AS jit,
+                      (SELECT reltuples::bigint FROM pg_class WHERE relname = 'stories')
+                          AS stories"""
+        )
+    finally:
+        await pool.close()
+    return (
+        f"PostgreSQL {row['version']}, shared_buffers {row['shared_buffers']}, work_mem "
+        f"{row['work_mem']}, jit {row['jit']}; about {row['stories']:,} stories"
+    )
+
+
 async def _run_search(settings: Settings, per_class: int) -> None:
     assert settings.database_url
     rng = random.Random(7)
     classes = await search_classes(settings.database_url, rng, per_class)
+    print(await server_facts(settings.database_url))
     async with in_process(settings) as client:
         await _search_once(client, "warm", None, 1, True)
         print(f"search, {per_class} queries a class (ms):")
