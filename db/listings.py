@@ -114,13 +114,15 @@ _PENDING = {
 }
 
 
+def stored_size(list_key: str) -> str:
+    """SQL for the stored size of the list `list_key` (an SQL expression): its entries,
+    scheduled ones included; 0 for a list that does not exist."""
+    return f"coalesce((SELECT z.entries FROM listing_sizes z WHERE z.list = {list_key}), 0)"
+
+
 def visible_count(table: str, list_key: str) -> str:
     """SQL for how many entries of the list `list_key` (an SQL expression) readers may see."""
-    pending = _PENDING[table].format(list_key)
-    return (
-        f"(coalesce((SELECT z.entries FROM listing_sizes z WHERE z.list = {list_key}), 0) "
-        f"- ({pending}))"
-    )
+    return f"({stored_size(list_key)} - ({_PENDING[table].format(list_key)}))"
 
 
 _COUNTS = {

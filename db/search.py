@@ -21,7 +21,7 @@ is exact up to COUNT_EXACT_UP_TO matches and says when it is not (a lower bound 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from content import clock
@@ -298,24 +298,21 @@ def _forms(scope: Scope, a: Arguments) -> list[_Form]:
     planner."""
     forms = [_Form()]
     if a.topic is not None:
-        small = f"{_list_size(topic_list(a.topic))} <= {SMALL_TOPIC}"
-        forms = [
-            *(_Form(f"{f.gate} AND {small}", True, f.outlet_by_id) for f in forms),
-            *(_Form(f"{f.gate} AND NOT {small}", False, f.outlet_by_id) for f in forms),
-        ]
+        small = f"{listings.stored_size(topic_list(a.topic))} <= {SMALL_TOPIC}"
+        forms = _split(forms, small, "topic_by_id")
     listed = _outlet_list(scope, a)
     if listed is not None:
-        small = f"{_list_size(listed)} <= {SMALL_OUTLET}"
-        forms = [
-            *(_Form(f"{f.gate} AND {small}", f.topic_by_id, True) for f in forms),
-            *(_Form(f"{f.gate} AND NOT {small}", f.topic_by_id, False) for f in forms),
-        ]
+        forms = _split(forms, f"{listings.stored_size(listed)} <= {SMALL_OUTLET}", "outlet_by_id")
     return forms
 
 
-def _list_size(list_key: str) -> str:
-    """SQL for the stored size of the list `list_key` (0 for a list that does not exist)."""
-    return f"coalesce((SELECT z.entries FROM listing_sizes z WHERE z.list = {list_key}), 0)"
+def _split(forms: list[_Form], small: str, by_id: str) -> list[_Form]:
+    """Each form twice: where `small` holds, reading by id (the field `by_id` set), and
+    where it does not, as it was."""
+    return [
+        *(replace(f, gate=f"{f.gate} AND {small}", **{by_id: True}) for f in forms),
+        *(replace(f, gate=f"{f.gate} AND NOT {small}") for f in forms),
+    ]
 
 
 def _outlet_list(scope: Scope, a: Arguments) -> str | None:
