@@ -337,7 +337,7 @@ def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
 def _story_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, str]:
     """FROM and WHERE of the matching stories, and their order newest first."""
     listed = _outlet_list(scope, a)
-    matches = f"""'story' = ANY({a.kinds}) AND {_story_match("s", a)} AND {visible("s", scope)}
+    matches = f"""'story' = ANY({a.kinds}) AND {_match("s", a)} AND {visible("s", scope)}
           AND {_story_filters("s", a, form, outlet=listed is None)}
           AND {_time_filters("s", scope, a)}"""
     if listed is None:
@@ -364,7 +364,7 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> str:
     # test every deep dive's long document (a common word within a category, at 1M stories:
     # 380 ms, against 130 ms walking the newest deep dives and reading each one's story).
     return f"""FROM deep_dives d JOIN stories ds ON ds.id = d.story_id
-        WHERE 'deep_dive' = ANY({a.kinds}) AND d.search_vector @@ {_tsquery(a)}
+        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
           AND {visible_deep_dive("d", scope)}
           AND {story_filters} AND {_time_filters("d", scope, a)}"""
 
@@ -393,27 +393,27 @@ def _tsquery(a: Arguments) -> str:
     )
 
 
-def _story_match(story: str, a: Arguments) -> str:
-    """SQL that holds for the stories that match the query. With quoted phrases, the
-    document's own index is left out (`IS TRUE` is not a condition an index answers): the
-    phrases' pairs find the candidates (_phrase_pairs), and the words of a phrase, each common
-    where the phrase is not, would only add a scan of their long posting lists to intersect
-    (at 770,000 stories, a phrase of two common words: 3.0 s with that intersection, 0.3 s
-    walking the newest stories and testing their pairs)."""
+def _match(item: str, a: Arguments) -> str:
+    """SQL that holds for the stories (or deep dives) `item` that match the query. With
+    quoted phrases, the document's own index is left out (`IS TRUE` is not a condition an
+    index answers): the phrases' pairs find the candidates (_phrase_pairs), and the words of a
+    phrase, each common where the phrase is not, would only add a scan of their long posting
+    lists to intersect (at 770,000 stories, a phrase of two common words: 3.0 s with that
+    intersection, 0.3 s walking the newest stories and testing their pairs)."""
     pairs = f"phrase_pairs({SEARCH_CONFIG}, {a.query})"
-    words = f"{story}.search_vector @@ {_tsquery(a)}"
+    words = f"{item}.search_vector @@ {_tsquery(a)}"
     # The pairs first: of two conditions that cost alike, PostgreSQL tests them as written.
     unindexed = f"CASE WHEN {pairs} IS NULL THEN {words} ELSE ({words}) IS TRUE END"
-    return f"{_phrase_pairs(story, a)} AND ({unindexed})"
+    return f"{_phrase_pairs(item, a)} AND ({unindexed})"
 
 
-def _phrase_pairs(story: str, a: Arguments) -> str:
-    """SQL that holds for every story that can match the query's quoted phrases: it holds
-    the phrases' adjacent word pairs (migration 0012). Found through the pairs' own index and
-    estimated from their own statistics, a phrase is read from the few stories that hold it,
-    not from every story that holds its words."""
+def _phrase_pairs(item: str, a: Arguments) -> str:
+    """SQL that holds for every story (or deep dive) `item` that can match the query's
+    quoted phrases: it holds the phrases' adjacent word pairs (migrations 0012 and 0016).
+    Found through the pairs' own index and estimated from their own statistics, a phrase is
+    read from the few documents that hold it, not from every one that holds its words."""
     pairs = f"phrase_pairs({SEARCH_CONFIG}, {a.query})"
-    return f"(CASE WHEN {pairs} IS NULL THEN TRUE ELSE {story}.phrase_vector @@ {pairs} END)"
+    return f"(CASE WHEN {pairs} IS NULL THEN TRUE ELSE {item}.phrase_vector @@ {pairs} END)"
 
 
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:

@@ -1,6 +1,7 @@
-"""Quoted phrases are found through the index of adjacent word pairs (migration 0012), which
-may only ever leave out stories that cannot match: checked against PostgreSQL's own phrase
-match on generated documents and queries, and through the search field."""
+"""Quoted phrases are found through the index of adjacent word pairs (migrations 0012 and 0016,
+stories and deep dives), which may only ever leave out documents that cannot match: checked
+against PostgreSQL's own phrase match on generated documents and queries, and through the
+search field."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 from db.pool import Pool
 from tests.conftest import data
-from tests.factories import create_story
+from tests.factories import create_deep_dive, create_story
+from tests.test_mutations import UPDATE_DIVE, ok
 
 WORDS = [
     *("war", "ukraine", "big", "oil", "gas", "price", "prices", "the", "in", "of", "a"),
@@ -17,6 +19,8 @@ WORDS = [
 ]
 SEARCH = """query($q: String!) { search(query: $q, first: 20) {
   totalCount edges { node { ... on Story { title } } } } }"""
+DIVES = """query($q: String!) { search(query: $q, first: 20, filter: {types: [DEEP_DIVE]}) {
+  totalCount edges { node { ... on DeepDive { slug } } } } }"""
 
 # For each (document, query): does the document match, does the pair filter apply to the
 # query, and does the document pass it. Documents are built as stories' are: title (A) and
@@ -86,3 +90,51 @@ async def test_a_quoted_phrase_finds_the_words_side_by_side_in_order(client: Any
     ]
     assert await titles('oil -"oil prices"') == ["Oil and gas", "Prices big oil", "Prices of oil"]
     assert together and across and gap
+
+
+async def test_deep_dives_phrases_are_found_by_their_pairs_and_follow_edits(
+    client: Any, pool: Pool, editor: str
+) -> None:
+    long_body = " ".join(["Analysts"] + ["markets"] * 300 + ["watch oil prices"])
+
+    async def dive(slug: str, *sections: tuple[str, str]) -> None:
+        story = await create_story(pool, title=f"Energy week {slug}")  # a deep dive each
+        await create_deep_dive(pool, story_id=story, slug=slug, title="Energy", sections=sections)
+
+    await dive("together", ("Overview", long_body))
+    await dive("apart", ("Overview", "Oil fell while prices rose."))
+    await dive("reversed", ("Overview", "Prices of oil and gas."))  # "prices oil": not in order
+    # Sections follow one another in the document: the last word of one and the first of the
+    # next stand side by side (as PostgreSQL's own phrase match over the document says).
+    await dive("across", ("Supply", "Crude oil"), ("Demand", "Prices fell."))
+    # A heading (weight C) and a body (weight D) are in one document too.
+    await dive("headed", ("Oil prices", "Why they rose."))
+
+    async def slugs(q: str) -> list[str]:
+        found = (await data(client, DIVES, q=q))["search"]
+        assert found["totalCount"] == len(found["edges"])
+        return sorted(edge["node"]["slug"] for edge in found["edges"])
+
+    assert await slugs('"oil prices"') == ["across", "headed", "together"]
+    assert await slugs('"oil prices" -crude') == ["headed", "together"]
+    assert await slugs("oil prices") == ["across", "apart", "headed", "reversed", "together"]
+    # Every deep dive's pairs are those of its document (a generated column).
+    stale = await pool.fetchval(
+        "SELECT count(*) FROM deep_dives WHERE phrase_vector IS DISTINCT FROM "
+        "adjacent_pairs(search_vector)"
+    )
+    assert stale == 0
+
+    # An edit through the API rewrites the document, and the pairs with it.
+    found = await data(client, 'query { deepDive(slug: "apart") { id version } }', key=editor)
+    await ok(
+        client,
+        UPDATE_DIVE,
+        editor,
+        "updateDeepDive",
+        id=found["deepDive"]["id"],
+        version=found["deepDive"]["version"],
+        input={"sections": [{"heading": "Overview", "body": "Oil prices fell."}]},
+    )
+    assert await slugs('"oil prices"') == ["across", "apart", "headed", "together"]
+    assert await slugs('"oil fell"') == []
