@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from db.pool import WORK_MEM_KB
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
@@ -19,7 +21,7 @@ def _int(name: str, default: int) -> int:
 
 
 def _work_mem_kb() -> int:
-    value = _int("NEWSGRAPH_WORK_MEM_KB", 16_384)
+    value = _int("NEWSGRAPH_WORK_MEM_KB", WORK_MEM_KB)
     if not 64 <= value <= 2_097_151:  # PostgreSQL's own bounds of work_mem, in kB
         raise SystemExit(f"NEWSGRAPH_WORK_MEM_KB must be between 64 and 2097151, got {value}")
     return value
@@ -201,8 +203,8 @@ class Settings:
     """This service's own address as partners and crawlers reach it (api.addresses); unset:
     the request's host."""
     statement_timeout_ms: int = 5_000
-    work_mem_kb: int = 16_384
-    """work_mem of the API's database sessions (db.pool.WORK_MEM_KB)."""
+    work_mem_kb: int = WORK_MEM_KB
+    """work_mem of the API's database sessions."""
     pool_min_size: int = 2
     pool_max_size: int = 10
     publisher_name: str = "Newsgraph"
