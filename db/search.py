@@ -400,7 +400,7 @@ def _match(item: str, a: Arguments) -> str:
     phrase, each common where the phrase is not, would only add a scan of their long posting
     lists to intersect (at 770,000 stories, a phrase of two common words: 3.0 s with that
     intersection, 0.3 s walking the newest stories and testing their pairs)."""
-    pairs = f"phrase_pairs({SEARCH_CONFIG}, {a.query})"
+    pairs = _pairs(a)
     words = f"{item}.search_vector @@ {_tsquery(a)}"
     # The pairs first: of two conditions that cost alike, PostgreSQL tests them as written.
     unindexed = f"CASE WHEN {pairs} IS NULL THEN {words} ELSE ({words}) IS TRUE END"
@@ -412,8 +412,13 @@ def _phrase_pairs(item: str, a: Arguments) -> str:
     quoted phrases: it holds the phrases' adjacent word pairs (migrations 0012 and 0016).
     Found through the pairs' own index and estimated from their own statistics, a phrase is
     read from the few documents that hold it, not from every one that holds its words."""
-    pairs = f"phrase_pairs({SEARCH_CONFIG}, {a.query})"
+    pairs = _pairs(a)
     return f"(CASE WHEN {pairs} IS NULL THEN TRUE ELSE {item}.phrase_vector @@ {pairs} END)"
+
+
+def _pairs(a: Arguments) -> str:
+    """SQL for the tsquery of the query's phrase pairs, NULL when it has none to require."""
+    return f"phrase_pairs({SEARCH_CONFIG}, {a.query})"
 
 
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
