@@ -41,6 +41,7 @@ BIG_TABLES = {
     "story_topics",
     "deep_dives",
     "story_listings",
+    "story_search",
     "deep_dive_listings",
 }
 

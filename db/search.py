@@ -3,8 +3,9 @@
 Each story and deep dive keeps a weighted tsvector (its search document), rebuilt by this
 module whenever it, its topics or its sections change:
 
-- story: title (A), summary (B), topic names (C); with its vocabulary (db.vocabulary) and,
-  generated from it, its phrase pairs (migration 0012)
+- story: title (A), summary (B), topic names (C); with its vocabulary (db.vocabulary).
+  Triggers copy it, with its phrase pairs (migration 0012) and the columns search filters
+  on, to story_search (migration 0017), which the query reads
 - deep dive: title (A), dek (B), key actor names and section headings (C), section bodies (D)
 
 Ranking: score = relevance x freshness, where relevance is ts_rank with weights
@@ -334,17 +335,22 @@ def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
     return " AND ".join([bound for bound in bounds if bound] or ["TRUE"])
 
 
+_STORY_ENTRY = "story_listings e JOIN story_search s ON s.id = e.story_id"
+
+
 def _story_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, str]:
-    """FROM and WHERE of the matching stories, and their order newest first."""
+    """FROM and WHERE of the matching stories, and their order newest first. A story is
+    read from story_search (migration 0017), what search needs of it in a narrow table:
+    walking the newest stories reads ten to a page, their documents inline."""
     listed = _outlet_list(scope, a)
     matches = f"""'story' = ANY({a.kinds}) AND {_match("s", a)} AND {visible("s", scope)}
           AND {_story_filters("s", a, form, outlet=listed is None)}
           AND {_time_filters("s", scope, a)}"""
     if listed is None:
-        return f"FROM stories s WHERE {matches}", f"{feed_time('s', scope)} DESC, s.id DESC"
+        return f"FROM story_search s WHERE {matches}", f"{feed_time('s', scope)} DESC, s.id DESC"
     entries = listings.story_entries(listed)
     return (
-        f"FROM {listings.STORY_ENTRY} WHERE {entries} AND {matches}",
+        f"FROM {_STORY_ENTRY} WHERE {entries} AND {matches}",
         "e.published_at DESC, e.story_id DESC",
     )
 
@@ -363,7 +369,7 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> str:
     # on `ds`, it let the planner find a category's stories from its index alone and then
     # test every deep dive's long document (a common word within a category, at 1M stories:
     # 380 ms, against 130 ms walking the newest deep dives and reading each one's story).
-    return f"""FROM deep_dives d JOIN stories ds ON ds.id = d.story_id
+    return f"""FROM deep_dives d JOIN story_search ds ON ds.id = d.story_id
         WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
           AND {visible_deep_dive("d", scope)}
           AND {story_filters} AND {_time_filters("d", scope, a)}"""

@@ -10,6 +10,7 @@ import pytest
 
 from api import migrations
 from api.app import create_app
+from content import clock
 from db import search as db_search
 from db.pool import create_pool
 from tests.conftest import data, error_codes, graphql, operation, serving
@@ -393,3 +394,143 @@ async def test_search_as_you_type_takes_the_last_word_as_a_prefix(client, demo) 
     body = {"query": TYPED, "variables": {"q": "purl ukrai", "typing": True}}
     response = await client.post("/graphql", json=body)
     assert 'engine;desc="compiled"' in response.headers["server-timing"]
+
+
+WINDOW = """query($q: String!, $preview: Boolean!, $filter: SearchFilter) {
+  search(query: $q, first: 50, preview: $preview, filter: $filter) {
+    totalCount
+    edges { cursor score node { __typename ... on Story { slug } ... on DeepDive { slug } } }
+  } }"""
+
+
+@pytest.mark.parametrize("ranked", [3, 8, 40])
+async def test_a_common_query_ranks_only_its_newest_matches(
+    settings, pool, monkeypatch, editor, ranked
+) -> None:
+    """A query that matches more than RANKED stories (deep dives) ranks the newest RANKED
+    of them; a small window stands for the real one (40: more than match). Two share a
+    time, a draft and a scheduled story count only in a preview, and a time filter takes
+    the newest of the matches it leaves."""
+    monkeypatch.setattr("db.search.RANKED", {"story": ranked, "deep_dive": ranked})
+    now = datetime.now(UTC).replace(microsecond=0)
+    ages = [timedelta(hours=1), timedelta(days=3000)] + [
+        timedelta(days=days, seconds=seconds)
+        for days in (1, 4, 16, 64, 256)
+        for seconds in (-1, 0, 1)
+    ]
+    times = {f"hake-{n}": now - age for n, age in enumerate(ages)}
+    times["hake-twin"] = times["hake-5"]
+    for slug, published in times.items():
+        story = await create_story(pool, slug=slug, title="Hake landings", published_at=published)
+        await create_deep_dive(
+            pool, story_id=story, slug=f"dive-{slug}", title="Hake quotas", published_at=published
+        )
+    await create_story(
+        pool, slug="hake-draft", title="Hake landings", status="DRAFT", published_at=None
+    )
+    await create_story(
+        pool, slug="hake-later", title="Hake landings", published_at=now + timedelta(days=2)
+    )
+    await create_story(pool, slug="cod", title="Cod landings", published_at=now)
+    ids = dict(await pool.fetch("SELECT slug, id FROM stories WHERE slug LIKE 'hake-%'"))
+    newest = sorted(times, key=lambda slug: (times[slug], ids[slug]), reverse=True)
+    cut = now - timedelta(days=5)
+    older = [slug for slug in newest if times[slug] < cut]
+    requests = [
+        ({"preview": False}, newest[:ranked]),
+        ({"preview": False, "filter": {"publishedBefore": cut.isoformat()}}, older[:ranked]),
+        ({"preview": True}, None),
+    ]
+    async with serving(settings) as client:
+        with clock.fixed(now):
+            for variables, expected in requests:
+                body = await graphql(client, WINDOW, key=editor, q="hake", **variables)
+                assert "errors" not in body, body
+                found = [edge["node"]["slug"] for edge in body["data"]["search"]["edges"]]
+                stories = {slug for slug in found if slug.startswith("hake")}
+                dives = {slug[5:] for slug in found if slug.startswith("dive-")}
+                if expected is not None:
+                    assert stories == set(expected) == dives
+                else:  # a preview ranks the draft and the scheduled story too, the newest
+                    assert {"hake-draft", "hake-later"} <= stories
+                    assert len(stories) == min(ranked, len(times) + 2)
+
+
+_MIRROR_DIFFERS = """
+SELECT count(*) FROM stories s FULL JOIN story_search x ON x.id = s.id
+WHERE s.id IS NULL OR x.id IS NULL
+   OR (s.status, s.published_at, s.created_at, s.category_id, s.search_vector,
+       adjacent_pairs(s.search_vector))
+      IS DISTINCT FROM (x.status, x.published_at, x.created_at, x.category_id, x.search_vector,
+       x.phrase_vector)"""
+
+
+async def test_story_search_follows_every_write_to_stories(client, pool, editor) -> None:
+    """Search reads a story from story_search (migration 0017), which triggers keep equal to
+    the story: inserts (COPY too), edits through the API (title, category, publishing,
+    unpublishing), updates of many rows at once, an update of nothing search reads, and
+    deletes. After each, every story's row there matches it, phrase pairs included."""
+    from tests.test_mutations import CREATE, PUBLISH, UNPUBLISH, UPDATE, ok
+
+    async def mirrored() -> None:
+        assert await pool.fetchval(_MIRROR_DIFFERS) == 0
+
+    first = await create_story(pool, slug="kelp-1", title="Kelp forests recover")
+    second = await create_story(pool, slug="kelp-2", title="Kelp farming grows")
+    await mirrored()
+    category = await create_topic(pool, kind="CATEGORY")
+    both = [first, second]
+    for change, value in (
+        ("category_id = $2", category),
+        ("status = $2", "DRAFT"),
+        ("published_at = $2", PAST - timedelta(days=1)),
+        ("created_at = $2", PAST - timedelta(days=2)),
+    ):
+        await pool.execute(f"UPDATE stories SET {change} WHERE id = ANY($1::bigint[])", both, value)
+        await mirrored()
+    await pool.execute("UPDATE stories SET lefts = lefts + 1")  # nothing search reads
+    await mirrored()
+    await pool.copy_records_to_table(
+        "stories",
+        records=[("kelp-3", "Kelp copied in", "PUBLISHED", PAST)],
+        columns=["slug", "title", "status", "published_at"],
+    )
+    await db_search.refresh(
+        pool, "story", [r[0] for r in await pool.fetch("SELECT id FROM stories")]
+    )
+    await mirrored()
+
+    created = (
+        await ok(
+            client,
+            CREATE,
+            editor,
+            "createStory",
+            input={"slug": "urchin", "title": "Urchins graze kelp"},
+        )
+    )["story"]
+    await mirrored()
+    story = (
+        await ok(
+            client,
+            UPDATE,
+            editor,
+            "updateStory",
+            id=created["id"],
+            version=1,
+            input={"title": "Otters eat urchins"},
+        )
+    )["story"]
+    story = (
+        await ok(client, PUBLISH, editor, "publishStory", id=story["id"], version=story["version"])
+    )["story"]
+    await mirrored()
+    assert await slugs(client, '"otters eat"') == ["urchin"]
+    assert await slugs(client, "grazing") == []
+    await ok(client, UNPUBLISH, editor, "unpublishStory", id=story["id"], version=story["version"])
+    await mirrored()
+    assert await slugs(client, '"otters eat"') == []
+
+    await pool.execute("DELETE FROM stories WHERE id = $1", second)
+    await mirrored()
+    assert await pool.fetchval("SELECT count(*) FROM story_search") == 3
