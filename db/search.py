@@ -380,8 +380,10 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> str:
 
 def _score(item: str, scope: Scope, as_of: str, a: Arguments) -> str:
     """SQL for the score of `item`, a row of _hits' newest matches (its document and time)."""
+    # date_part, not extract: extract returns numeric, and numeric power and division cost
+    # 6 us a row (scoring 3,000 stories: 25 ms, against 8 ms in float8 with date_part).
     age = f"{as_of} - {item}.time"
-    age_days = f"greatest(0, extract(epoch FROM {age}) / 86400)"
+    age_days = f"greatest(0, date_part('epoch', {age}) / 86400)"
     return (
         f"ts_rank('{{0.1, 0.2, 0.4, 1.0}}', {item}.search_vector, {_tsquery(a)}, 1)::float8 "
         f"* ({FRESHNESS_FLOOR} + {1 - FRESHNESS_FLOOR} "
@@ -433,7 +435,9 @@ def _pairs(a: Arguments) -> str:
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
     # Each kind ranks at most its RANKED newest matches (see the module docstring). The
     # newest carry their documents out, so scoring them reads no row twice; the score is
-    # computed outside the LIMIT, where only the window's rows reach it.
+    # computed outside the LIMIT, where only the window's rows reach it. MATERIALIZED: a
+    # later page's cursor condition on the score, pushed into the branches, would compute
+    # every score twice (once to filter, once to return).
     stories, dives = [], []
     for form in _forms(scope, a):
         matches, newest_first = _story_matches(scope, a, form)
@@ -443,7 +447,7 @@ def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
             {_deep_dive_matches(scope, a, form)} AND {form.gate}
             ORDER BY {feed_time("d", scope)} DESC, d.id DESC LIMIT {RANKED["deep_dive"]})""")
     return f"""
-WITH hits AS (
+WITH hits AS MATERIALIZED (
     SELECT 'story' AS kind, s.id, {_score("s", scope, as_of, a)} AS score
     FROM ({" UNION ALL ".join(stories)}) AS s
     UNION ALL
