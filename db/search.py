@@ -372,7 +372,11 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> str:
     # The story's visibility is read from story_search's primary key, which carries it
     # (migration 0019): from stories, each match read a wide row (50 ms of a page for a word
     # that 2,600 deep dives hold, at 1M stories).
-    return f"""FROM deep_dives d JOIN story_search ds ON ds.id = d.story_id
+    # Without story filters there is nothing to read from `ds`: the join would only look
+    # every match's story up a second time.
+    filtered = any(slot is not None for slot in (a.category, a.topic, a.outlet))
+    story = "JOIN story_search ds ON ds.id = d.story_id" if filtered else ""
+    return f"""FROM deep_dives d {story}
         WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
           AND {visible_deep_dive("d", scope, stories="story_search")}
           AND {story_filters} AND {_time_filters("d", scope, a)}"""
