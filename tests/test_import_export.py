@@ -153,7 +153,10 @@ def test_ctrl_c_names_the_last_committed_line_and_resume_finishes(
 ) -> None:
     url = make_database()
     data_dir = tmp_path / "data"
-    topics = [{**TOPIC, "slug": f"t{n}", "name": f"Topic {n}"} for n in range(3_000)]
+    # Far more lines than are imported before the interrupt, so that the import cannot
+    # finish before it (with 3,000, it once did on a CI machine: exit 0, no interrupt).
+    lines = 10_000
+    topics = [{**TOPIC, "slug": f"t{n}", "name": f"Topic {n}"} for n in range(lines)]
     path = ndjson(tmp_path / "many.ndjson", *topics)
     command = [sys.executable, "-m", "api.cli", "import", "--batch-size", "1", str(path)]
     env = {**os.environ, "DATABASE_URL": url, "NEWSGRAPH_DATA_DIR": str(data_dir)}
@@ -169,7 +172,7 @@ def test_ctrl_c_names_the_last_committed_line_and_resume_finishes(
     assert process.returncode == 130, err
     stored = topics_in(url)
     hint = re.search(
-        rf"newsgraph: interrupted: lines through (\d+) of 3000 of {re.escape(str(path))} are "
+        rf"newsgraph: interrupted: lines through (\d+) of {lines} of {re.escape(str(path))} are "
         "committed; run the same command with --resume to continue after them",
         err,
     )
@@ -177,16 +180,16 @@ def test_ctrl_c_names_the_last_committed_line_and_resume_finishes(
     committed = int(hint[1])
     # The batch in flight at the interrupt may have committed without the client hearing so:
     # the checkpoint errs towards importing that line again (idempotent), never skipping one.
-    assert 20 <= committed <= stored <= committed + 1 < 3_000
+    assert 20 <= committed <= stored <= committed + 1 < lines
     resumed = newsgraph("import", "--resume", str(path), database_url=url, data_dir=data_dir)
     assert f"{path}: resumed after line {committed} (committed by an earlier run): " in (
         resumed.stdout
     )
-    left = 3_000 - committed
-    assert f"{3_000 - stored} created, 0 updated, {left - (3_000 - stored)} unchanged" in (
+    left = lines - committed
+    assert f"{lines - stored} created, 0 updated, {left - (lines - stored)} unchanged" in (
         resumed.stdout
     )
-    assert fetchval(url, "SELECT count(*) FROM topics") == 3_000
+    assert fetchval(url, "SELECT count(*) FROM topics") == lines
 
 
 def test_the_same_article_from_two_feeds_is_one_source(make_database, tmp_path: Path) -> None:
