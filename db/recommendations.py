@@ -36,6 +36,7 @@ from content import clock
 from db import audit, listings
 from db.pool import Connection, Pool
 from db.records import build, grouped
+from db.search import freshness
 from db.stories import STORY_COLUMNS, Story
 from db.text_search import SEARCH_CONFIG
 from db.visibility import visible, visible_deep_dive
@@ -89,10 +90,7 @@ def _newest_on_topic(topic_id: str, exclude: str) -> str:
 
 def _freshness(as_of: str) -> str:
     """How fresh story `s` is at the SQL time `as_of`: 1, halving every half-life."""
-    return (
-        f"power(0.5, greatest(0, extract(epoch FROM {as_of} - s.published_at)) / 86400 "
-        f"/ {FRESHNESS_HALF_LIFE_DAYS})"
-    )
+    return freshness(as_of, "s.published_at", FRESHNESS_HALF_LIFE_DAYS)
 
 
 # The item's own words (stemmed lexemes of its title and summary) as one OR query; quoted

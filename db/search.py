@@ -382,16 +382,21 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> str:
           AND {story_filters} AND {_time_filters("d", scope, a)}"""
 
 
-def _score(item: str, scope: Scope, as_of: str, a: Arguments) -> str:
-    """SQL for the score of `item`, a row of _hits' newest matches (its document and time)."""
+def freshness(as_of: str, time: str, half_life_days: float) -> str:
+    """SQL (float8) for how fresh something from the SQL time `time` is at `as_of`: 1 up to
+    then, halving every half_life_days. Search and recommendations rank with it."""
     # date_part, not extract: extract returns numeric, and numeric power and division cost
     # 6 us a row (scoring 3,000 stories: 25 ms, against 8 ms in float8 with date_part).
-    age = f"{as_of} - {item}.time"
-    age_days = f"greatest(0, date_part('epoch', {age}) / 86400)"
+    age_days = f"greatest(0, date_part('epoch', {as_of} - {time}) / 86400)"
+    return f"power(0.5, {age_days} / {half_life_days})"
+
+
+def _score(item: str, scope: Scope, as_of: str, a: Arguments) -> str:
+    """SQL for the score of `item`, a row of _hits' newest matches (its document and time)."""
     return (
         f"ts_rank('{{0.1, 0.2, 0.4, 1.0}}', {item}.search_vector, {_tsquery(a)}, 1)::float8 "
         f"* ({FRESHNESS_FLOOR} + {1 - FRESHNESS_FLOOR} "
-        f"* power(0.5, {age_days} / {FRESHNESS_HALF_LIFE_DAYS}))"
+        f"* {freshness(as_of, f'{item}.time', FRESHNESS_HALF_LIFE_DAYS)})"
     )
 
 
