@@ -64,10 +64,15 @@ class StatementCounter:
         conn.add_query_logger(self.log)
 
     async def settled(self) -> int:
-        """The count once asyncpg has delivered pending log records (it defers them)."""
-        for _ in range(20):
-            await asyncio.sleep(0)
-        return self.count
+        """The count once asyncpg has delivered pending log records (it defers them): once
+        it has not changed for 20 ms (twenty bare yields once missed one on a busy machine)."""
+        while True:
+            seen = self.count
+            for _ in range(20):
+                await asyncio.sleep(0)
+            await asyncio.sleep(0.02)
+            if self.count == seen:
+                return seen
 
 
 SESSION_SETTINGS = {"jit": "off"}
