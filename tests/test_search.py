@@ -16,6 +16,7 @@ from db.pool import create_pool
 from tests.conftest import data, error_codes, graphql, operation, serving
 from tests.factories import (
     PAST,
+    cite,
     create_deep_dive,
     create_outlet,
     create_source,
@@ -454,6 +455,37 @@ async def test_a_common_query_ranks_only_its_newest_matches(
                 else:  # a preview ranks the draft and the scheduled story too, the newest
                     assert {"hake-draft", "hake-later"} <= stories
                     assert len(stories) == min(ranked, len(times) + 2)
+
+
+@pytest.mark.parametrize("walk", [0, 4, 12, 1_000])
+async def test_within_an_outlet_the_newest_matches_are_ranked_however_they_are_found(
+    client, pool, monkeypatch, walk
+) -> None:
+    """Within an outlet, search first tests the outlet's newest LIST_WALK stories and keeps
+    them when they hold RANKED matches or are all it has; otherwise it finds the matches as
+    the planner sees fit. Whichever way, it ranks the same newest RANKED matches: a walk of
+    none (never enough), of 4 (fewer than the 3 matches among the 12 newest need), of 12
+    (enough) and of more than the outlet has."""
+    monkeypatch.setattr("db.search.RANKED", {"story": 3, "deep_dive": 3})
+    monkeypatch.setattr("db.search.LIST_WALK", walk)
+    outlet = await create_outlet(pool, slug="the-tern")
+    elsewhere = await create_outlet(pool, slug="the-skua")
+    now = datetime.now(UTC).replace(microsecond=0)
+    for n in range(20):  # every fourth holds the word; the newest first
+        title = "Puffin counts rise" if n % 4 == 3 else "Harbour dues rise"
+        story = await create_story(
+            pool, slug=f"tern-{n}", title=title, published_at=now - timedelta(hours=n)
+        )
+        await cite(pool, story, [outlet])
+    newer = await create_story(pool, slug="skua", title="Puffin counts rise", published_at=now)
+    await cite(pool, newer, [elsewhere])
+    later = await create_story(  # scheduled: in the outlet's list, not visible yet
+        pool, slug="tern-later", title="Puffin counts", published_at=now + timedelta(days=1)
+    )
+    await cite(pool, later, [outlet])
+    result = (await data(client, SEARCH, q="puffin", filter={"outlet": "the-tern"}))["search"]
+    assert [edge["node"]["slug"] for edge in result["edges"]] == ["tern-3", "tern-7", "tern-11"]
+    assert result["totalCount"] == 5
 
 
 _MIRROR_DIFFERS = """
