@@ -355,31 +355,46 @@ def _story_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, str]:
     )
 
 
-def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> str:
+def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, str]:
+    """FROM and WHERE of the matching deep dives (the document `d`), and the alias whose
+    time and id order them newest first."""
+    filtered = any(slot is not None for slot in (a.category, a.topic, a.outlet))
+    if not filtered:
+        # Without story filters there is nothing to read from the story but its visibility.
+        return (
+            f"""FROM deep_dives d
+        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
+          AND {visible_deep_dive("d", scope, stories="story_search")}
+          AND {_time_filters("d", scope, a)}""",
+            "d",
+        )
     listed = _outlet_list(scope, a)
     story_filters = _story_filters("ds", a, form, outlet=listed is None)
     if listed is not None:
         stories = f"SELECT e.story_id FROM story_listings e WHERE e.list = {listed}"
         story_filters += (
-            f" AND d.story_id = ANY(ARRAY({stories}))"
+            f" AND k.story_id = ANY(ARRAY({stories}))"
             if form.outlet_by_id
             else f" AND ds.id IN ({stories})"
         )
+    # The deep dive twice: `k`, what its feed index carries (time, id, status, story), and
+    # `d`, its row with the document. Walking `k` newest first, the story's filters (`ds`,
+    # story_search's primary key, which carries its category: migration 0020) are tested
+    # before a document is read; a common word within a category read 14,000 deep dives'
+    # rows (7.6 kB each) to keep 1,000. For a rare word PostgreSQL still starts from the
+    # documents' index.
     # Visibility asks about the story apart from `ds`, the story the filters read: tested
     # on `ds`, it let the planner find a category's stories from its index alone and then
     # test every deep dive's long document (a common word within a category, at 1M stories:
     # 380 ms, against 130 ms walking the newest deep dives and reading each one's story).
-    # The story's visibility is read from story_search's primary key, which carries it
-    # (migration 0019): from stories, each match read a wide row (50 ms of a page for a word
-    # that 2,600 deep dives hold, at 1M stories).
-    # Without story filters there is nothing to read from `ds`: the join would only look
-    # every match's story up a second time.
-    filtered = any(slot is not None for slot in (a.category, a.topic, a.outlet))
-    story = "JOIN story_search ds ON ds.id = d.story_id" if filtered else ""
-    return f"""FROM deep_dives d {story}
+    return (
+        f"""FROM deep_dives k JOIN story_search ds ON ds.id = k.story_id
+        JOIN deep_dives d ON d.id = k.id
         WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
-          AND {visible_deep_dive("d", scope, stories="story_search")}
-          AND {story_filters} AND {_time_filters("d", scope, a)}"""
+          AND {visible_deep_dive("k", scope, stories="story_search")}
+          AND {story_filters} AND {_time_filters("k", scope, a)}""",
+        "k",
+    )
 
 
 def freshness(as_of: str, time: str, half_life_days: float) -> str:
@@ -510,9 +525,10 @@ def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
             branch = f"""(SELECT s.id, s.search_vector, {feed_time("s", scope)} AS time
                 {matches} ORDER BY {newest_first} LIMIT {RANKED["story"]})"""
             stories.append(_gated(form, branch))
-        branch = f"""(SELECT d.id, d.search_vector, {feed_time("d", scope)} AS time
-            {_deep_dive_matches(scope, a, form)}
-            ORDER BY {feed_time("d", scope)} DESC, d.id DESC LIMIT {RANKED["deep_dive"]})"""
+        matches, walked = _deep_dive_matches(scope, a, form)
+        time = feed_time(walked, scope)
+        branch = f"""(SELECT d.id, d.search_vector, {time} AS time {matches}
+            ORDER BY {time} DESC, {walked}.id DESC LIMIT {RANKED["deep_dive"]})"""
         dives.append(_gated(form, branch))
     ctes = "".join(f"{name} AS MATERIALIZED ({sql}), " for sql, name in walks.items())
     return f"""
@@ -602,11 +618,13 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
     # prices a deep dive's match, a read of its whole document, like a story's: 300 ms at
     # 1M stories for a word that 8,400 stories hold, 140 ms walking).
     def dives(room: str, newest_first: bool) -> str:
-        order = f"ORDER BY {feed_time('d', scope)} DESC, d.id DESC" if newest_first else ""
-        return " UNION ALL ".join(
-            _gated(form, f"(SELECT 1 {_deep_dive_matches(scope, a, form)} {order} LIMIT {room})")
-            for form in forms
-        )
+        branches = []
+        for form in forms:
+            matches, walked = _deep_dive_matches(scope, a, form)
+            time = feed_time(walked, scope)
+            order = f"ORDER BY {time} DESC, {walked}.id DESC" if newest_first else ""
+            branches.append(_gated(form, f"(SELECT 1 {matches} {order} LIMIT {room})"))
+        return " UNION ALL ".join(branches)
 
     return f"""(SELECT x.n + CASE WHEN x.n >= {enough} THEN 0
         WHEN x.n >= {enough - SMALL_ROOM} THEN
