@@ -437,8 +437,15 @@ def _match(item: str, a: Arguments) -> str:
     intersection, 0.3 s walking the newest stories and testing their pairs)."""
     pairs = _pairs(a)
     words = f"{item}.search_vector @@ {_tsquery(a)}"
-    # The pairs first: of two conditions that cost alike, PostgreSQL tests them as written.
     unindexed = f"CASE WHEN {pairs} IS NULL THEN {words} ELSE ({words}) IS TRUE END"
+    # Of two conditions that cost alike, PostgreSQL tests them as written. A story's pairs
+    # lie in its row beside its document and are tested first; a deep dive's are TOASTed
+    # (16 kB) while its document is inline, so where PostgreSQL walks deep dives rather than
+    # reading the pairs' index, their document is tested first and the pairs (which hold
+    # wherever the phrase does) are read only for those that hold the phrase: a phrase that
+    # a tenth of deep dives hold read 9,500 of their pairs from TOAST for 1,000 (95 ms).
+    if item == "d":
+        return f"({unindexed}) AND {_phrase_pairs(item, a)}"
     return f"{_phrase_pairs(item, a)} AND ({unindexed})"
 
 
