@@ -623,7 +623,10 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
     # room left is small, they are counted newest first up to it, so that PostgreSQL walks
     # the newest deep dives and stops; otherwise it tests every deep dive's document (it
     # prices a deep dive's match, a read of its whole document, like a story's: 300 ms at
-    # 1M stories for a word that 8,400 stories hold, 140 ms walking).
+    # 1M stories for a word that 8,400 stories hold, 140 ms walking). A quoted phrase is
+    # counted in any order: its pairs' index finds the deep dives that can hold it, and
+    # reading them stops once there are enough, where a walk reads every deep dive on the
+    # way (a phrase that a tenth of them hold: 3,071 wanted, 29,000 walked, 190 ms).
     def dives(room: str, newest_first: bool) -> str:
         branches = []
         for form in forms:
@@ -633,9 +636,12 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
             branches.append(_gated(form, f"(SELECT 1 {matches} {order} LIMIT {room})"))
         return " UNION ALL ".join(branches)
 
+    room = f"{enough} - x.n"
     return f"""(SELECT x.n + CASE WHEN x.n >= {enough} THEN 0
+        WHEN x.n >= {enough - SMALL_ROOM} AND {_pairs(a)} IS NULL THEN
+            (SELECT count(*) FROM ({dives(room, True)}) AS y)
         WHEN x.n >= {enough - SMALL_ROOM} THEN
-            (SELECT count(*) FROM ({dives(f"{enough} - x.n", True)}) AS y)
+            (SELECT count(*) FROM ({dives(room, False)}) AS y)
         ELSE (SELECT count(*) FROM ({dives(str(enough), False)}) AS y) END
     FROM (SELECT count(*) AS n FROM ({" UNION ALL ".join(stories)}) AS s) AS x)"""
 

@@ -336,6 +336,10 @@ async def test_the_count_is_exact_up_to_its_bound_and_says_when_it_is_not(
         await create_deep_dive(pool, story_id=story, sections=(("Deep", "Viperfish glow."),))
     one = await create_story(pool, slug="hatchetfish", title="Hatchetfish")
     await create_deep_dive(pool, story_id=one, sections=(("Deep", "Hatchetfish glow."),))
+    # A quoted phrase (its deep dives found through their pairs, in any order): one story
+    # and three deep dives hold it, past the bound.
+    dusk = await create_story(pool, slug="viperfish-dusk", title="Viperfish glow at dusk")
+    await create_deep_dive(pool, story_id=dusk, sections=(("Deep", "Viperfish glow."),))
     async with serving(replace(settings, execution=execution)) as client:
         many = (await data(client, COUNTED, q="lanternfish"))["search"]
         assert (many["totalCount"], many["totalCountIsExact"]) == (3, False)
@@ -346,6 +350,10 @@ async def test_the_count_is_exact_up_to_its_bound_and_says_when_it_is_not(
         assert alone == {"totalCountIsExact": False, "totalCount": 3}
         mixed = (await data(client, COUNTED, q="viperfish"))["search"]
         assert (mixed["totalCount"], mixed["totalCountIsExact"]) == (3, False)
+        phrase = (await data(client, COUNTED, q='"viperfish glow"'))["search"]
+        assert (phrase["totalCount"], phrase["totalCountIsExact"]) == (3, False)
+        dusk_only = (await data(client, COUNTED, q='"glow at dusk"'))["search"]
+        assert (dusk_only["totalCount"], dusk_only["totalCountIsExact"]) == (1, True)
         pair = (await data(client, COUNTED, q="hatchetfish"))["search"]
         assert (pair["totalCount"], pair["totalCountIsExact"]) == (2, True)
         none = (await data(client, COUNTED, q="swordfish"))["search"]
