@@ -338,14 +338,20 @@ def _time_filters(item: str, scope: Scope, a: Arguments) -> str:
 _STORY_ENTRY = "story_listings e JOIN story_search s ON s.id = e.story_id"
 
 
+def _story_conditions(scope: Scope, a: Arguments, form: _Form) -> str:
+    """SQL that holds for the matching stories `s` (an outlet's list, if any, aside)."""
+    return f"""'story' = ANY({a.kinds}) AND {_match("s", a, pairs_first=True)}
+          AND {visible("s", scope)}
+          AND {_story_filters("s", a, form, outlet=_outlet_list(scope, a) is None)}
+          AND {_time_filters("s", scope, a)}"""
+
+
 def _story_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, str]:
     """FROM and WHERE of the matching stories, and their order newest first. A story is
     read from story_search (migration 0017), what search needs of it in a narrow table:
     walking the newest stories reads ten to a page, their documents inline."""
     listed = _outlet_list(scope, a)
-    matches = f"""'story' = ANY({a.kinds}) AND {_match("s", a)} AND {visible("s", scope)}
-          AND {_story_filters("s", a, form, outlet=listed is None)}
-          AND {_time_filters("s", scope, a)}"""
+    matches = _story_conditions(scope, a, form)
     if listed is None:
         return f"FROM story_search s WHERE {matches}", f"{feed_time('s', scope)} DESC, s.id DESC"
     entries = listings.story_entries(listed)
@@ -363,7 +369,7 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, st
         # Without story filters there is nothing to read from the story but its visibility.
         return (
             f"""FROM deep_dives d
-        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
+        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a, pairs_first=False)}
           AND {visible_deep_dive("d", scope, stories="story_search")}
           AND {_time_filters("d", scope, a)}""",
             "d",
@@ -390,7 +396,7 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, st
     return (
         f"""FROM deep_dives k JOIN story_search ds ON ds.id = k.story_id
         JOIN deep_dives d ON d.id = k.id
-        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
+        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a, pairs_first=False)}
           AND {visible_deep_dive("k", scope, stories="story_search")}
           AND {story_filters} AND {_time_filters("k", scope, a)}""",
         "k",
@@ -428,7 +434,7 @@ def _tsquery(a: Arguments) -> str:
     )
 
 
-def _match(item: str, a: Arguments) -> str:
+def _match(item: str, a: Arguments, *, pairs_first: bool) -> str:
     """SQL that holds for the stories (or deep dives) `item` that match the query. With
     quoted phrases, the document's own index is left out (`IS TRUE` is not a condition an
     index answers): the phrases' pairs find the candidates (_phrase_pairs), and the words of a
@@ -438,15 +444,16 @@ def _match(item: str, a: Arguments) -> str:
     pairs = _pairs(a)
     words = f"{item}.search_vector @@ {_tsquery(a)}"
     unindexed = f"CASE WHEN {pairs} IS NULL THEN {words} ELSE ({words}) IS TRUE END"
-    # Of two conditions that cost alike, PostgreSQL tests them as written. A story's pairs
-    # lie in its row beside its document and are tested first; a deep dive's are TOASTed
-    # (16 kB) while its document is inline, so where PostgreSQL walks deep dives rather than
-    # reading the pairs' index, their document is tested first and the pairs (which hold
-    # wherever the phrase does) are read only for those that hold the phrase: a phrase that
-    # a tenth of deep dives hold read 9,500 of their pairs from TOAST for 1,000 (95 ms).
-    if item == "d":
-        return f"({unindexed}) AND {_phrase_pairs(item, a)}"
-    return f"{_phrase_pairs(item, a)} AND ({unindexed})"
+    # Of two conditions that cost alike, PostgreSQL tests them as written (pairs_first). A
+    # story's pairs lie in its row beside its document and are tested first; a deep dive's
+    # are TOASTed (16 kB) while its document is inline, so where PostgreSQL walks deep dives
+    # rather than reading the pairs' index, their document is tested first and the pairs
+    # (which hold wherever the phrase does) are read only for those that hold the phrase: a
+    # phrase that a tenth of deep dives hold read 9,500 of their pairs from TOAST for 1,000
+    # (95 ms).
+    if pairs_first:
+        return f"{_phrase_pairs(item, a)} AND ({unindexed})"
+    return f"({unindexed}) AND {_phrase_pairs(item, a)}"
 
 
 def _phrase_pairs(item: str, a: Arguments) -> str:
@@ -478,14 +485,12 @@ def _listed_walk(scope: Scope, a: Arguments, form: _Form) -> str:
     """SQL for the newest matches among the newest LIST_WALK entries of the outlet's list."""
     listed = _outlet_list(scope, a)
     assert listed is not None
-    matches = f"""'story' = ANY({a.kinds}) AND {_match("s", a)} AND {visible("s", scope)}
-          AND {_story_filters("s", a, form, outlet=False)} AND {_time_filters("s", scope, a)}"""
     return f"""SELECT s.id, s.search_vector, {feed_time("s", scope)} AS time
     FROM (SELECT e.story_id, e.published_at FROM story_listings e
           WHERE {listings.story_entries(listed)}
           ORDER BY e.published_at DESC, e.story_id DESC LIMIT {LIST_WALK}) AS e
     JOIN story_search s ON s.id = e.story_id
-    WHERE {matches}
+    WHERE {_story_conditions(scope, a, form)}
     ORDER BY e.published_at DESC, e.story_id DESC LIMIT {RANKED["story"]}"""
 
 
@@ -496,22 +501,21 @@ def _listed_stories(scope: Scope, a: Arguments, form: _Form, walk: str) -> str:
     as the planner sees fit. The outlet reaches the planner as a slug, so it plans for an
     average one: for a common word within a mid-size outlet it read the whole list and
     sorted it (140 ms at 1M stories for an outlet of 18,000), where its newest few thousand
-    entries hold the matches (60 ms)."""
+    entries hold the matches (45 ms)."""
     listed = _outlet_list(scope, a)
     assert listed is not None
     whole = f"{listings.stored_size(listed)} <= {LIST_WALK}"
     found = f"(SELECT count(*) FROM {walk}) = {RANKED['story']}"
-    rest, newest_first = _story_matches(scope, a, form)
     kept = replace(form, gate=f"{form.gate} AND ({found} OR {whole})")
     sought = replace(form, gate=f"{form.gate} AND NOT ({found} OR {whole})")
-    return f"""{_gated(kept, walk)} UNION ALL {
-        _gated(
-            sought,
-            f'''(
-        SELECT s.id, s.search_vector, {feed_time("s", scope)} AS time {rest}
-        ORDER BY {newest_first} LIMIT {RANKED["story"]})''',
-        )
-    }"""
+    return f"{_gated(kept, walk)} UNION ALL {_gated(sought, _newest_stories(scope, a, form))}"
+
+
+def _newest_stories(scope: Scope, a: Arguments, form: _Form) -> str:
+    """SQL for the RANKED newest matching stories (id, document, time), as planned."""
+    matches, newest_first = _story_matches(scope, a, form)
+    return f"""(SELECT s.id, s.search_vector, {feed_time("s", scope)} AS time {matches}
+        ORDER BY {newest_first} LIMIT {RANKED["story"]})"""
 
 
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
@@ -528,10 +532,7 @@ def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
             walk = walks.setdefault(_listed_walk(scope, a, form), f"walk{len(walks)}")
             stories.append(_listed_stories(scope, a, form, walk))
         else:
-            matches, newest_first = _story_matches(scope, a, form)
-            branch = f"""(SELECT s.id, s.search_vector, {feed_time("s", scope)} AS time
-                {matches} ORDER BY {newest_first} LIMIT {RANKED["story"]})"""
-            stories.append(_gated(form, branch))
+            stories.append(_gated(form, _newest_stories(scope, a, form)))
         matches, walked = _deep_dive_matches(scope, a, form)
         time = feed_time(walked, scope)
         branch = f"""(SELECT d.id, d.search_vector, {time} AS time {matches}
