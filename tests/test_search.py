@@ -314,18 +314,15 @@ COUNTED = """query($q: String!) { search(query: $q, first: 2) {
 COUNT_ONLY = '{ search(query: "lanternfish") { totalCountIsExact totalCount } }'
 
 
-@pytest.mark.parametrize("small_room", [0, 4])
 @pytest.mark.parametrize("execution", ["auto", "standard"])
 async def test_the_count_is_exact_up_to_its_bound_and_says_when_it_is_not(
-    settings, pool, monkeypatch, execution, small_room
+    settings, pool, monkeypatch, execution
 ) -> None:
     """The bound is 10,000 matches; a small one here (a fresh app plans with it) stands for
     it. Counting stops one past the bound on each kind, so a common word is never counted
     to the end; totalCount is then the bound, a lower bound, and totalCountIsExact false.
-    Deep dives are counted newest first up to the room the stories leave, or all up to the
-    bound (small_room 4: always the first, 0: never): both give the same."""
+    Deep dives are counted up to the room the stories leave under the bound."""
     monkeypatch.setattr("db.search.COUNT_EXACT_UP_TO", 3)
-    monkeypatch.setattr("db.search.SMALL_ROOM", small_room)
     for n in range(4):
         await create_story(pool, slug=f"lanternfish-{n}", title=f"Lanternfish shoal {n}")
     await create_story(pool, slug="anglerfish", title="Anglerfish and lanternfish")
