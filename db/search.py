@@ -515,6 +515,14 @@ def _newest_stories(scope: Scope, a: Arguments, form: _Form) -> str:
         ORDER BY {newest_first} LIMIT {RANKED["story"]})"""
 
 
+def _newest_deep_dives(scope: Scope, a: Arguments, form: _Form) -> str:
+    """SQL for the RANKED newest matching deep dives (id, document, time), as planned."""
+    matches, walked = _deep_dive_matches(scope, a, form)
+    time = feed_time(walked, scope)
+    return f"""(SELECT d.id, d.search_vector, {time} AS time {matches}
+            ORDER BY {time} DESC, {walked}.id DESC LIMIT {RANKED["deep_dive"]})"""
+
+
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
     # Each kind ranks at most its RANKED newest matches (see the module docstring). The
     # newest carry their documents out, so scoring them reads no row twice; the score is
@@ -522,19 +530,16 @@ def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
     # later page's cursor condition on the score, pushed into the branches, would compute
     # every score twice (once to filter, once to return).
     walks: dict[str, str] = {}  # SQL -> CTE name: forms that differ for deep dives share one
+    listed = _outlet_list(scope, a) is not None
     stories: list[str] = []
     dives: list[str] = []
     for form in _forms(scope, a):
-        if _outlet_list(scope, a) is not None:
+        if listed:
             walk = walks.setdefault(_listed_walk(scope, a, form), f"walk{len(walks)}")
             stories.append(_listed_stories(scope, a, form, walk))
         else:
             stories.append(_gated(form, _newest_stories(scope, a, form)))
-        matches, walked = _deep_dive_matches(scope, a, form)
-        time = feed_time(walked, scope)
-        branch = f"""(SELECT d.id, d.search_vector, {time} AS time {matches}
-            ORDER BY {time} DESC, {walked}.id DESC LIMIT {RANKED["deep_dive"]})"""
-        dives.append(_gated(form, branch))
+        dives.append(_gated(form, _newest_deep_dives(scope, a, form)))
     ctes = "".join(f"{name} AS MATERIALIZED ({sql}), " for sql, name in walks.items())
     return f"""
 WITH {ctes}hits AS MATERIALIZED (
