@@ -416,12 +416,13 @@ async def test_a_common_query_ranks_only_its_newest_matches(
     """A query that matches more than RANKED stories (deep dives) ranks the newest RANKED
     of them; a small window stands for the real one (40: more than match). Two share a
     time, a draft and a scheduled story count only in a preview, and a time filter takes
-    the newest of the matches it leaves."""
+    the newest of the matches it leaves. The ages lie on and either side of the bounds of
+    db.search.SPANS_DAYS, by which deep dives are read span by span."""
     monkeypatch.setattr("db.search.RANKED", {"story": ranked, "deep_dive": ranked})
     now = datetime.now(UTC).replace(microsecond=0)
     ages = [timedelta(hours=1), timedelta(days=3000)] + [
         timedelta(days=days, seconds=seconds)
-        for days in (1, 4, 16, 64, 256)
+        for days in db_search.SPANS_DAYS
         for seconds in (-1, 0, 1)
     ]
     times = {f"hake-{n}": now - age for n, age in enumerate(ages)}
