@@ -337,7 +337,7 @@ _STORY_ENTRY = "story_listings e JOIN story_search s ON s.id = e.story_id"
 
 def _story_conditions(scope: Scope, a: Arguments, form: _Form) -> str:
     """SQL that holds for the matching stories `s` (an outlet's list, if any, aside)."""
-    return f"""'story' = ANY({a.kinds}) AND {_match("s", a, pairs_first=True)}
+    return f"""'story' = ANY({a.kinds}) AND {_match("s", a)}
           AND {visible("s", scope)}
           AND {_story_filters("s", a, form, outlet=_outlet_list(scope, a) is None)}
           AND {_time_filters("s", scope, a)}"""
@@ -370,7 +370,7 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, st
         # Without story filters there is nothing to read from the story but its visibility.
         return (
             f"""FROM deep_dives d
-        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a, pairs_first=False)}
+        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
           AND {visible_deep_dive("d", scope, stories="story_search")}
           AND {_time_filters("d", scope, a)}""",
             "d",
@@ -397,7 +397,7 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, st
     return (
         f"""FROM deep_dives k JOIN story_search ds ON ds.id = k.story_id
         JOIN deep_dives d ON d.id = k.id
-        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a, pairs_first=False)}
+        WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
           AND {visible_deep_dive("k", scope, stories="story_search")}
           AND {story_filters} AND {_time_filters("k", scope, a)}""",
         "k",
@@ -435,7 +435,7 @@ def _tsquery(a: Arguments) -> str:
     )
 
 
-def _match(item: str, a: Arguments, *, pairs_first: bool) -> str:
+def _match(item: str, a: Arguments) -> str:
     """SQL that holds for the stories (or deep dives) `item` that match the query. With
     quoted phrases, the document's own index is left out (`IS TRUE` is not a condition an
     index answers): the phrases' pairs find the candidates (_phrase_pairs), and the words of a
@@ -445,15 +445,14 @@ def _match(item: str, a: Arguments, *, pairs_first: bool) -> str:
     pairs = _pairs(a)
     words = f"{item}.search_vector @@ {_tsquery(a)}"
     unindexed = f"CASE WHEN {pairs} IS NULL THEN {words} ELSE ({words}) IS TRUE END"
-    # Of two conditions that cost alike, PostgreSQL tests them as written (pairs_first). A
-    # story's pairs lie in its row beside its document and are tested first; a deep dive's
-    # are TOASTed (16 kB) while its document is inline, so where PostgreSQL walks deep dives
-    # rather than reading the pairs' index, their document is tested first and the pairs
-    # (which hold wherever the phrase does) are read only for those that hold the phrase: a
-    # phrase that a tenth of deep dives hold read 9,500 of their pairs from TOAST for 1,000
-    # (95 ms).
-    if pairs_first:
-        return f"{_phrase_pairs(item, a)} AND ({unindexed})"
+    # Of two conditions that cost alike, PostgreSQL tests them as written: the document,
+    # inline, before the pairs, which are TOASTed (a deep dive's: 16 kB; a story's where its
+    # row would pass 2 kB: at 1M stories, 833 MB of story_search's pairs lie in TOAST beside
+    # its 1.4 GB table). Where PostgreSQL walks the newest items rather than reading the
+    # pairs' index, the pairs (which hold wherever the phrase does) are then read only for
+    # those that hold the phrase: a phrase that a tenth of deep dives hold read 9,500 of
+    # their pairs from TOAST for 1,000 (95 ms); a pair that 3% of stories hold walked 61,000
+    # stories and read all their pairs (94 ms of a 120 ms page).
     return f"({unindexed}) AND {_phrase_pairs(item, a)}"
 
 
