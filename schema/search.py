@@ -4,12 +4,13 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import strawberry
 
+from content import clock
 from content.access import Viewer
 from db import deep_dives as db_deep_dives
 from db import json_sql
@@ -295,6 +296,13 @@ def _once(
     return shared
 
 
+_EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
+_CLOCK_SKEW = timedelta(days=1)
+"""A search cursor's time is when its first page was asked for: one before 1970 or later
+than a day from now is not from this service (and at the ends of what a cursor can name,
+asyncpg sends infinity, which the ranking cannot subtract)."""
+
+
 def _position(after: str | None) -> db_search.SearchCursor | None:
     values = decode_cursor(after, "search", 4)
     if values is None:
@@ -307,7 +315,12 @@ def _position(after: str | None) -> db_search.SearchCursor | None:
         )
     except (TypeError, ValueError):
         cursor = None
-    if cursor is None or cursor.kind not in db_search.KINDS or cursor.as_of.tzinfo is None:
+    if (
+        cursor is None
+        or cursor.kind not in db_search.KINDS
+        or cursor.as_of.tzinfo is None
+        or not _EARLIEST_AS_OF <= cursor.as_of <= clock.now() + _CLOCK_SKEW
+    ):
         raise BadUserInput(
             "`after` is not a cursor from this search; pass an endCursor or edge cursor.",
             field="after",

@@ -275,3 +275,14 @@ async def test_related_stories_cost_the_same_for_1_and_10_items(client, pool, st
     one = await statements_for(client, statements, query, first=1)
     ten = await statements_for(client, statements, query, first=10)
     assert one == ten
+
+
+async def test_a_story_from_a_century_ago_is_recommended_without_error(client, pool) -> None:
+    """Freshness halves every 30 days; a century of halvings underflowed float8 and failed
+    the statement. It bottoms out instead, so the old story ranks after the new one."""
+    tides = await create_topic(pool, slug="tides")
+    century_ago = PAST - timedelta(days=36_500)
+    await create_story(pool, slug="old-tides", topic_ids=[tides], published_at=century_ago)
+    await create_story(pool, slug="new-tides", topic_ids=[tides], published_at=PAST)
+    found = (await data(client, FOR_YOU, topics=["tides"], exclude=[]))["forYou"]
+    assert [f["slug"] for f in found] == ["new-tides", "old-tides"]

@@ -13,6 +13,7 @@ from api.app import create_app
 from content import clock
 from db import search as db_search
 from db.pool import create_pool
+from schema.relay import encode_cursor
 from tests.conftest import data, error_codes, graphql, operation, serving
 from tests.factories import (
     PAST,
@@ -242,6 +243,37 @@ async def test_a_cursor_from_another_list_is_refused(client, pool) -> None:
     feed = await data(client, "{ stories(first: 1) { pageInfo { endCursor } } }")
     body = await graphql(client, SEARCH, q="cursor", after=feed["stories"]["pageInfo"]["endCursor"])
     assert error_codes(body) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize(
+    "as_of", ["0001-01-01T00:00:00+00:00", "1969-12-31T23:59:59+00:00", "9999-12-31T23:59:59+00:00"]
+)
+async def test_a_cursor_from_outside_the_service_s_time_is_refused(client, pool, as_of) -> None:
+    """A cursor's time is when its first page was asked for; one from before 1970 or from
+    the future is refused as any foreign cursor is (at the ends of what a cursor can name,
+    the ranking's arithmetic failed with an internal error)."""
+    await create_story(pool, title="Timeless tides")
+    after = encode_cursor("search", as_of, 0.0, "deep_dive", 1)
+    body = await graphql(client, SEARCH, q="timeless", after=after)
+    assert error_codes(body) == ["BAD_USER_INPUT"], body
+    assert "cursor" in body["errors"][0]["message"]
+
+
+async def test_a_story_from_a_century_ago_is_found_and_ranked(client, pool) -> None:
+    """Freshness halves every 30 days; a century of halvings would underflow float8, which
+    failed every search that ranked such a story. Its freshness now bottoms out instead:
+    the old story ranks below an equal new one, and pages and counts work."""
+    await create_story(
+        pool,
+        slug="old-tides",
+        title="Timeless tides",
+        published_at=datetime(1901, 5, 1, tzinfo=UTC),
+    )
+    await create_story(pool, slug="new-tides", title="Timeless tides")
+    result = (await data(client, SEARCH, q="timeless"))["search"]
+    assert [edge["node"]["slug"] for edge in result["edges"]] == ["new-tides", "old-tides"]
+    assert result["totalCount"] == 2
+    assert 0 < result["edges"][1]["score"] < result["edges"][0]["score"]
 
 
 async def test_stop_words_only_match_nothing(client, pool) -> None:
