@@ -411,7 +411,10 @@ def freshness(as_of: str, time: str, half_life_days: float) -> str:
     # 6 us a row (scoring 3,000 stories: 25 ms, against 8 ms in float8 with date_part).
     # The exponent stops at 1,000 halvings (0.5^1000 is about 1e-301): past 1,074, power()
     # underflows and fails the statement, which a story 90 years older than `as_of` (at a
-    # 30-day half-life) would do; 1 + 1e-301 is 1 in float8, so no score changes.
+    # 30-day half-life) would do. Search adds it to a floor of 0.5, where anything below
+    # 1e-300 is lost in float8, so no search score changes; recommendations add it to their
+    # other terms, so only a candidate over 82 years old with every other term 0 can rank
+    # differently (tied with older ones, which failed before).
     age_days = f"greatest(0, date_part('epoch', {as_of} - {time}) / 86400)"
     return f"power(0.5, least({age_days} / {half_life_days}, 1000))"
 
