@@ -371,7 +371,7 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, st
         return (
             f"""FROM deep_dives d
         WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
-          AND {visible_deep_dive("d", scope, stories="story_search")}
+          AND {visible_deep_dive("d", scope)}
           AND {_time_filters("d", scope, a)}""",
             "d",
         )
@@ -384,21 +384,17 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, st
             if form.outlet_by_id
             else f" AND ds.id IN ({stories})"
         )
-    # The deep dive twice: `k`, what its feed index carries (time, id, status, story), and
-    # `d`, its row with the document. Walking `k` newest first, the story's filters (`ds`,
-    # story_search's primary key, which carries its category: migration 0020) are tested
-    # before a document is read; a common word within a category read 14,000 deep dives'
-    # rows (7.6 kB each) to keep 1,000. For a rare word PostgreSQL still starts from the
-    # documents' index.
-    # Visibility asks about the story apart from `ds`, the story the filters read: tested
-    # on `ds`, it let the planner find a category's stories from its index alone and then
-    # test every deep dive's long document (a common word within a category, at 1M stories:
-    # 380 ms, against 130 ms walking the newest deep dives and reading each one's story).
+    # The deep dive twice: `k`, what its feed index carries (time, id, status, story and
+    # the story's time: migrations 0020, 0021), and `d`, its row with the document. Walking
+    # `k` newest first, visibility and the story's filters (`ds`, story_search's primary
+    # key, which carries its category) are tested before a document is read; a common word
+    # within a category read 14,000 deep dives' rows (7.6 kB each) to keep 1,000. For a
+    # rare word PostgreSQL still starts from the documents' index.
     return (
         f"""FROM deep_dives k JOIN story_search ds ON ds.id = k.story_id
         JOIN deep_dives d ON d.id = k.id
         WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
-          AND {visible_deep_dive("k", scope, stories="story_search")}
+          AND {visible_deep_dive("k", scope)}
           AND {story_filters} AND {_time_filters("k", scope, a)}""",
         "k",
     )

@@ -4,6 +4,7 @@ only when they ask for a preview, and recommendations never offer it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from schema.relay import to_global_id
 from tests.conftest import data, error_codes, graphql
-from tests.factories import create_deep_dive, create_story, create_topic, slug_of
+from tests.factories import PAST, create_deep_dive, create_story, create_topic, slug_of
 
 FUTURE = datetime.now(UTC) + timedelta(days=30)
 HIDDEN = {
@@ -191,3 +192,126 @@ async def test_a_draft_deep_dive_of_a_published_story_is_hidden(client, pool) ->
         "deepDive": None,
         "node": None,
     }
+
+
+_STORY_TIME_DIFFERS = """
+SELECT count(*) FROM deep_dives d JOIN stories s ON s.id = d.story_id
+WHERE d.story_published_at IS DISTINCT FROM
+      (CASE WHEN s.status = 'PUBLISHED' THEN s.published_at END)"""
+_SEEN = """query($d: String!, $q: String!) {
+  deepDive(slug: $d) { slug }
+  search(query: $q, first: 10) { totalCount edges { node { ... on DeepDive { slug } } } }
+}"""
+
+
+async def test_a_deep_dive_follows_its_story_through_every_write(client, pool, editor) -> None:
+    """A deep dive's visibility reads its story's publish time from the deep dive's own row
+    (migration 0021), which triggers keep equal to the story's: deep dives inserted (COPY
+    too) under published and hidden stories, stories updated many at once, unpublished,
+    scheduled, archived and published through the API, a deep dive moved to another story,
+    and a hand-written value. After each, every deep dive holds its story's time, and the
+    deep dive is seen exactly while its story is visible."""
+    from tests.test_mutations import ARCHIVE, PUBLISH, UNPUBLISH, ok
+
+    async def kept() -> None:
+        assert await pool.fetchval(_STORY_TIME_DIFFERS) == 0
+
+    async def seen(dive: int) -> bool:
+        slug = await slug_of(pool, "deep_dives", dive)
+        result = await data(client, _SEEN, d=slug, q="gannet")
+        found = {e["node"].get("slug") for e in result["search"]["edges"]} - {None}
+        assert (result["deepDive"] is not None) == (slug in found)
+        return result["deepDive"] is not None
+
+    story = await create_story(pool, title="Gannets dive")
+    hidden = await create_story(pool, title="Gannets nest", status="DRAFT", published_at=None)
+    dive = await create_deep_dive(pool, story_id=story, title="Gannet analysis")
+    other = await create_deep_dive(pool, story_id=hidden, title="Gannet outlook")
+    await kept()
+    assert (await seen(dive), await seen(other)) == (True, False)
+
+    both = [story, hidden]
+    for change, value in (
+        ("status = $2", "ARCHIVED"),
+        ("published_at = $2", FUTURE),
+        ("status = $2", "PUBLISHED"),
+    ):
+        await pool.execute(f"UPDATE stories SET {change} WHERE id = ANY($1::bigint[])", both, value)
+        await kept()
+    assert (await seen(dive), await seen(other)) == (False, False)  # scheduled
+    await pool.execute(
+        "UPDATE stories SET published_at = now() - interval '1 day' WHERE id = ANY($1)", both
+    )
+    await kept()
+    assert (await seen(dive), await seen(other)) == (True, True)
+
+    node = to_global_id("Story", story)
+    version = await pool.fetchval("SELECT version FROM stories WHERE id = $1", story)
+    for mutation, field, at, visible in (
+        (UNPUBLISH, "unpublishStory", None, False),
+        (PUBLISH, "publishStory", FUTURE.isoformat(), False),
+        (PUBLISH, "publishStory", None, True),
+        (ARCHIVE, "archiveStory", None, False),
+        (PUBLISH, "publishStory", None, True),
+    ):
+        variables = {"id": node, "version": version} | ({"at": at} if at else {})
+        version = (await ok(client, mutation, editor, field, **variables))["story"]["version"]
+        await kept()
+        assert await seen(dive) is visible, field
+
+    await pool.execute("UPDATE deep_dives SET story_published_at = now() - interval '1 day'")
+    await kept()  # the value cannot be written by hand
+    moved = await create_story(pool, title="Terns", status="DRAFT", published_at=None)
+    await pool.execute("UPDATE deep_dives SET story_id = $2 WHERE id = $1", dive, moved)
+    await kept()
+    assert await seen(dive) is False
+    await pool.copy_records_to_table(
+        "deep_dives",
+        records=[(story, "gannet-copy", "Gannet copy", "PUBLISHED", PAST)],
+        columns=["story_id", "slug", "title", "status", "published_at"],
+    )
+    await kept()
+
+
+async def test_a_deep_dive_appears_when_its_scheduled_story_does(client, pool) -> None:
+    """No job makes a scheduled story's deep dive visible: the stored time simply passes."""
+    story = await create_story(pool, title="Gannets fledge")
+    dive = await create_deep_dive(pool, story_id=story, title="Gannet fledging")
+    slug = await slug_of(pool, "deep_dives", dive)
+    soon = await pool.fetchval(
+        "UPDATE stories SET published_at = now() + interval '1 second' WHERE id = $1 "
+        "RETURNING published_at",
+        story,
+    )
+    assert (await data(client, _SEEN, d=slug, q="gannet"))["deepDive"] is None
+    await asyncio.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.2)
+    assert (await data(client, _SEEN, d=slug, q="gannet"))["deepDive"] == {"slug": slug}
+
+
+_NEW_DIVE = """INSERT INTO deep_dives (story_id, slug, title, status, published_at)
+               VALUES ($1, 'gannet-race', 'Gannet race', 'PUBLISHED', $2)"""
+_HIDE = "UPDATE stories SET status = 'DRAFT', published_at = NULL WHERE id = $1"
+
+
+@pytest.mark.parametrize("first", ["story", "deep dive"])
+async def test_a_deep_dive_and_its_story_written_at_once_stay_in_step(pool, first: str) -> None:
+    """A deep dive written while another transaction changes its story: whichever starts
+    first, the other waits for it to commit and the deep dive ends with the story's time
+    (the deep dive's trigger locks the story's row; without it both went ahead and the deep
+    dive kept the time its story no longer had)."""
+    story = await create_story(pool)
+    statements = [(_HIDE, (story,)), (_NEW_DIVE, (story, PAST))]
+    if first == "deep dive":
+        statements.reverse()
+    (early, early_args), (late, late_args) = statements
+    async with pool.acquire() as one, pool.acquire() as two:
+        transaction = one.transaction()
+        await transaction.start()
+        await one.execute(early, *early_args)
+        waiting = asyncio.create_task(two.execute(late, *late_args))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await transaction.commit()
+        await waiting
+    assert await pool.fetchval(_STORY_TIME_DIFFERS) == 0
+    assert await pool.fetchval("SELECT story_published_at FROM deep_dives") is None
