@@ -8,7 +8,7 @@ Run after `newsgraph generate`: DATABASE_URL=... python bench/explain.py
 
     python bench/explain.py --search [--per-class 3]
 
-instead runs EXPLAIN ANALYZE on the search statements (page 1 and the count) of queries of
+instead runs EXPLAIN ANALYZE on the search statements (page 1, the count, both) of queries of
 every class bench/discovery.py measures, drawn the same way, and prints each class's plans
 (node, relation or index, actual rows and time), so a slow class shows where its time goes.
 """
@@ -207,13 +207,25 @@ def search_filter_of(given: dict[str, Any] | None) -> search.SearchFilter:
 
 
 def _statements(query: str, found: search.SearchFilter) -> Iterator[tuple[str, str, list[Any]]]:
-    """The page-1 and count statements search sends for the query, with their values."""
+    """The search statements for the query, with their values: page 1, the count alone,
+    and both, as one compiled statement asks them (the count reading the page's ranked
+    matches, db.search.HITS)."""
     slots = Slots()
     at = slots.add(datetime.now(UTC), "timestamptz")
     page = search.page_sql(Scope.PUBLIC, slots, query, found, as_of=at, after=None, limit=11)
     yield "page", page, slots.values
     slots = Slots()
     yield "count", search.count_statement(Scope.PUBLIC, slots, query, found), slots.values
+    slots = Slots()
+    at = slots.add(datetime.now(UTC), "timestamptz")
+    hits = search.hits_sql(Scope.PUBLIC, slots, query, found, as_of=at)
+    page = search.page_sql(
+        Scope.PUBLIC, slots, query, found, as_of=at, after=None, limit=11, define_hits=False
+    )
+    count = search.count_sql(Scope.PUBLIC, slots, query, found, from_hits=True)
+    both = f"""WITH {hits}, counted AS (SELECT {count} AS n)
+        SELECT p.*, (SELECT n FROM counted) AS n FROM ({page}) AS p"""
+    yield "both", both, slots.values
 
 
 _COSTS = re.compile(r"  \(cost=[^)]*\)")

@@ -200,7 +200,7 @@ def page_end(row: str, first: str, *, last: bool) -> str:
 
 def over_rows(json: str, window: str, row: str, shared: str = "") -> str:
     """`json`, an aggregate over the rows of `window` as `row` (one value even for none);
-    `shared` is a WITH clause (shared_value) that `json` reads."""
+    `shared` is a WITH clause (with_clause) that `json` or `window` reads."""
     return f"({shared}SELECT {json} FROM ({window}) AS {row} HAVING TRUE)"
 
 
@@ -208,10 +208,16 @@ def alone(json: str, shared: str = "") -> str:
     return f"({shared}SELECT {json})"
 
 
+def with_clause(members: list[str]) -> str:
+    """A WITH clause of these members (`name AS (...)`, each may read those before it), or
+    nothing for none."""
+    return f"WITH {', '.join(members)} " if members else ""
+
+
 def shared_value(alias: str, value: str) -> str:
-    """A WITH clause computing the SQL `value` once as `alias`, for several fields to read
+    """A WITH member computing the SQL `value` once as `alias`, for several fields to read
     (value_of) where each would otherwise run it again."""
-    return f"WITH {alias} AS (SELECT {value} AS v) "
+    return f"{alias} AS (SELECT {value} AS v)"
 
 
 def value_of(alias: str) -> str:

@@ -218,13 +218,23 @@ _HEADLINE_OPTIONS = (
 
 
 @dataclass(frozen=True)
-class Arguments:
+class Words:
+    """The slots of a search's query and prefix in its statement."""
+
+    query: str
+    prefix: str
+
+
+def words_of(slots: Slots, query: str, search_filter: SearchFilter) -> Words:
+    return Words(slots.add(query, "text"), slots.add(search_filter.prefix, "text"))
+
+
+@dataclass(frozen=True)
+class Arguments(Words):
     """The slots of a search's query and filter in its statement; None for a filter that is
     not set, which the statement then leaves out (rather than `$n IS NULL OR ...`: a
     condition under OR is tested row by row, where alone the planner may start from it)."""
 
-    query: str
-    prefix: str
     category: str | None
     topic: str | None
     outlet: str | None
@@ -239,9 +249,10 @@ def arguments(slots: Slots, query: str, search_filter: SearchFilter) -> Argument
     def given(value: object, cast: str) -> str | None:
         return None if value is None else slots.add(value, cast)
 
+    words = words_of(slots, query, f)
     return Arguments(
-        slots.add(query, "text"),
-        slots.add(f.prefix, "text"),
+        words.query,
+        words.prefix,
         given(f.category, "text"),
         given(f.topic, "text"),
         given(f.outlet, "text"),
@@ -424,7 +435,7 @@ def _score(item: str, scope: Scope, as_of: str, a: Arguments) -> str:
     )
 
 
-def _tsquery(a: Arguments) -> str:
+def _tsquery(a: Words) -> str:
     """The query's tsquery, spelled out where it is used (not a CTE): when PostgreSQL plans
     with the query's value it folds this to a constant and estimates each term from the
     column's statistics, so a rare word and a common one get different plans."""
@@ -563,6 +574,20 @@ def _newest_by_span(select: str, time: str, order: str, as_of: str, limit: int) 
     return f"(SELECT * FROM ({' UNION ALL '.join(spans)}) AS spans LIMIT {limit})"
 
 
+HITS = "hits"
+"""The name of the CTE of a search's ranked candidates (hits_sql), which its page reads and
+its count may (count_sql)."""
+
+
+def hits_sql(
+    scope: Scope, slots: Slots, query: str, search_filter: SearchFilter, *, as_of: str
+) -> str:
+    """WITH members (no WITH) that define the CTE HITS: kind, id and score of each of the
+    search's ranked candidates, the RANKED newest matches of each kind, ranked as of the SQL
+    time `as_of`."""
+    return _hits(scope, arguments(slots, query, search_filter), as_of)
+
+
 def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
     # Each kind ranks at most its RANKED newest matches (see the module docstring). The
     # newest carry their documents out, so scoring them reads no row twice; the score is
@@ -581,8 +606,7 @@ def _hits(scope: Scope, a: Arguments, as_of: str) -> str:
             stories.append(_gated(form, _newest_stories(scope, a, form)))
         dives.append(_gated(form, _newest_deep_dives(scope, a, form, as_of)))
     ctes = "".join(f"{name} AS MATERIALIZED ({sql}), " for sql, name in walks.items())
-    return f"""
-WITH {ctes}hits AS MATERIALIZED (
+    return f"""{ctes}{HITS} AS MATERIALIZED (
     SELECT 'story' AS kind, s.id, {_score("s", scope, as_of, a)} AS score
     FROM ({" UNION ALL ".join(stories)}) AS s
     UNION ALL
@@ -619,11 +643,18 @@ def page_sql(
     as_of: str,
     after: SearchCursor | None,
     limit: int,
+    define_hits: bool = True,
 ) -> str:
     """SQL for up to `limit` hits (kind, id, score, score_text, highlight and `_n`, their
-    order), best first, ranked as of the SQL time `as_of`, after the cursor."""
-    a = arguments(slots, query, search_filter)
-    at = as_of
+    order), best first, ranked as of the SQL time `as_of`, after the cursor. With
+    define_hits=False, the statement around it defines the CTE HITS (hits_sql, same search
+    and `as_of`), for the page's count to read too."""
+    words: Words
+    if define_hits:
+        a = arguments(slots, query, search_filter)
+        words, defined = a, f"WITH {_hits(scope, a, as_of)}"
+    else:
+        words, defined = words_of(slots, query, search_filter), ""
     position = "TRUE"
     if after is not None:
         cursor = (
@@ -633,20 +664,24 @@ def page_sql(
         )
         position = f"(score, kind, id) < ({', '.join(cursor)})"
     order = "score DESC, kind DESC, id DESC"
-    return f"""{_hits(scope, a, at)}
+    return f"""{defined}
 SELECT page.kind, page.id, page.score, page.score::text AS score_text,
-    {_escaped(_headline(_tsquery(a)))} AS highlight, page._n
+    {_escaped(_headline(_tsquery(words)))} AS highlight, page._n
 FROM (
-    SELECT *, row_number() OVER (ORDER BY {order}) AS _n FROM hits WHERE {position}
+    SELECT *, row_number() OVER (ORDER BY {order}) AS _n FROM {HITS} WHERE {position}
     ORDER BY {order} LIMIT {slots.add(limit, "int")}
 ) AS page
 ORDER BY page._n"""
 
 
-def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilter) -> str:
+def count_sql(
+    scope: Scope, slots: Slots, query: str, search_filter: SearchFilter, *, from_hits: bool = False
+) -> str:
     """SQL for how many stories and deep dives match, each kind counted up to
     COUNT_EXACT_UP_TO + 1: at most that number plus one, exact when no more than
-    COUNT_EXACT_UP_TO (see total and is_exact)."""
+    COUNT_EXACT_UP_TO (see total and is_exact). from_hits: the statement defines the CTE
+    HITS for the same search (hits_sql), and a kind of which it ranks fewer than RANKED is
+    counted there: those are all its matches (see _counted_or_ranked)."""
     a = arguments(slots, query, search_filter)
     enough = COUNT_EXACT_UP_TO + 1
     forms = _forms(scope, a)
@@ -677,9 +712,23 @@ def count_sql(scope: Scope, slots: Slots, query: str, search_filter: SearchFilte
     for form in forms:
         matches, _ = _deep_dive_matches(scope, a, form)
         branches.append(_gated(form, f"(SELECT 1 {matches} LIMIT {enough} - x.n)"))
-    return f"""(SELECT x.n + CASE WHEN x.n >= {enough} THEN 0
-        ELSE (SELECT count(*) FROM ({" UNION ALL ".join(branches)}) AS y) END
-    FROM (SELECT count(*) AS n FROM ({" UNION ALL ".join(stories)}) AS s) AS x)"""
+    story_count = f"(SELECT count(*) FROM ({' UNION ALL '.join(stories)}) AS s)"
+    dive_count = f"(SELECT count(*) FROM ({' UNION ALL '.join(branches)}) AS y)"
+    if from_hits:
+        story_count = _counted_or_ranked("story", story_count, str(enough))
+        dive_count = _counted_or_ranked("deep_dive", dive_count, f"{enough} - x.n")
+    return f"""(SELECT x.n + CASE WHEN x.n >= {enough} THEN 0 ELSE {dive_count} END
+    FROM (SELECT {story_count} AS n) AS x)"""
+
+
+def _counted_or_ranked(kind: str, count: str, room: str) -> str:
+    """SQL for how many `kind` match, up to the SQL number `room`: `count` (which counts
+    them so), unless HITS ranks fewer than RANKED of them, which are then all there are.
+    A page's ranked candidates are the newest RANKED matches found under the same
+    conditions as the count's, so a page and its count read the same matches once: a
+    query matching a few hundred stories no longer finds them twice."""
+    ranked = f"(SELECT count(*) FROM {HITS} WHERE kind = '{kind}')"
+    return f"(CASE WHEN {ranked} < {RANKED[kind]} THEN least({ranked}, {room}) ELSE {count} END)"
 
 
 def total(count: str) -> str:

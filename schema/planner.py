@@ -420,6 +420,7 @@ class Place:
         cursor: Callable[[str], str],
         first: Callable[[], str],
         after_given: bool,
+        defined: Callable[[], str] | None = None,
         count: Callable[[], str] | None = None,
         counted: dict[str, Callable[[str], str]] | None = None,
         scope: Scope | None = None,
@@ -431,13 +432,16 @@ class Place:
         another page follows. `cursor` makes a row's cursor text; `edge` compiles edge
         fields other than cursor and node; `counted` maps connection fields to SQL made from
         the value of `count()` (computed once for all of them; default: totalCount is it);
-        `fields` compiles other connection fields, each from its own Place.
+        `defined()`, built with the window, gives WITH members (`name AS (...)`) that the
+        window and the count may read; `fields` compiles other connection fields, each from
+        its own Place.
         Each part is built (binding its parameters) only when the selection needs it: a
         statement may not take a parameter it never reads."""
         row = self.new_alias()
         selection = self.selection()
         rows = any(nodes[0].name.value in ("edges", "pageInfo") for nodes in selection.values())
         window_sql = json_sql.with_cursors(window(), cursor) if rows else ""
+        shared = [defined()] if rows and defined is not None else []
         bound_first: list[str] = []
 
         def first_sql() -> str:  # bound only if read: hasPreviousPage alone does not
@@ -445,14 +449,14 @@ class Place:
                 bound_first.append(first())
             return bound_first[0]
 
-        members, aggregates, shared = [], False, ""
+        members, aggregates = [], False
+        counting: list[str] = []  # the count's WITH member, once read
         from_count = counted or {"totalCount": lambda n: n}
         counter = self.new_alias()
 
         def counted_value() -> str:
-            nonlocal shared
-            if not shared and count is not None:
-                shared = json_sql.shared_value(counter, count())
+            if not counting and count is not None:
+                counting.append(json_sql.shared_value(counter, count()))
             return json_sql.value_of(counter)
 
         for key, nodes in selection.items():
@@ -480,9 +484,10 @@ class Place:
             else:
                 raise NotCompiled(f"{self.return_type.name}.{name} has no compiled form")
         built = json_sql.obj(members)
+        shared_sql = json_sql.with_clause(shared + counting)
         if aggregates:
-            return json_sql.over_rows(built, window_sql, row, shared)
-        return json_sql.alone(built, shared)
+            return json_sql.over_rows(built, window_sql, row, shared_sql)
+        return json_sql.alone(built, shared_sql)
 
     def _page_info(
         self,

@@ -374,7 +374,31 @@ class CompiledSearch:
             return at.bind(
                 _search,
                 lambda slots, r: db_search.page_sql(
-                    r.scope, slots, r.query, r.filter, as_of=time, after=r.after, limit=r.first + 1
+                    r.scope,
+                    slots,
+                    r.query,
+                    r.filter,
+                    as_of=time,
+                    after=r.after,
+                    limit=r.first + 1,
+                    define_hits=False,
+                ),
+            )
+
+        def hits() -> str:  # the page's ranked candidates, which its count reads too
+            time = as_of()
+            bound["hits"] = at.bind(
+                _search,
+                lambda slots, r: db_search.hits_sql(r.scope, slots, r.query, r.filter, as_of=time),
+            )
+            return bound["hits"]
+
+        def count() -> str:
+            with_page = "hits" in bound
+            return at.bind(
+                _search,
+                lambda slots, r: db_search.count_sql(
+                    r.scope, slots, r.query, r.filter, from_hits=with_page
                 ),
             )
 
@@ -402,9 +426,8 @@ class CompiledSearch:
             cursor=lambda row: db_search.search_cursor(row, as_of()),
             first=first,
             after_given=request.after is not None,
-            count=lambda: at.bind(
-                _search, lambda slots, r: db_search.count_sql(r.scope, slots, r.query, r.filter)
-            ),
+            defined=hits,
+            count=count,
             counted={"totalCount": db_search.total, "totalCountIsExact": db_search.is_exact},
             scope=scope,
             edge={

@@ -346,15 +346,20 @@ COUNTED = """query($q: String!) { search(query: $q, first: 2) {
 COUNT_ONLY = '{ search(query: "lanternfish") { totalCountIsExact totalCount } }'
 
 
+@pytest.mark.parametrize("ranked", [2, 3, None])
 @pytest.mark.parametrize("execution", ["auto", "standard"])
 async def test_the_count_is_exact_up_to_its_bound_and_says_when_it_is_not(
-    settings, pool, monkeypatch, execution
+    settings, pool, monkeypatch, execution, ranked
 ) -> None:
     """The bound is 10,000 matches; a small one here (a fresh app plans with it) stands for
     it. Counting stops one past the bound on each kind, so a common word is never counted
     to the end; totalCount is then the bound, a lower bound, and totalCountIsExact false.
-    Deep dives are counted up to the room the stories leave under the bound."""
+    Deep dives are counted up to the room the stories leave under the bound. Beside a page,
+    a kind of which the page ranks fewer than RANKED is counted from the page's ranked
+    matches, a kind with more by counting: small windows (2, 3) make both happen here."""
     monkeypatch.setattr("db.search.COUNT_EXACT_UP_TO", 3)
+    if ranked is not None:
+        monkeypatch.setattr("db.search.RANKED", {"story": ranked, "deep_dive": ranked})
     for n in range(4):
         await create_story(pool, slug=f"lanternfish-{n}", title=f"Lanternfish shoal {n}")
     await create_story(pool, slug="anglerfish", title="Anglerfish and lanternfish")
@@ -385,6 +390,9 @@ async def test_the_count_is_exact_up_to_its_bound_and_says_when_it_is_not(
         assert (dusk_only["totalCount"], dusk_only["totalCountIsExact"]) == (1, True)
         pair = (await data(client, COUNTED, q="hatchetfish"))["search"]
         assert (pair["totalCount"], pair["totalCountIsExact"]) == (2, True)
+        # One story and four deep dives: the deep dives fill the room the story leaves.
+        glow = (await data(client, COUNTED, q="glow"))["search"]
+        assert (glow["totalCount"], glow["totalCountIsExact"]) == (3, False)
         none = (await data(client, COUNTED, q="swordfish"))["search"]
         assert (none["totalCount"], none["totalCountIsExact"]) == (0, True)
 
