@@ -717,8 +717,10 @@ def count_sql(
     if from_hits:
         story_count = _counted_or_ranked("story", story_count, str(enough))
         dive_count = _counted_or_ranked("deep_dive", dive_count, f"{enough} - x.n")
+    # OFFSET 0 keeps the stories' count a subquery of its own: pulled up, it would run once
+    # for each mention of x.n.
     return f"""(SELECT x.n + CASE WHEN x.n >= {enough} THEN 0 ELSE {dive_count} END
-    FROM (SELECT {story_count} AS n) AS x)"""
+    FROM (SELECT {story_count} AS n OFFSET 0) AS x)"""
 
 
 def _counted_or_ranked(kind: str, count: str, room: str) -> str:
