@@ -274,12 +274,13 @@ async def test_a_deep_dive_follows_its_story_through_every_write(client, pool, e
 
 
 async def test_a_deep_dive_appears_when_its_scheduled_story_does(client, pool) -> None:
-    """No job makes a scheduled story's deep dive visible: the stored time simply passes."""
+    """No job makes a scheduled story's deep dive visible: the stored time simply passes.
+    (Three seconds ahead, so that a slow machine still asks before the time comes.)"""
     story = await create_story(pool, title="Gannets fledge")
     dive = await create_deep_dive(pool, story_id=story, title="Gannet fledging")
     slug = await slug_of(pool, "deep_dives", dive)
     soon = await pool.fetchval(
-        "UPDATE stories SET published_at = now() + interval '1 second' WHERE id = $1 "
+        "UPDATE stories SET published_at = now() + interval '3 seconds' WHERE id = $1 "
         "RETURNING published_at",
         story,
     )
