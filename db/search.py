@@ -378,7 +378,8 @@ def _deep_dive_matches(scope: Scope, a: Arguments, form: _Form) -> tuple[str, st
     """FROM and WHERE of the matching deep dives (the document `d`), and the alias whose
     time and id order them newest first."""
     if not _story_filtered(a):
-        # Without story filters there is nothing to read from the story but its visibility.
+        # Without story filters nothing is read from the story: its visibility is on the deep
+        # dive (migration 0021).
         return (
             f"""FROM deep_dives d
         WHERE 'deep_dive' = ANY({a.kinds}) AND {_match("d", a)}
