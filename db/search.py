@@ -225,7 +225,7 @@ class Words:
     prefix: str
 
 
-def words_of(slots: Slots, query: str, search_filter: SearchFilter) -> Words:
+def _words_of(slots: Slots, query: str, search_filter: SearchFilter) -> Words:
     return Words(slots.add(query, "text"), slots.add(search_filter.prefix, "text"))
 
 
@@ -249,7 +249,7 @@ def arguments(slots: Slots, query: str, search_filter: SearchFilter) -> Argument
     def given(value: object, cast: str) -> str | None:
         return None if value is None else slots.add(value, cast)
 
-    words = words_of(slots, query, f)
+    words = _words_of(slots, query, f)
     return Arguments(
         words.query,
         words.prefix,
@@ -655,7 +655,7 @@ def page_sql(
         a = arguments(slots, query, search_filter)
         words, defined = a, f"WITH {_hits(scope, a, as_of)}"
     else:
-        words, defined = words_of(slots, query, search_filter), ""
+        words, defined = _words_of(slots, query, search_filter), ""
     position = "TRUE"
     if after is not None:
         cursor = (

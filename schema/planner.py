@@ -432,8 +432,9 @@ class Place:
         another page follows. `cursor` makes a row's cursor text; `edge` compiles edge
         fields other than cursor and node; `counted` maps connection fields to SQL made from
         the value of `count()` (computed once for all of them; default: totalCount is it);
-        `defined()`, built with the window, gives WITH members (`name AS (...)`) that the
-        window and the count may read; `fields` compiles other connection fields, each from
+        `defined()`, built with the window and before `count()` (so a count can tell
+        whether it was), gives WITH members (`name AS (...)`) that the window and the count
+        may read; `fields` compiles other connection fields, each from
         its own Place.
         Each part is built (binding its parameters) only when the selection needs it: a
         statement may not take a parameter it never reads."""

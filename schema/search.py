@@ -394,7 +394,7 @@ class CompiledSearch:
             return bound["hits"]
 
         def count() -> str:
-            with_page = "hits" in bound
+            with_page = "hits" in bound  # connection() builds `defined` before the count
             return at.bind(
                 _search,
                 lambda slots, r: db_search.count_sql(
